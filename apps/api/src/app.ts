@@ -1,0 +1,96 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { ensureFirstAdmin } from './auth/bootstrap.js';
+import type { Config } from './config.js';
+import authPlugin from './plugins/auth.js';
+import configPlugin from './plugins/config.js';
+import dbPlugin from './plugins/db.js';
+import errorsPlugin from './plugins/errors.js';
+import webPlugin from './plugins/web.js';
+import adminRoutes from './routes/admin.js';
+import authRoutes from './routes/auth.js';
+import healthRoutes from './routes/health.js';
+
+export interface BuildOptions {
+  logger?: FastifyServerOptions['logger'];
+  /** Skip creating the first admin (tests that manage users themselves). */
+  skipBootstrap?: boolean;
+}
+
+/** Paths whose values must never reach a log line. */
+export const LOG_REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.currentPassword',
+  '*.newPassword',
+  '*.token',
+  '*.passphrase',
+  '*.privateKey',
+];
+
+export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+  return { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } };
+}
+
+/**
+ * Builds the broker. Plugins are registered explicitly and in dependency order:
+ * config → db → auth → websocket → error handler → routes.
+ */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    logger: options.logger ?? loggerOptions(config),
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    // Request ids in every log line; honour an upstream proxy's id when present.
+    requestIdHeader: 'x-request-id',
+  });
+
+  await app.register(configPlugin, { config });
+  await app.register(dbPlugin);
+  await app.register(authPlugin);
+  await app.register(rateLimit, { global: false });
+  await app.register(websocket, {
+    options: {
+      maxPayload: config.limits.messageSizeLimit,
+      // Compression on terminal sockets costs throughput and ~232 KiB per socket (DESIGN §6).
+      perMessageDeflate: false,
+    },
+  });
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: true,
+      directives: {
+        'script-src': ["'self'"],
+        // xterm.js and React set inline styles on elements.
+        'style-src': ["'self'", "'unsafe-inline'"],
+        'connect-src': ["'self'"],
+        'img-src': ["'self'", 'data:'],
+        'upgrade-insecure-requests': null,
+      },
+    },
+    // Served over plain HTTP in the quick start; HSTS belongs on the TLS-terminating proxy.
+    strictTransportSecurity: false,
+  });
+  if (config.corsOrigins.length) {
+    await app.register(cors, { origin: config.corsOrigins, credentials: true });
+  }
+  await app.register(errorsPlugin);
+  await app.register(webPlugin);
+
+  const prefix = config.basePath;
+  await app.register(healthRoutes, { prefix });
+  await app.register(authRoutes, { prefix });
+  await app.register(adminRoutes, { prefix });
+
+  if (!options.skipBootstrap) {
+    app.addHook('onReady', async () => {
+      await ensureFirstAdmin(app.auth, config, app.log);
+    });
+  }
+  return app;
+}

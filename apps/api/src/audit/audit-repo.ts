@@ -1,0 +1,71 @@
+import { and, desc, eq, gte, lt, lte, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../db/index.js';
+import { type AuditEventRow, auditEvents } from '../db/schema/index.js';
+
+export interface AuditInput {
+  type: string;
+  outcome: 'success' | 'failure';
+  userId?: string | null;
+  username?: string | null;
+  sessionId?: string | null;
+  ip?: string | null;
+  target?: string | null;
+  /** Never secrets: no passwords, tokens, keys or terminal contents. */
+  detail?: Record<string, unknown> | null;
+}
+
+export interface AuditFilter {
+  userId?: string;
+  type?: string;
+  from?: Date;
+  to?: Date;
+  /** Return events with id below this (keyset paging, newest first). */
+  beforeId?: number;
+  limit: number;
+}
+
+export function createAuditRepo(db: DbOrTx) {
+  return {
+    async record(event: AuditInput): Promise<void> {
+      await db.insert(auditEvents).values({
+        type: event.type,
+        outcome: event.outcome,
+        userId: event.userId ?? null,
+        username: event.username ?? null,
+        sessionId: event.sessionId ?? null,
+        ip: event.ip ?? null,
+        target: event.target ?? null,
+        detail: event.detail ?? null,
+      });
+    },
+
+    query(filter: AuditFilter): Promise<AuditEventRow[]> {
+      return db
+        .select()
+        .from(auditEvents)
+        .where(
+          and(
+            filter.userId ? eq(auditEvents.userId, filter.userId) : undefined,
+            filter.type ? eq(auditEvents.type, filter.type) : undefined,
+            filter.from ? gte(auditEvents.at, filter.from) : undefined,
+            filter.to ? lte(auditEvents.at, filter.to) : undefined,
+            filter.beforeId !== undefined ? lt(auditEvents.id, filter.beforeId) : undefined,
+          ),
+        )
+        .orderBy(desc(auditEvents.id))
+        .limit(filter.limit);
+    },
+
+    async deleteOlderThan(cutoff: Date): Promise<number> {
+      const rows = await db.delete(auditEvents).where(lt(auditEvents.at, cutoff)).returning({ id: auditEvents.id });
+      return rows.length;
+    },
+
+    async count(): Promise<number> {
+      const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(auditEvents);
+      return row?.n ?? 0;
+    },
+  };
+}
+
+export type AuditRepo = ReturnType<typeof createAuditRepo>;

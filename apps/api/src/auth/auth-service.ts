@@ -1,0 +1,375 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { ErrorCode, Permission, ROLE_PERMISSIONS, type User } from '@tether/protocol';
+import type { AuditRepo } from '../audit/audit-repo.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/index.js';
+import type { SessionRow, UserRow } from '../db/schema/index.js';
+import { AppError, NotFoundError, UnauthorizedError } from '../errors.js';
+import { fingerprintMatches, hashFingerprint, newFingerprint } from './fingerprint.js';
+import { burnVerify, hashPassword, needsRehash, verifyPassword } from './passwords.js';
+import { createSessionsRepo, type RevokeReason } from './sessions-repo.js';
+import { createUsersRepo, type Role } from './users-repo.js';
+
+export interface TokenClaims {
+  sub: string;
+  sid: string;
+  role: Role;
+  /** sha256 of the fingerprint cookie (OWASP token sidejacking defence). */
+  fph: string;
+  jti: string;
+}
+
+export interface JwtFunctions {
+  sign(claims: TokenClaims): string;
+  /** Throws on a bad signature, wrong algorithm or expiry. */
+  verify(token: string): TokenClaims & { exp: number };
+}
+
+/** Who is calling: resolved from a verified token and a live session row on every request. */
+export interface AuthContext {
+  userId: string;
+  username: string;
+  role: Role;
+  sessionId: string;
+  permissions: ReadonlySet<string>;
+  session: { idleExpiresAt: Date; absoluteExpiresAt: Date };
+}
+
+export interface RequestMeta {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresAt: Date;
+  user: User;
+  /** Raw fingerprint for the HttpOnly cookie; only its hash is stored or put in the token. */
+  fingerprint: string;
+  sessionId: string;
+}
+
+export interface SessionEndedEvent {
+  sessionId: string;
+  userId: string;
+  reason: RevokeReason | 'deleted';
+}
+
+export interface AuthEvents {
+  on(event: 'session-ended', listener: (e: SessionEndedEvent) => void): this;
+  on(event: 'user-disabled', listener: (e: { userId: string }) => void): this;
+  off(event: string, listener: (...args: never[]) => void): this;
+  emit(event: 'session-ended', e: SessionEndedEvent): boolean;
+  emit(event: 'user-disabled', e: { userId: string }): boolean;
+}
+
+export function toApiUser(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    role: row.role,
+    permissions: [...ROLE_PERMISSIONS[row.role]],
+    createdAt: row.createdAt.toISOString(),
+    passwordChangedAt: row.passwordChangedAt?.toISOString() ?? null,
+  };
+}
+
+const REVOKE_CODES: Record<string, { code: ErrorCode; message: string }> = {
+  replaced: { code: ErrorCode.SESSION_REPLACED, message: 'You signed in somewhere else' },
+  expired: { code: ErrorCode.SESSION_EXPIRED, message: 'Your session expired' },
+  idle: { code: ErrorCode.SESSION_IDLE_TIMEOUT, message: 'Your session expired after inactivity' },
+  disabled: { code: ErrorCode.ACCOUNT_DISABLED, message: 'Your account was disabled' },
+};
+
+/** The 401 a client gets for a session that ended for `reason`. */
+export function sessionEndedError(reason: string): UnauthorizedError {
+  const known = REVOKE_CODES[reason];
+  return known
+    ? new UnauthorizedError(known.code, known.message)
+    : new UnauthorizedError(ErrorCode.SESSION_REVOKED, 'Your session was ended');
+}
+
+const INVALID_CREDENTIALS = () =>
+  new AppError(401, ErrorCode.INVALID_CREDENTIALS, 'Invalid username or password');
+
+/**
+ * Accounts, passwords and web sessions. Owns the one-live-session rule: a login revokes every
+ * other live session of the user inside the transaction that creates the new one, serialised by
+ * a row lock on the user, with the partial unique index as the last line of defence.
+ */
+export function createAuthService(deps: {
+  database: Pick<Database, 'db'>;
+  config: Pick<Config, 'session' | 'login' | 'jwt'>;
+  jwt: JwtFunctions;
+  audit: Pick<AuditRepo, 'record'>;
+  now?: () => Date;
+}) {
+  const { database, config, jwt, audit } = deps;
+  const now = deps.now ?? (() => new Date());
+  const users = createUsersRepo(database.db);
+  const sessions = createSessionsRepo(database.db);
+  const events = new EventEmitter() as EventEmitter & AuthEvents;
+  events.setMaxListeners(0);
+
+  // Unknown usernames lock exactly like real ones, so "locked" does not reveal that an account
+  // exists. Bounded so a flood of random names cannot grow memory.
+  const phantomFailures = new Map<string, { count: number; lockedUntil: number }>();
+  const PHANTOM_MAX = 10_000;
+
+  // Sliding the idle window costs a write at most once per interval, not on every request.
+  const touchIntervalMs = Math.min(60_000, Math.max(1_000, Math.floor(config.session.idleTimeoutMs / 10)));
+
+  function lockoutError(until: Date): AppError {
+    const retryAfter = Math.max(1, Math.ceil((until.getTime() - now().getTime()) / 1000));
+    return new AppError(423, ErrorCode.ACCOUNT_LOCKED, 'Too many failed sign-in attempts; the account is locked for a while', {
+      retryAfter,
+    });
+  }
+
+  function mint(user: UserRow, sessionId: string, fph: string) {
+    const jti = randomUUID();
+    const token = jwt.sign({ sub: user.id, sid: sessionId, role: user.role, fph, jti });
+    return { token, jti, expiresAt: new Date(now().getTime() + config.jwt.expiresInMs) };
+  }
+
+  function emitEnded(userId: string, ids: string[], reason: RevokeReason) {
+    for (const sessionId of ids) events.emit('session-ended', { sessionId, userId, reason });
+  }
+
+  async function phantomLogin(username: string, password: string, meta: RequestMeta): Promise<never> {
+    const key = username.toLowerCase();
+    const entry = phantomFailures.get(key);
+    if (entry && entry.lockedUntil > now().getTime()) throw lockoutError(new Date(entry.lockedUntil));
+    await burnVerify(password);
+    const count = (entry?.count ?? 0) + 1;
+    if (phantomFailures.size >= PHANTOM_MAX) phantomFailures.delete(phantomFailures.keys().next().value!);
+    if (count >= config.login.maxFailures) {
+      phantomFailures.set(key, { count: 0, lockedUntil: now().getTime() + config.login.lockoutMs });
+    } else {
+      phantomFailures.set(key, { count, lockedUntil: 0 });
+    }
+    await audit.record({ type: 'auth.login', outcome: 'failure', username: key.slice(0, 64), ip: meta.ip, detail: { reason: 'unknown_user' } });
+    throw INVALID_CREDENTIALS();
+  }
+
+  async function login(username: string, password: string, meta: RequestMeta): Promise<IssuedToken> {
+    const user = await users.findByUsername(username);
+    if (!user) return phantomLogin(username, password, meta);
+
+    if (user.lockedUntil && user.lockedUntil > now()) {
+      await audit.record({ type: 'auth.login', outcome: 'failure', userId: user.id, username: user.username, ip: meta.ip, detail: { reason: 'locked' } });
+      throw lockoutError(user.lockedUntil);
+    }
+
+    if (!(await verifyPassword(user.passwordHash, password))) {
+      const failures = await users.incrementFailures(user.id);
+      await audit.record({ type: 'auth.login', outcome: 'failure', userId: user.id, username: user.username, ip: meta.ip, detail: { reason: 'bad_password', failures } });
+      if (failures >= config.login.maxFailures) {
+        // The lock is time-bounded and the counter restarts, so an attacker can delay a user
+        // for at most LOGIN_LOCKOUT after their last burst, never lock them out for good.
+        const until = new Date(now().getTime() + config.login.lockoutMs);
+        await users.update(user.id, { lockedUntil: until, failedLoginCount: 0 });
+        await audit.record({ type: 'auth.lockout', outcome: 'success', userId: user.id, username: user.username, ip: meta.ip, detail: { until: until.toISOString() } });
+      }
+      throw INVALID_CREDENTIALS();
+    }
+
+    if (user.disabledAt) {
+      await audit.record({ type: 'auth.login', outcome: 'failure', userId: user.id, username: user.username, ip: meta.ip, detail: { reason: 'disabled' } });
+      throw new AppError(403, ErrorCode.ACCOUNT_DISABLED, 'This account is disabled');
+    }
+
+    const fingerprint = newFingerprint();
+    const fph = hashFingerprint(fingerprint);
+    const rehash = needsRehash(user.passwordHash) ? await hashPassword(password) : null;
+    const at = now();
+
+    const { session, revoked } = await database.db.transaction(async (tx) => {
+      const txUsers = createUsersRepo(tx);
+      const txSessions = createSessionsRepo(tx);
+      await txUsers.lockById(user.id);
+      const revoked = await txSessions.revokeLiveForUser(user.id, 'replaced');
+      const session = await txSessions.insert({
+        userId: user.id,
+        tokenId: randomUUID(),
+        fingerprintHash: fph,
+        ip: meta.ip,
+        userAgent: meta.userAgent?.slice(0, 512) ?? null,
+        createdAt: at,
+        lastActivityAt: at,
+        expiresAt: new Date(at.getTime() + config.session.absoluteTimeoutMs),
+      });
+      await txUsers.update(user.id, {
+        failedLoginCount: 0,
+        lockedUntil: null,
+        ...(rehash ? { passwordHash: rehash } : {}),
+      });
+      return { session, revoked };
+    });
+
+    const minted = mint(user, session.id, fph);
+    await sessions.rotateToken(session.id, minted.jti, at);
+    emitEnded(user.id, revoked, 'replaced');
+    await audit.record({ type: 'auth.login', outcome: 'success', userId: user.id, username: user.username, sessionId: session.id, ip: meta.ip });
+    for (const id of revoked) {
+      await audit.record({ type: 'session.revoked', outcome: 'success', userId: user.id, username: user.username, sessionId: id, ip: meta.ip, detail: { reason: 'replaced' } });
+    }
+    return { token: minted.token, expiresAt: minted.expiresAt, user: toApiUser(user), fingerprint, sessionId: session.id };
+  }
+
+  /** Verifies a bearer token, its fingerprint cookie and its session row. */
+  async function authenticate(token: string | undefined, fingerprintCookie: string | undefined): Promise<AuthContext> {
+    if (!token) throw new UnauthorizedError();
+    let claims: TokenClaims & { exp: number };
+    try {
+      claims = jwt.verify(token);
+    } catch (err) {
+      const expired = (err as { code?: string }).code === 'FAST_JWT_EXPIRED';
+      throw expired
+        ? new UnauthorizedError(ErrorCode.TOKEN_EXPIRED, 'Your access token expired')
+        : new UnauthorizedError(ErrorCode.TOKEN_INVALID, 'Invalid access token');
+    }
+    if (!fingerprintMatches(claims.fph, fingerprintCookie)) {
+      throw new UnauthorizedError(ErrorCode.FINGERPRINT_MISMATCH, 'This token was not issued to this browser');
+    }
+    const session = await sessions.findById(claims.sid);
+    if (!session || session.userId !== claims.sub) throw sessionEndedError('deleted');
+    if (session.revokedAt) throw sessionEndedError(session.revokeReason ?? 'logout');
+    const at = now();
+    if (session.expiresAt <= at) {
+      await endSession(session, 'expired');
+      throw sessionEndedError('expired');
+    }
+    const idleExpiresAt = new Date(session.lastActivityAt.getTime() + config.session.idleTimeoutMs);
+    if (idleExpiresAt <= at) {
+      await endSession(session, 'idle');
+      throw sessionEndedError('idle');
+    }
+    const user = await users.findById(session.userId);
+    if (!user) throw sessionEndedError('deleted');
+    if (user.disabledAt) throw sessionEndedError('disabled');
+    return {
+      userId: user.id,
+      username: user.username,
+      role: user.role,
+      sessionId: session.id,
+      permissions: new Set(ROLE_PERMISSIONS[user.role]),
+      session: { idleExpiresAt, absoluteExpiresAt: session.expiresAt },
+    };
+  }
+
+  /** Records activity (a request, terminal input); slides the idle window, rate-limited. */
+  async function touch(ctx: AuthContext): Promise<void> {
+    const at = now();
+    const last = ctx.session.idleExpiresAt.getTime() - config.session.idleTimeoutMs;
+    if (at.getTime() - last < touchIntervalMs) return;
+    await sessions.touch(ctx.sessionId, at);
+    ctx.session.idleExpiresAt = new Date(at.getTime() + config.session.idleTimeoutMs);
+  }
+
+  async function endSession(session: Pick<SessionRow, 'id' | 'userId'>, reason: RevokeReason): Promise<boolean> {
+    const row = await sessions.revoke(session.id, reason);
+    if (row) {
+      emitEnded(session.userId, [session.id], reason);
+      await audit.record({ type: 'session.revoked', outcome: 'success', userId: session.userId, sessionId: session.id, detail: { reason } });
+    }
+    return Boolean(row);
+  }
+
+  async function refresh(ctx: AuthContext, fingerprintCookie: string): Promise<Omit<IssuedToken, 'fingerprint'>> {
+    const user = await users.findById(ctx.userId);
+    if (!user) throw sessionEndedError('deleted');
+    const minted = mint(user, ctx.sessionId, hashFingerprint(fingerprintCookie));
+    await sessions.rotateToken(ctx.sessionId, minted.jti, now());
+    return { token: minted.token, expiresAt: minted.expiresAt, user: toApiUser(user), sessionId: ctx.sessionId };
+  }
+
+  async function logout(ctx: AuthContext, meta: RequestMeta): Promise<void> {
+    await sessions.revoke(ctx.sessionId, 'logout');
+    emitEnded(ctx.userId, [ctx.sessionId], 'logout');
+    await audit.record({ type: 'auth.logout', outcome: 'success', userId: ctx.userId, username: ctx.username, sessionId: ctx.sessionId, ip: meta.ip });
+  }
+
+  async function changePassword(ctx: AuthContext, current: string, next: string, meta: RequestMeta): Promise<void> {
+    const user = await users.findById(ctx.userId);
+    if (!user) throw sessionEndedError('deleted');
+    if (!(await verifyPassword(user.passwordHash, current))) {
+      await audit.record({ type: 'auth.password_change', outcome: 'failure', userId: user.id, username: user.username, sessionId: ctx.sessionId, ip: meta.ip });
+      throw new AppError(400, ErrorCode.INVALID_CREDENTIALS, 'The current password is wrong', {
+        fields: { currentPassword: 'is wrong' },
+      });
+    }
+    await users.update(user.id, { passwordHash: await hashPassword(next), passwordChangedAt: now() });
+    // Every other device loses its session: a password change is how people evict an intruder.
+    const revoked = await sessions.revokeLiveForUser(user.id, 'password_changed', ctx.sessionId);
+    emitEnded(user.id, revoked, 'password_changed');
+    await audit.record({ type: 'auth.password_change', outcome: 'success', userId: user.id, username: user.username, sessionId: ctx.sessionId, ip: meta.ip, detail: { sessionsEnded: revoked.length } });
+  }
+
+  async function createUser(input: { username: string; password: string; role: Role }): Promise<UserRow> {
+    if (await users.findByUsername(input.username)) {
+      throw new AppError(409, ErrorCode.USERNAME_TAKEN, 'That username is taken', { fields: { username: 'is taken' } });
+    }
+    try {
+      return await users.create({ username: input.username, passwordHash: await hashPassword(input.password), role: input.role });
+    } catch (err) {
+      // Lost a race with a concurrent create of the same name: the unique index decided.
+      if ((err as { code?: string }).code === '23505' || String((err as Error).message).includes('users_username_lower_idx')) {
+        throw new AppError(409, ErrorCode.USERNAME_TAKEN, 'That username is taken', { fields: { username: 'is taken' } });
+      }
+      throw err;
+    }
+  }
+
+  async function setDisabled(userId: string, disabled: boolean): Promise<UserRow> {
+    const row = await users.update(userId, { disabledAt: disabled ? now() : null });
+    if (!row) throw new NotFoundError('User');
+    if (disabled) {
+      const revoked = await sessions.revokeLiveForUser(userId, 'disabled');
+      emitEnded(userId, revoked, 'disabled');
+      events.emit('user-disabled', { userId });
+    }
+    return row;
+  }
+
+  async function resetPassword(userId: string, password: string): Promise<void> {
+    const row = await users.update(userId, { passwordHash: await hashPassword(password), passwordChangedAt: now(), failedLoginCount: 0, lockedUntil: null });
+    if (!row) throw new NotFoundError('User');
+    const revoked = await sessions.revokeLiveForUser(userId, 'password_changed');
+    emitEnded(userId, revoked, 'password_changed');
+  }
+
+  async function revokeSession(sessionId: string): Promise<SessionRow> {
+    const session = await sessions.findById(sessionId);
+    if (!session || session.revokedAt) throw new NotFoundError('Session');
+    await endSession(session, 'admin');
+    return session;
+  }
+
+  /** Periodic housekeeping of session rows. */
+  async function sweepSessions(): Promise<{ expired: number; deleted: number }> {
+    const at = now().getTime();
+    return sessions.sweep(new Date(at - config.session.idleTimeoutMs), new Date(at - (config.session.retentionMs ?? 0)));
+  }
+
+  return {
+    events,
+    users,
+    sessions,
+    login,
+    authenticate,
+    touch,
+    refresh,
+    logout,
+    changePassword,
+    createUser,
+    setDisabled,
+    resetPassword,
+    revokeSession,
+    sweepSessions,
+    hasPermission: (ctx: AuthContext, p: Permission) => ctx.permissions.has(p),
+  };
+}
+
+export type AuthService = ReturnType<typeof createAuthService>;

@@ -1,0 +1,242 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Durations accept plain milliseconds or a number with a unit: `500ms`, `30s`, `15m`, `12h`, `7d`.
+ */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (examples: 500ms, 30s, 15m, 12h)` });
+        return z.NEVER;
+      }
+      const unit = match[2] ?? 'ms';
+      const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
+      return Number(match[1]) * factor;
+    });
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const list = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const basePath = z
+  .string()
+  .default('')
+  .transform((v) => v.trim().replace(/\/+$/, ''))
+  .refine((v) => v === '' || /^\/[A-Za-z0-9._~\-/]*$/.test(v), 'must be empty or a path like /ssh-ws');
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(8080, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+  BASE_PATH: basePath,
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v?.trim() ? v.trim() : undefined))
+    .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL'),
+  DATA_DIR: z.string().default('./data'),
+  JWT_SECRET: z.string().optional(),
+  JWT_EXPIRES_IN: duration('15m'),
+  SESSION_IDLE_TIMEOUT: duration('30m'),
+  SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
+  SESSION_RETENTION: duration('30d'),
+  ADMIN_USERNAME: z.string().default('admin'),
+  ADMIN_PASSWORD: z.string().optional(),
+  ALLOW_REGISTRATION: bool(false),
+  LOGIN_MAX_FAILURES: int(5, 1, 1000),
+  LOGIN_LOCKOUT: duration('15m'),
+  LOGIN_RATE_LIMIT: int(10, 1, 100_000),
+  LOGIN_RATE_WINDOW: duration('1m'),
+  CORS_ORIGIN: list,
+  MAX_CONNECTIONS: int(500, 1),
+  MAX_TERMINALS_PER_USER: int(20, 1),
+  CONNECTION_TIMEOUT: duration('15s'),
+  MESSAGE_SIZE_LIMIT: int(64 * 1024, 1024, 16 * 1024 * 1024),
+  HEARTBEAT_INTERVAL: duration('15s'),
+  HEARTBEAT_TIMEOUT: duration('45s'),
+  TERMINAL_BUFFER_BYTES: int(1024 * 1024, 4096, 256 * 1024 * 1024),
+  TERMINAL_DETACHED_TIMEOUT: duration('30m'),
+  TERMINAL_SCROLLBACK: int(1000, 0, 100_000),
+  ENCRYPTION_KEY: z.string().optional(),
+  SSH_ALLOWED_TARGETS: list,
+  SSH_DENIED_TARGETS: list,
+  SSH_KEEPALIVE_INTERVAL: duration('15s'),
+  SSH_KEEPALIVE_COUNT_MAX: int(3, 1, 100),
+  AUDIT_RETENTION_DAYS: int(90, 1),
+  METRICS_TOKEN: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUST_PROXY: z.string().default('false'),
+  WEB_DIST: z.string().optional(),
+  NODE_ID: z.string().optional(),
+});
+
+export type Env = z.input<typeof EnvSchema>;
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  basePath: string;
+  database: { url?: string; dataDir: string };
+  dataDir: string;
+  jwt: { secret: string; expiresInMs: number };
+  session: { idleTimeoutMs: number; absoluteTimeoutMs: number; retentionMs: number };
+  admin: { username: string; password?: string };
+  allowRegistration: boolean;
+  login: { maxFailures: number; lockoutMs: number; rateLimit: number; rateWindowMs: number };
+  corsOrigins: string[];
+  limits: {
+    maxConnections: number;
+    maxTerminalsPerUser: number;
+    connectionTimeoutMs: number;
+    messageSizeLimit: number;
+    heartbeatIntervalMs: number;
+    heartbeatTimeoutMs: number;
+    terminalBufferBytes: number;
+    terminalDetachedTimeoutMs: number;
+    terminalScrollback: number;
+  };
+  ssh: { allowedTargets: string[]; deniedTargets: string[]; keepaliveIntervalMs: number; keepaliveCountMax: number };
+  encryptionKey?: string;
+  auditRetentionDays: number;
+  metricsToken?: string;
+  logLevel: string;
+  trustProxy: TrustProxy;
+  webDist?: string;
+  nodeId: string;
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type TrustProxy = boolean | string | ((address: string, hop: number) => boolean);
+
+/** `true`/`false`, a hop count, or a comma list of trusted proxy addresses/CIDRs. */
+function parseTrustProxy(value: string): TrustProxy {
+  const v = value.trim();
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    return (_address, hop) => hop < hops;
+  }
+  return v;
+}
+
+/**
+ * A secret that must survive restarts (JWT signing key): taken from the environment, else read
+ * from DATA_DIR, else generated once and written there with owner-only permissions.
+ */
+function persistentValue(dataDir: string, file: string, make: () => string): string {
+  const p = path.join(dataDir, file);
+  if (existsSync(p)) return readFileSync(p, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const value = make();
+  writeFileSync(p, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  return value;
+}
+
+/** Parses and validates the environment once at start-up; every problem is reported at once. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const dataDir = path.resolve(e.DATA_DIR);
+
+  let jwtSecret = e.JWT_SECRET;
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    problems.push('JWT_SECRET: must be at least 32 characters (or unset to generate one in DATA_DIR)');
+  }
+  if (e.SESSION_IDLE_TIMEOUT > e.SESSION_ABSOLUTE_TIMEOUT) {
+    problems.push('SESSION_IDLE_TIMEOUT: must not exceed SESSION_ABSOLUTE_TIMEOUT');
+  }
+  if (e.HEARTBEAT_TIMEOUT <= e.HEARTBEAT_INTERVAL) {
+    problems.push('HEARTBEAT_TIMEOUT: must be longer than HEARTBEAT_INTERVAL');
+  }
+  if (e.ADMIN_PASSWORD !== undefined && (e.ADMIN_PASSWORD.length < 8 || e.ADMIN_PASSWORD.length > 1024)) {
+    problems.push('ADMIN_PASSWORD: must be 8..1024 characters');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  jwtSecret ??= persistentValue(dataDir, 'jwt-secret', () => randomBytes(48).toString('base64url'));
+  // The node id must be stable across restarts: at start-up this node marks its own leftover
+  // terminal rows as lost, so a changing id would leave them "running" forever.
+  const nodeId =
+    e.NODE_ID ?? persistentValue(dataDir, 'node-id', () => `node-${randomBytes(6).toString('hex')}`);
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    basePath: e.BASE_PATH,
+    database: { url: e.DATABASE_URL, dataDir: path.join(dataDir, 'pglite') },
+    dataDir,
+    jwt: { secret: jwtSecret, expiresInMs: e.JWT_EXPIRES_IN },
+    session: {
+      idleTimeoutMs: e.SESSION_IDLE_TIMEOUT,
+      absoluteTimeoutMs: e.SESSION_ABSOLUTE_TIMEOUT,
+      retentionMs: e.SESSION_RETENTION,
+    },
+    admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD },
+    allowRegistration: e.ALLOW_REGISTRATION,
+    login: {
+      maxFailures: e.LOGIN_MAX_FAILURES,
+      lockoutMs: e.LOGIN_LOCKOUT,
+      rateLimit: e.LOGIN_RATE_LIMIT,
+      rateWindowMs: e.LOGIN_RATE_WINDOW,
+    },
+    corsOrigins: e.CORS_ORIGIN,
+    limits: {
+      maxConnections: e.MAX_CONNECTIONS,
+      maxTerminalsPerUser: e.MAX_TERMINALS_PER_USER,
+      connectionTimeoutMs: e.CONNECTION_TIMEOUT,
+      messageSizeLimit: e.MESSAGE_SIZE_LIMIT,
+      heartbeatIntervalMs: e.HEARTBEAT_INTERVAL,
+      heartbeatTimeoutMs: e.HEARTBEAT_TIMEOUT,
+      terminalBufferBytes: e.TERMINAL_BUFFER_BYTES,
+      terminalDetachedTimeoutMs: e.TERMINAL_DETACHED_TIMEOUT,
+      terminalScrollback: e.TERMINAL_SCROLLBACK,
+    },
+    ssh: {
+      allowedTargets: e.SSH_ALLOWED_TARGETS,
+      deniedTargets: e.SSH_DENIED_TARGETS,
+      keepaliveIntervalMs: e.SSH_KEEPALIVE_INTERVAL,
+      keepaliveCountMax: e.SSH_KEEPALIVE_COUNT_MAX,
+    },
+    encryptionKey: e.ENCRYPTION_KEY,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    metricsToken: e.METRICS_TOKEN,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    webDist: e.WEB_DIST,
+    nodeId,
+  };
+}

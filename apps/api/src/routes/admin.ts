@@ -1,0 +1,170 @@
+import {
+  type AdminSessionList,
+  type AdminUser,
+  type AdminUserList,
+  AuditQuerySchema,
+  type AuditPage,
+  CreateUserRequestSchema,
+  ErrorCode,
+  Permission,
+  ResetPasswordRequestSchema,
+  UpdateUserRequestSchema,
+} from '@tether/protocol';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { toApiUser } from '../auth/auth-service.js';
+import type { UserRow } from '../db/schema/index.js';
+import { AppError, NotFoundError } from '../errors.js';
+import { parseBody } from '../lib/validate.js';
+import { requireAuth } from '../plugins/auth.js';
+
+const IdParamsSchema = z.object({ id: z.uuid('must be a UUID') });
+
+const adminRoutes: FastifyPluginAsync = async (app) => {
+  const { auth, audit } = app;
+
+  function adminAudit(request: FastifyRequest, type: string, target: string, detail?: Record<string, unknown>) {
+    const ctx = requireAuth(request);
+    return audit.record({ type, outcome: 'success', userId: ctx.userId, username: ctx.username, sessionId: ctx.sessionId, ip: request.ip, target, detail: detail ?? null });
+  }
+
+  async function toAdminUser(row: UserRow, online: Set<string>): Promise<AdminUser> {
+    return {
+      ...toApiUser(row),
+      disabledAt: row.disabledAt?.toISOString() ?? null,
+      lockedUntil: row.lockedUntil && row.lockedUntil > new Date() ? row.lockedUntil.toISOString() : null,
+      failedLoginCount: row.failedLoginCount,
+      online: online.has(row.id),
+    };
+  }
+
+  async function onlineUserIds(): Promise<Set<string>> {
+    return new Set((await auth.sessions.listLive()).map((s) => s.userId));
+  }
+
+  async function loadUser(request: FastifyRequest): Promise<UserRow> {
+    const { id } = parseBody(IdParamsSchema, request.params);
+    const row = await auth.users.findById(id);
+    if (!row) throw new NotFoundError('User');
+    return row;
+  }
+
+  // ── users ──
+  app.register(async (users) => {
+    users.addHook('preHandler', app.requirePermission(Permission.USERS_MANAGE));
+
+    users.get('/api/admin/users', async (): Promise<AdminUserList> => {
+      const online = await onlineUserIds();
+      const rows = await auth.users.list();
+      return { users: await Promise.all(rows.map((r) => toAdminUser(r, online))) };
+    });
+
+    users.post('/api/admin/users', async (request, reply) => {
+      const body = parseBody(CreateUserRequestSchema, request.body);
+      const row = await auth.createUser(body);
+      await adminAudit(request, 'admin.user_created', row.username, { role: row.role });
+      return reply.status(201).send({ user: await toAdminUser(row, new Set()) });
+    });
+
+    users.patch('/api/admin/users/:id', async (request) => {
+      const target = await loadUser(request);
+      const body = parseBody(UpdateUserRequestSchema, request.body);
+      const ctx = requireAuth(request);
+      if (target.id === ctx.userId && (body.disabled === true || (body.role && body.role !== 'admin'))) {
+        // An admin locking themselves out is almost always a mistake and can strand the system.
+        throw new AppError(409, ErrorCode.CONFLICT, 'You cannot disable yourself or remove your own admin role');
+      }
+      let row = target;
+      if (body.role && body.role !== target.role) {
+        row = (await auth.users.update(target.id, { role: body.role })) ?? row;
+        await adminAudit(request, 'admin.role_changed', target.username, { from: target.role, to: body.role });
+      }
+      if (body.disabled !== undefined && body.disabled !== Boolean(target.disabledAt)) {
+        row = await auth.setDisabled(target.id, body.disabled);
+        await adminAudit(request, body.disabled ? 'admin.user_disabled' : 'admin.user_enabled', target.username);
+      }
+      if (body.unlock) {
+        row = (await auth.users.update(target.id, { lockedUntil: null, failedLoginCount: 0 })) ?? row;
+        await adminAudit(request, 'admin.user_unlocked', target.username);
+      }
+      return { user: await toAdminUser(row, await onlineUserIds()) };
+    });
+
+    users.post('/api/admin/users/:id/password', async (request, reply) => {
+      const target = await loadUser(request);
+      const body = parseBody(ResetPasswordRequestSchema, request.body);
+      await auth.resetPassword(target.id, body.password);
+      await adminAudit(request, 'admin.password_reset', target.username);
+      return reply.status(204).send();
+    });
+  });
+
+  // ── sessions ──
+  app.register(async (sessions) => {
+    sessions.addHook('preHandler', app.requirePermission(Permission.SESSIONS_MANAGE));
+
+    sessions.get('/api/admin/sessions', async (request): Promise<AdminSessionList> => {
+      const ctx = requireAuth(request);
+      const rows = await auth.sessions.listLive();
+      return {
+        sessions: rows.map((s) => ({
+          id: s.id,
+          userId: s.userId,
+          username: s.username,
+          ip: s.ip,
+          userAgent: s.userAgent,
+          createdAt: s.createdAt.toISOString(),
+          lastActivityAt: s.lastActivityAt.toISOString(),
+          expiresAt: s.expiresAt.toISOString(),
+          current: s.id === ctx.sessionId,
+        })),
+      };
+    });
+
+    sessions.delete('/api/admin/sessions/:id', async (request, reply) => {
+      const { id } = parseBody(IdParamsSchema, request.params);
+      const session = await auth.revokeSession(id);
+      await adminAudit(request, 'admin.session_revoked', session.userId, { sessionId: id });
+      return reply.status(204).send();
+    });
+  });
+
+  // ── audit ──
+  app.register(async (auditRoutes) => {
+    auditRoutes.addHook('preHandler', app.requirePermission(Permission.AUDIT_READ));
+
+    auditRoutes.get('/api/admin/audit', async (request): Promise<AuditPage> => {
+      const q = parseBody(AuditQuerySchema, request.query);
+      const beforeId = q.cursor !== undefined ? Number(q.cursor) : undefined;
+      if (beforeId !== undefined && !Number.isSafeInteger(beforeId)) {
+        throw new AppError(400, ErrorCode.VALIDATION_FAILED, 'Invalid cursor', { fields: { cursor: 'is invalid' } });
+      }
+      const rows = await audit.query({
+        userId: q.userId,
+        type: q.type,
+        from: q.from ? new Date(q.from) : undefined,
+        to: q.to ? new Date(q.to) : undefined,
+        beforeId,
+        limit: q.limit + 1,
+      });
+      const page = rows.slice(0, q.limit);
+      return {
+        events: page.map((e) => ({
+          id: String(e.id),
+          at: e.at.toISOString(),
+          userId: e.userId,
+          username: e.username,
+          sessionId: e.sessionId,
+          ip: e.ip,
+          type: e.type,
+          target: e.target,
+          outcome: e.outcome,
+          detail: e.detail ?? null,
+        })),
+        nextCursor: rows.length > q.limit ? String(page[page.length - 1]!.id) : null,
+      };
+    });
+  });
+};
+
+export default adminRoutes;
