@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { type Config, loadConfig } from '../src/config.js';
+
+export type Driver = 'pglite' | 'postgres';
+
+/** Both database drivers the broker supports; every API suite runs against each. */
+export const DRIVERS: Driver[] = ['pglite', 'postgres'];
+
+export const ADMIN = { username: 'admin', password: 'admin-Password-123' };
+
+/** A fresh, empty PostgreSQL database on the run's throwaway cluster. */
+export async function freshPostgresDatabase(): Promise<string> {
+  const admin = inject('postgresUrl');
+  if (!admin) throw new Error(`PostgreSQL unavailable: ${inject('postgresSkipReason')}`);
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const sql = postgres(admin, { max: 1, onnotice: () => {} });
+  await sql.unsafe(`CREATE DATABASE ${name}`);
+  await sql.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/** Builds the real broker on a fresh database of the given driver. */
+export async function buildTestApp(driver: Driver, env: Record<string, string> = {}): Promise<TestApp> {
+  const dataDir = `/tmp/tether-test-${randomBytes(6).toString('hex')}`;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    ADMIN_USERNAME: ADMIN.username,
+    ADMIN_PASSWORD: ADMIN.password,
+    LOG_LEVEL: 'silent',
+    ...(driver === 'postgres' ? { DATABASE_URL: await freshPostgresDatabase() } : {}),
+    ...env,
+  });
+  if (driver === 'pglite') config.database.dataDir = 'memory://';
+  const app = await buildApp(config, { logger: false });
+  await app.ready();
+  return {
+    app,
+    config,
+    close: async () => {
+      await app.close();
+      const { rmSync } = await import('node:fs');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Cookie jar for one simulated browser: keeps the fingerprint cookie between requests. */
+export class Browser {
+  cookies = new Map<string, string>();
+  token: string | undefined;
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly base = '',
+  ) {}
+
+  async request(
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+    url: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<LightMyRequestResponse> {
+    const res = await this.app.inject({
+      method,
+      url: `${this.base}${url}`,
+      payload: body === undefined ? undefined : (body as object),
+      headers: {
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...(this.cookies.size ? { cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {}),
+        'user-agent': 'tether-test',
+        ...headers,
+      },
+    });
+    for (const c of res.cookies as Array<{ name: string; value: string; maxAge?: number }>) {
+      if (c.value === '' || c.maxAge === 0) this.cookies.delete(c.name);
+      else this.cookies.set(c.name, c.value);
+    }
+    return res;
+  }
+
+  async login(username = ADMIN.username, password = ADMIN.password): Promise<LightMyRequestResponse> {
+    const res = await this.request('POST', '/api/auth/login', { username, password });
+    if (res.statusCode === 200) this.token = res.json().token;
+    return res;
+  }
+}
