@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { buildApp } from '../src/app.js';
+import { type BuildOptions, buildApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
 
 export type Driver = 'pglite' | 'postgres';
@@ -32,7 +32,11 @@ export interface TestApp {
 }
 
 /** Builds the real broker on a fresh database of the given driver. */
-export async function buildTestApp(driver: Driver, env: Record<string, string> = {}): Promise<TestApp> {
+export async function buildTestApp(
+  driver: Driver,
+  env: Record<string, string> = {},
+  options: BuildOptions = {},
+): Promise<TestApp> {
   const dataDir = `/tmp/tether-test-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -45,7 +49,7 @@ export async function buildTestApp(driver: Driver, env: Record<string, string> =
     ...env,
   });
   if (driver === 'pglite') config.database.dataDir = 'memory://';
-  const app = await buildApp(config, { logger: false });
+  const app = await buildApp(config, { logger: false, ...options });
   await app.ready();
   return {
     app,
