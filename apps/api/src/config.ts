@@ -13,7 +13,10 @@ const duration = (fallback: string) =>
     .transform((value, ctx) => {
       const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
       if (!match) {
-        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (examples: 500ms, 30s, 15m, 12h)` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${value}" is not a duration (examples: 500ms, 30s, 15m, 12h)`,
+        });
         return z.NEVER;
       }
       const unit = match[2] ?? 'ms';
@@ -118,7 +121,12 @@ export interface Config {
     terminalDetachedTimeoutMs: number;
     terminalScrollback: number;
   };
-  ssh: { allowedTargets: string[]; deniedTargets: string[]; keepaliveIntervalMs: number; keepaliveCountMax: number };
+  ssh: {
+    allowedTargets: string[];
+    deniedTargets: string[];
+    keepaliveIntervalMs: number;
+    keepaliveCountMax: number;
+  };
   encryptionKey?: string;
   auditRetentionDays: number;
   metricsToken?: string;

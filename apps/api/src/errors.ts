@@ -6,7 +6,11 @@ export class AppError extends Error {
     public readonly statusCode: number,
     public readonly code: ErrorCode,
     message: string,
-    public readonly extra: { fields?: Record<string, string>; retryAfter?: number; details?: Record<string, string> } = {},
+    public readonly extra: {
+      fields?: Record<string, string>;
+      retryAfter?: number;
+      details?: Record<string, string>;
+    } = {},
   ) {
     super(message);
     this.name = 'AppError';

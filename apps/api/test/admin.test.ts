@@ -14,7 +14,11 @@ describe.each(DRIVERS)('admin API (%s)', (driver) => {
     t = await buildTestApp(driver, { LOGIN_RATE_LIMIT: '1000' });
     const admin = new Browser(t.app);
     await admin.login();
-    const created = await admin.request('POST', '/api/admin/users', { username: 'carol', password: 'carol-password', role: 'user' });
+    const created = await admin.request('POST', '/api/admin/users', {
+      username: 'carol',
+      password: 'carol-password',
+      role: 'user',
+    });
     expect(created.statusCode).toBe(201);
     const carol = new Browser(t.app);
     expect((await carol.login('carol', 'carol-password')).statusCode).toBe(200);
@@ -33,10 +37,17 @@ describe.each(DRIVERS)('admin API (%s)', (driver) => {
 
   it('validates new users field by field', async () => {
     const { admin } = await setup();
-    const res = await admin.request('POST', '/api/admin/users', { username: ' bad name!', password: 'short', role: 'root' });
+    const res = await admin.request('POST', '/api/admin/users', {
+      username: ' bad name!',
+      password: 'short',
+      role: 'root',
+    });
     expect(res.statusCode).toBe(400);
     expect(Object.keys(res.json().error.fields).sort()).toEqual(['password', 'role', 'username']);
-    const dup = await admin.request('POST', '/api/admin/users', { username: 'Carol', password: 'carol-password' });
+    const dup = await admin.request('POST', '/api/admin/users', {
+      username: 'Carol',
+      password: 'carol-password',
+    });
     expect(dup.statusCode).toBe(409);
   });
 
@@ -51,7 +62,9 @@ describe.each(DRIVERS)('admin API (%s)', (driver) => {
 
   it('disabling a user ends their session and refuses their login; enabling restores it', async () => {
     const { admin, carol, carolId, app } = await setup();
-    expect((await admin.request('PATCH', `/api/admin/users/${carolId}`, { disabled: true })).statusCode).toBe(200);
+    expect((await admin.request('PATCH', `/api/admin/users/${carolId}`, { disabled: true })).statusCode).toBe(
+      200,
+    );
     const res = await carol.request('GET', '/api/auth/me');
     expect(res.statusCode).toBe(401);
     expect(res.json().error.code).toBe(ErrorCode.ACCOUNT_DISABLED);
@@ -62,9 +75,12 @@ describe.each(DRIVERS)('admin API (%s)', (driver) => {
     expect((await new Browser(app).login('carol', 'carol-password')).statusCode).toBe(200);
   });
 
-  it('resets a password, ending the user\'s session', async () => {
+  it("resets a password, ending the user's session", async () => {
     const { admin, carol, carolId, app } = await setup();
-    expect((await admin.request('POST', `/api/admin/users/${carolId}/password`, { password: 'carol-new-pass' })).statusCode).toBe(204);
+    expect(
+      (await admin.request('POST', `/api/admin/users/${carolId}/password`, { password: 'carol-new-pass' }))
+        .statusCode,
+    ).toBe(204);
     expect((await carol.request('GET', '/api/auth/me')).statusCode).toBe(401);
     expect((await new Browser(app).login('carol', 'carol-password')).statusCode).toBe(401);
     expect((await new Browser(app).login('carol', 'carol-new-pass')).statusCode).toBe(200);
@@ -81,16 +97,27 @@ describe.each(DRIVERS)('admin API (%s)', (driver) => {
     expect((await admin.request('PATCH', `/api/admin/users/${me}`, { disabled: true })).statusCode).toBe(409);
     expect((await admin.request('PATCH', `/api/admin/users/${me}`, { role: 'user' })).statusCode).toBe(409);
     expect((await admin.request('PATCH', `/api/admin/users/${me}`, {})).statusCode).toBe(400);
-    expect((await admin.request('PATCH', '/api/admin/users/not-a-uuid', { role: 'user' })).statusCode).toBe(400);
-    expect((await admin.request('PATCH', '/api/admin/users/00000000-0000-4000-8000-000000000000', { role: 'user' })).statusCode).toBe(404);
+    expect((await admin.request('PATCH', '/api/admin/users/not-a-uuid', { role: 'user' })).statusCode).toBe(
+      400,
+    );
+    expect(
+      (
+        await admin.request('PATCH', '/api/admin/users/00000000-0000-4000-8000-000000000000', {
+          role: 'user',
+        })
+      ).statusCode,
+    ).toBe(404);
   });
 
   it('unlocks a locked account', async () => {
     const { admin, carolId, app } = await setup();
     const b = new Browser(app);
-    for (let i = 0; i < 5; i++) await b.request('POST', '/api/auth/login', { username: 'carol', password: 'wrong-pass' });
+    for (let i = 0; i < 5; i++)
+      await b.request('POST', '/api/auth/login', { username: 'carol', password: 'wrong-pass' });
     expect((await b.login('carol', 'carol-password')).statusCode).toBe(423);
-    const listed = (await admin.request('GET', '/api/admin/users')).json().users.find((u: { id: string }) => u.id === carolId);
+    const listed = (await admin.request('GET', '/api/admin/users'))
+      .json()
+      .users.find((u: { id: string }) => u.id === carolId);
     expect(listed.lockedUntil).not.toBeNull();
     await admin.request('PATCH', `/api/admin/users/${carolId}`, { unlock: true });
     expect((await b.login('carol', 'carol-password')).statusCode).toBe(200);
@@ -143,7 +170,9 @@ describe('first run', () => {
     const fresh = await buildTestApp('pglite', {}, { skipBootstrap: true });
     try {
       const lines: string[] = [];
-      await ensureFirstAdmin(fresh.app.auth, { admin: { username: 'root' } }, fresh.app.log, (l) => lines.push(l));
+      await ensureFirstAdmin(fresh.app.auth, { admin: { username: 'root' } }, fresh.app.log, (l) =>
+        lines.push(l),
+      );
       const line = lines.find((l) => l.includes('password:'))!;
       const password = line.split('password:')[1]!.replace('│', '').trim();
       expect(password.length).toBeGreaterThanOrEqual(20);

@@ -30,7 +30,10 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     expect(cookie).toMatch(/SameSite=Strict/i);
     expect(cookie).not.toContain(body.token);
     // The JWT is HS256 with the documented claims and carries only the fingerprint's hash.
-    const [header, payload] = body.token.split('.').slice(0, 2).map((p: string) => JSON.parse(Buffer.from(p, 'base64url').toString()));
+    const [header, payload] = body.token
+      .split('.')
+      .slice(0, 2)
+      .map((p: string) => JSON.parse(Buffer.from(p, 'base64url').toString()));
     expect(header.alg).toBe('HS256');
     expect(Object.keys(payload).sort()).toEqual(['exp', 'fph', 'iat', 'jti', 'role', 'sid', 'sub']);
     expect(payload.exp - payload.iat).toBe(15 * 60);
@@ -64,7 +67,9 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     expect(results.every((r) => r.statusCode === 200)).toBe(true);
     const live = await app.auth.sessions.listLive();
     expect(live).toHaveLength(1);
-    const statuses = await Promise.all(browsers.map((b) => b.request('GET', '/api/auth/me').then((r) => r.statusCode)));
+    const statuses = await Promise.all(
+      browsers.map((b) => b.request('GET', '/api/auth/me').then((r) => r.statusCode)),
+    );
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 401)).toHaveLength(19);
   });
@@ -117,7 +122,7 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     expect(res.json().error.code).toBe(ErrorCode.SESSION_EXPIRED);
   });
 
-  it('rejects a token presented without its fingerprint cookie, or with another browser\'s', async () => {
+  it("rejects a token presented without its fingerprint cookie, or with another browser's", async () => {
     const app = await start({ ALLOW_REGISTRATION: 'true' });
     const a = new Browser(app);
     await a.login();
@@ -247,13 +252,17 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     const app = await start({ LOGIN_MAX_FAILURES: '3', LOGIN_LOCKOUT: '1s', LOGIN_RATE_LIMIT: '1000' });
     const b = new Browser(app);
     for (let i = 0; i < 3; i++) {
-      expect((await b.request('POST', '/api/auth/login', { username: 'admin', password: 'bad-password' })).statusCode).toBe(401);
+      expect(
+        (await b.request('POST', '/api/auth/login', { username: 'admin', password: 'bad-password' }))
+          .statusCode,
+      ).toBe(401);
     }
     const locked = await b.login();
     expect(locked.statusCode).toBe(423);
     expect(locked.json().error.code).toBe(ErrorCode.ACCOUNT_LOCKED);
     expect(locked.json().error.retryAfter).toBeGreaterThan(0);
-    for (let i = 0; i < 3; i++) await b.request('POST', '/api/auth/login', { username: 'ghost', password: 'bad-password' });
+    for (let i = 0; i < 3; i++)
+      await b.request('POST', '/api/auth/login', { username: 'ghost', password: 'bad-password' });
     const ghost = await b.request('POST', '/api/auth/login', { username: 'ghost', password: 'bad-password' });
     expect(ghost.statusCode).toBe(423);
     expect(Object.keys(ghost.json().error).sort()).toEqual(Object.keys(locked.json().error).sort());
@@ -266,7 +275,8 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
   it('rate-limits login attempts per IP with RATE_LIMITED', async () => {
     const app = await start({ LOGIN_RATE_LIMIT: '3' });
     const b = new Browser(app);
-    for (let i = 0; i < 3; i++) await b.request('POST', '/api/auth/login', { username: `u${i}`, password: 'whatever1' });
+    for (let i = 0; i < 3; i++)
+      await b.request('POST', '/api/auth/login', { username: `u${i}`, password: 'whatever1' });
     const res = await b.request('POST', '/api/auth/login', { username: 'admin', password: ADMIN.password });
     expect(res.statusCode).toBe(429);
     expect(res.json().error.code).toBe(ErrorCode.RATE_LIMITED);
@@ -276,13 +286,22 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     const app = await start();
     const b = new Browser(app);
     await b.login();
-    let res = await b.request('POST', '/api/auth/password', { currentPassword: 'nope-nope', newPassword: 'new-Password-456' });
+    let res = await b.request('POST', '/api/auth/password', {
+      currentPassword: 'nope-nope',
+      newPassword: 'new-Password-456',
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.fields.currentPassword).toBeDefined();
-    res = await b.request('POST', '/api/auth/password', { currentPassword: ADMIN.password, newPassword: 'short' });
+    res = await b.request('POST', '/api/auth/password', {
+      currentPassword: ADMIN.password,
+      newPassword: 'short',
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.fields.newPassword).toMatch(/at least 8/);
-    res = await b.request('POST', '/api/auth/password', { currentPassword: ADMIN.password, newPassword: 'new-Password-456' });
+    res = await b.request('POST', '/api/auth/password', {
+      currentPassword: ADMIN.password,
+      newPassword: 'new-Password-456',
+    });
     expect(res.statusCode).toBe(204);
     expect((await b.request('GET', '/api/auth/me')).statusCode).toBe(200);
     expect((await new Browser(app).login()).statusCode).toBe(401);
@@ -291,13 +310,19 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
 
   it('refuses self-registration unless ALLOW_REGISTRATION=true, and usernames are case-insensitive', async () => {
     let app = await start();
-    let res = await new Browser(app).request('POST', '/api/auth/register', { username: 'bob', password: 'bob-password' });
+    let res = await new Browser(app).request('POST', '/api/auth/register', {
+      username: 'bob',
+      password: 'bob-password',
+    });
     expect(res.statusCode).toBe(403);
     expect(res.json().error.code).toBe(ErrorCode.REGISTRATION_DISABLED);
     await t!.close();
     app = await start({ ALLOW_REGISTRATION: 'true' });
     const b = new Browser(app);
-    expect((await b.request('POST', '/api/auth/register', { username: 'bob', password: 'bob-password' })).statusCode).toBe(201);
+    expect(
+      (await b.request('POST', '/api/auth/register', { username: 'bob', password: 'bob-password' }))
+        .statusCode,
+    ).toBe(201);
     res = await b.request('POST', '/api/auth/register', { username: 'BOB', password: 'bob-password' });
     expect(res.statusCode).toBe(409);
     expect(res.json().error.code).toBe(ErrorCode.USERNAME_TAKEN);
@@ -310,12 +335,20 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     const app = await start();
     const b = new Browser(app);
     for (const payload of ['{bad json', '[]', '"x"', '{"username":5,"password":[]}']) {
-      const res = await app.inject({ method: 'POST', url: '/api/auth/login', payload, headers: { 'content-type': 'application/json' } });
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        payload,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.statusCode, payload).toBe(400);
       expect(res.json().error.code).toMatch(/BAD_REQUEST|VALIDATION_FAILED/);
     }
     const res = await b.request('POST', '/api/auth/login', { username: '', password: '' });
-    expect(res.json().error.fields).toMatchObject({ username: expect.any(String), password: expect.any(String) });
+    expect(res.json().error.fields).toMatchObject({
+      username: expect.any(String),
+      password: expect.any(String),
+    });
   });
 
   it('records audit events for login success and failure, logout and revocation', async () => {
@@ -328,7 +361,14 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     await b.request('POST', '/api/auth/logout');
     const events = await app.audit.query({ limit: 100 });
     const summary = events.map((e) => `${e.type}:${e.outcome}`);
-    expect(summary).toEqual(expect.arrayContaining(['auth.login:failure', 'auth.login:success', 'session.revoked:success', 'auth.logout:success']));
+    expect(summary).toEqual(
+      expect.arrayContaining([
+        'auth.login:failure',
+        'auth.login:success',
+        'session.revoked:success',
+        'auth.logout:success',
+      ]),
+    );
     expect(JSON.stringify(events)).not.toContain(ADMIN.password);
   });
 

@@ -97,7 +97,10 @@ export const OpenMessageSchema = z
     /** Optional label shown in terminal lists. */
     title: z.string().max(200).optional(),
   })
-  .refine((m) => (m.target ? 1 : 0) + (m.profileId ? 1 : 0) === 1, 'exactly one of target or profileId is required');
+  .refine(
+    (m) => (m.target ? 1 : 0) + (m.profileId ? 1 : 0) === 1,
+    'exactly one of target or profileId is required',
+  );
 export type OpenMessage = z.input<typeof OpenMessageSchema>;
 
 export const AttachMessageSchema = z.object({
@@ -114,7 +117,10 @@ export type AttachMessage = z.infer<typeof AttachMessageSchema>;
 export const ResizeMessageSchema = z.object({ type: z.literal('resize'), cols, rows });
 /** Cumulative: the offset just past the last byte the client has processed (rendered). */
 export const AckMessageSchema = z.object({ type: z.literal('ack'), offset });
-export const HostKeyDecisionMessageSchema = z.object({ type: z.literal('hostkey_decision'), accept: z.boolean() });
+export const HostKeyDecisionMessageSchema = z.object({
+  type: z.literal('hostkey_decision'),
+  accept: z.boolean(),
+});
 export const PromptResponseMessageSchema = z.object({
   type: z.literal('prompt_response'),
   responses: z.array(z.string().max(4096)).max(16),

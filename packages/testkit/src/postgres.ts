@@ -20,7 +20,9 @@ export interface TestPostgres {
 function pgBinDir(): string {
   const root = '/usr/lib/postgresql';
   if (!existsSync(root)) {
-    throw new Error('PostgreSQL is not installed (expected /usr/lib/postgresql/*/bin); run scripts/install-test-deps.sh');
+    throw new Error(
+      'PostgreSQL is not installed (expected /usr/lib/postgresql/*/bin); run scripts/install-test-deps.sh',
+    );
   }
   const versions = readdirSync(root)
     .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
@@ -55,7 +57,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   }
   run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   const opts = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
-  const start = () => run('pg_ctl', ['-D', dataDir, '-o', opts, '-l', path.join(dir, 'log'), '-w', '-t', '30', 'start']);
+  const start = () =>
+    run('pg_ctl', ['-D', dataDir, '-o', opts, '-l', path.join(dir, 'log'), '-w', '-t', '30', 'start']);
   const stopServer = (mode: 'fast' | 'immediate') => {
     try {
       run('pg_ctl', ['-D', dataDir, '-m', mode, '-w', 'stop']);
@@ -65,7 +68,16 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
   start();
   const createDatabase = (name: string) => {
-    run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-qc', `CREATE DATABASE "${name}"`]);
+    run('psql', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-qc',
+      `CREATE DATABASE "${name}"`,
+    ]);
     return `postgres://postgres@127.0.0.1:${port}/${name}`;
   };
   const url = createDatabase('tether_test');

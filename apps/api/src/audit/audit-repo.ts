@@ -57,7 +57,10 @@ export function createAuditRepo(db: DbOrTx) {
     },
 
     async deleteOlderThan(cutoff: Date): Promise<number> {
-      const rows = await db.delete(auditEvents).where(lt(auditEvents.at, cutoff)).returning({ id: auditEvents.id });
+      const rows = await db
+        .delete(auditEvents)
+        .where(lt(auditEvents.at, cutoff))
+        .returning({ id: auditEvents.id });
       return rows.length;
     },
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { ErrorCode, Permission, ROLE_PERMISSIONS, type User } from '@tether/protocol';
+import { ErrorCode, type Permission, ROLE_PERMISSIONS, type User } from '@tether/protocol';
 import type { AuditRepo } from '../audit/audit-repo.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/index.js';
@@ -122,9 +122,14 @@ export function createAuthService(deps: {
 
   function lockoutError(until: Date): AppError {
     const retryAfter = Math.max(1, Math.ceil((until.getTime() - now().getTime()) / 1000));
-    return new AppError(423, ErrorCode.ACCOUNT_LOCKED, 'Too many failed sign-in attempts; the account is locked for a while', {
-      retryAfter,
-    });
+    return new AppError(
+      423,
+      ErrorCode.ACCOUNT_LOCKED,
+      'Too many failed sign-in attempts; the account is locked for a while',
+      {
+        retryAfter,
+      },
+    );
   }
 
   function mint(user: UserRow, sessionId: string, fph: string) {
@@ -149,7 +154,13 @@ export function createAuthService(deps: {
     } else {
       phantomFailures.set(key, { count, lockedUntil: 0 });
     }
-    await audit.record({ type: 'auth.login', outcome: 'failure', username: key.slice(0, 64), ip: meta.ip, detail: { reason: 'unknown_user' } });
+    await audit.record({
+      type: 'auth.login',
+      outcome: 'failure',
+      username: key.slice(0, 64),
+      ip: meta.ip,
+      detail: { reason: 'unknown_user' },
+    });
     throw INVALID_CREDENTIALS();
   }
 
@@ -158,25 +169,53 @@ export function createAuthService(deps: {
     if (!user) return phantomLogin(username, password, meta);
 
     if (user.lockedUntil && user.lockedUntil > now()) {
-      await audit.record({ type: 'auth.login', outcome: 'failure', userId: user.id, username: user.username, ip: meta.ip, detail: { reason: 'locked' } });
+      await audit.record({
+        type: 'auth.login',
+        outcome: 'failure',
+        userId: user.id,
+        username: user.username,
+        ip: meta.ip,
+        detail: { reason: 'locked' },
+      });
       throw lockoutError(user.lockedUntil);
     }
 
     if (!(await verifyPassword(user.passwordHash, password))) {
       const failures = await users.incrementFailures(user.id);
-      await audit.record({ type: 'auth.login', outcome: 'failure', userId: user.id, username: user.username, ip: meta.ip, detail: { reason: 'bad_password', failures } });
+      await audit.record({
+        type: 'auth.login',
+        outcome: 'failure',
+        userId: user.id,
+        username: user.username,
+        ip: meta.ip,
+        detail: { reason: 'bad_password', failures },
+      });
       if (failures >= config.login.maxFailures) {
         // The lock is time-bounded and the counter restarts, so an attacker can delay a user
         // for at most LOGIN_LOCKOUT after their last burst, never lock them out for good.
         const until = new Date(now().getTime() + config.login.lockoutMs);
         await users.update(user.id, { lockedUntil: until, failedLoginCount: 0 });
-        await audit.record({ type: 'auth.lockout', outcome: 'success', userId: user.id, username: user.username, ip: meta.ip, detail: { until: until.toISOString() } });
+        await audit.record({
+          type: 'auth.lockout',
+          outcome: 'success',
+          userId: user.id,
+          username: user.username,
+          ip: meta.ip,
+          detail: { until: until.toISOString() },
+        });
       }
       throw INVALID_CREDENTIALS();
     }
 
     if (user.disabledAt) {
-      await audit.record({ type: 'auth.login', outcome: 'failure', userId: user.id, username: user.username, ip: meta.ip, detail: { reason: 'disabled' } });
+      await audit.record({
+        type: 'auth.login',
+        outcome: 'failure',
+        userId: user.id,
+        username: user.username,
+        ip: meta.ip,
+        detail: { reason: 'disabled' },
+      });
       throw new AppError(403, ErrorCode.ACCOUNT_DISABLED, 'This account is disabled');
     }
 
@@ -211,15 +250,39 @@ export function createAuthService(deps: {
     const minted = mint(user, session.id, fph);
     await sessions.rotateToken(session.id, minted.jti, at);
     emitEnded(user.id, revoked, 'replaced');
-    await audit.record({ type: 'auth.login', outcome: 'success', userId: user.id, username: user.username, sessionId: session.id, ip: meta.ip });
+    await audit.record({
+      type: 'auth.login',
+      outcome: 'success',
+      userId: user.id,
+      username: user.username,
+      sessionId: session.id,
+      ip: meta.ip,
+    });
     for (const id of revoked) {
-      await audit.record({ type: 'session.revoked', outcome: 'success', userId: user.id, username: user.username, sessionId: id, ip: meta.ip, detail: { reason: 'replaced' } });
+      await audit.record({
+        type: 'session.revoked',
+        outcome: 'success',
+        userId: user.id,
+        username: user.username,
+        sessionId: id,
+        ip: meta.ip,
+        detail: { reason: 'replaced' },
+      });
     }
-    return { token: minted.token, expiresAt: minted.expiresAt, user: toApiUser(user), fingerprint, sessionId: session.id };
+    return {
+      token: minted.token,
+      expiresAt: minted.expiresAt,
+      user: toApiUser(user),
+      fingerprint,
+      sessionId: session.id,
+    };
   }
 
   /** Verifies a bearer token, its fingerprint cookie and its session row. */
-  async function authenticate(token: string | undefined, fingerprintCookie: string | undefined): Promise<AuthContext> {
+  async function authenticate(
+    token: string | undefined,
+    fingerprintCookie: string | undefined,
+  ): Promise<AuthContext> {
     if (!token) throw new UnauthorizedError();
     let claims: TokenClaims & { exp: number };
     try {
@@ -231,7 +294,10 @@ export function createAuthService(deps: {
         : new UnauthorizedError(ErrorCode.TOKEN_INVALID, 'Invalid access token');
     }
     if (!fingerprintMatches(claims.fph, fingerprintCookie)) {
-      throw new UnauthorizedError(ErrorCode.FINGERPRINT_MISMATCH, 'This token was not issued to this browser');
+      throw new UnauthorizedError(
+        ErrorCode.FINGERPRINT_MISMATCH,
+        'This token was not issued to this browser',
+      );
     }
     const session = await sessions.findById(claims.sid);
     if (!session || session.userId !== claims.sub) throw sessionEndedError('deleted');
@@ -268,34 +334,70 @@ export function createAuthService(deps: {
     ctx.session.idleExpiresAt = new Date(at.getTime() + config.session.idleTimeoutMs);
   }
 
-  async function endSession(session: Pick<SessionRow, 'id' | 'userId'>, reason: RevokeReason): Promise<boolean> {
+  async function endSession(
+    session: Pick<SessionRow, 'id' | 'userId'>,
+    reason: RevokeReason,
+  ): Promise<boolean> {
     const row = await sessions.revoke(session.id, reason);
     if (row) {
       emitEnded(session.userId, [session.id], reason);
-      await audit.record({ type: 'session.revoked', outcome: 'success', userId: session.userId, sessionId: session.id, detail: { reason } });
+      await audit.record({
+        type: 'session.revoked',
+        outcome: 'success',
+        userId: session.userId,
+        sessionId: session.id,
+        detail: { reason },
+      });
     }
     return Boolean(row);
   }
 
-  async function refresh(ctx: AuthContext, fingerprintCookie: string): Promise<Omit<IssuedToken, 'fingerprint'>> {
+  async function refresh(
+    ctx: AuthContext,
+    fingerprintCookie: string,
+  ): Promise<Omit<IssuedToken, 'fingerprint'>> {
     const user = await users.findById(ctx.userId);
     if (!user) throw sessionEndedError('deleted');
     const minted = mint(user, ctx.sessionId, hashFingerprint(fingerprintCookie));
     await sessions.rotateToken(ctx.sessionId, minted.jti, now());
-    return { token: minted.token, expiresAt: minted.expiresAt, user: toApiUser(user), sessionId: ctx.sessionId };
+    return {
+      token: minted.token,
+      expiresAt: minted.expiresAt,
+      user: toApiUser(user),
+      sessionId: ctx.sessionId,
+    };
   }
 
   async function logout(ctx: AuthContext, meta: RequestMeta): Promise<void> {
     await sessions.revoke(ctx.sessionId, 'logout');
     emitEnded(ctx.userId, [ctx.sessionId], 'logout');
-    await audit.record({ type: 'auth.logout', outcome: 'success', userId: ctx.userId, username: ctx.username, sessionId: ctx.sessionId, ip: meta.ip });
+    await audit.record({
+      type: 'auth.logout',
+      outcome: 'success',
+      userId: ctx.userId,
+      username: ctx.username,
+      sessionId: ctx.sessionId,
+      ip: meta.ip,
+    });
   }
 
-  async function changePassword(ctx: AuthContext, current: string, next: string, meta: RequestMeta): Promise<void> {
+  async function changePassword(
+    ctx: AuthContext,
+    current: string,
+    next: string,
+    meta: RequestMeta,
+  ): Promise<void> {
     const user = await users.findById(ctx.userId);
     if (!user) throw sessionEndedError('deleted');
     if (!(await verifyPassword(user.passwordHash, current))) {
-      await audit.record({ type: 'auth.password_change', outcome: 'failure', userId: user.id, username: user.username, sessionId: ctx.sessionId, ip: meta.ip });
+      await audit.record({
+        type: 'auth.password_change',
+        outcome: 'failure',
+        userId: user.id,
+        username: user.username,
+        sessionId: ctx.sessionId,
+        ip: meta.ip,
+      });
       throw new AppError(400, ErrorCode.INVALID_CREDENTIALS, 'The current password is wrong', {
         fields: { currentPassword: 'is wrong' },
       });
@@ -304,19 +406,38 @@ export function createAuthService(deps: {
     // Every other device loses its session: a password change is how people evict an intruder.
     const revoked = await sessions.revokeLiveForUser(user.id, 'password_changed', ctx.sessionId);
     emitEnded(user.id, revoked, 'password_changed');
-    await audit.record({ type: 'auth.password_change', outcome: 'success', userId: user.id, username: user.username, sessionId: ctx.sessionId, ip: meta.ip, detail: { sessionsEnded: revoked.length } });
+    await audit.record({
+      type: 'auth.password_change',
+      outcome: 'success',
+      userId: user.id,
+      username: user.username,
+      sessionId: ctx.sessionId,
+      ip: meta.ip,
+      detail: { sessionsEnded: revoked.length },
+    });
   }
 
   async function createUser(input: { username: string; password: string; role: Role }): Promise<UserRow> {
     if (await users.findByUsername(input.username)) {
-      throw new AppError(409, ErrorCode.USERNAME_TAKEN, 'That username is taken', { fields: { username: 'is taken' } });
+      throw new AppError(409, ErrorCode.USERNAME_TAKEN, 'That username is taken', {
+        fields: { username: 'is taken' },
+      });
     }
     try {
-      return await users.create({ username: input.username, passwordHash: await hashPassword(input.password), role: input.role });
+      return await users.create({
+        username: input.username,
+        passwordHash: await hashPassword(input.password),
+        role: input.role,
+      });
     } catch (err) {
       // Lost a race with a concurrent create of the same name: the unique index decided.
-      if ((err as { code?: string }).code === '23505' || String((err as Error).message).includes('users_username_lower_idx')) {
-        throw new AppError(409, ErrorCode.USERNAME_TAKEN, 'That username is taken', { fields: { username: 'is taken' } });
+      if (
+        (err as { code?: string }).code === '23505' ||
+        String((err as Error).message).includes('users_username_lower_idx')
+      ) {
+        throw new AppError(409, ErrorCode.USERNAME_TAKEN, 'That username is taken', {
+          fields: { username: 'is taken' },
+        });
       }
       throw err;
     }
@@ -334,7 +455,12 @@ export function createAuthService(deps: {
   }
 
   async function resetPassword(userId: string, password: string): Promise<void> {
-    const row = await users.update(userId, { passwordHash: await hashPassword(password), passwordChangedAt: now(), failedLoginCount: 0, lockedUntil: null });
+    const row = await users.update(userId, {
+      passwordHash: await hashPassword(password),
+      passwordChangedAt: now(),
+      failedLoginCount: 0,
+      lockedUntil: null,
+    });
     if (!row) throw new NotFoundError('User');
     const revoked = await sessions.revokeLiveForUser(userId, 'password_changed');
     emitEnded(userId, revoked, 'password_changed');
@@ -350,7 +476,10 @@ export function createAuthService(deps: {
   /** Periodic housekeeping of session rows. */
   async function sweepSessions(): Promise<{ expired: number; deleted: number }> {
     const at = now().getTime();
-    return sessions.sweep(new Date(at - config.session.idleTimeoutMs), new Date(at - (config.session.retentionMs ?? 0)));
+    return sessions.sweep(
+      new Date(at - config.session.idleTimeoutMs),
+      new Date(at - (config.session.retentionMs ?? 0)),
+    );
   }
 
   return {

@@ -4,7 +4,12 @@ import argon2 from 'argon2';
  * argon2id at OWASP's minimum (m=19 MiB, t=2, p=1). The hash string records its parameters, so
  * raising them later still verifies old hashes; `needsRehash` upgrades on the next login.
  */
-export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+export const ARGON2_OPTIONS = {
+  type: argon2.argon2id,
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+} as const;
 
 export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, ARGON2_OPTIONS);

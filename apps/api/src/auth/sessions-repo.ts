@@ -2,7 +2,14 @@ import { and, desc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/index.js';
 import { type SessionRow, sessions, users } from '../db/schema/index.js';
 
-export type RevokeReason = 'replaced' | 'logout' | 'expired' | 'idle' | 'password_changed' | 'admin' | 'disabled';
+export type RevokeReason =
+  | 'replaced'
+  | 'logout'
+  | 'expired'
+  | 'idle'
+  | 'password_changed'
+  | 'admin'
+  | 'disabled';
 
 export function createSessionsRepo(db: DbOrTx) {
   return {
@@ -75,7 +82,10 @@ export function createSessionsRepo(db: DbOrTx) {
      * Of the given session ids, those that are no longer live and why; used to close the sockets
      * of sessions revoked on any node. A vanished row (deleted user) counts as revoked.
      */
-    async findDead(ids: string[], idleCutoff: Date): Promise<Array<{ id: string; reason: RevokeReason | 'deleted' }>> {
+    async findDead(
+      ids: string[],
+      idleCutoff: Date,
+    ): Promise<Array<{ id: string; reason: RevokeReason | 'deleted' }>> {
       if (ids.length === 0) return [];
       const rows = await db
         .select({
@@ -113,7 +123,10 @@ export function createSessionsRepo(db: DbOrTx) {
           revokeReason: sql`case when ${sessions.expiresAt} <= now() then 'expired' else 'idle' end`,
         })
         .where(
-          and(isNull(sessions.revokedAt), or(sql`${sessions.expiresAt} <= now()`, lt(sessions.lastActivityAt, idleCutoff))),
+          and(
+            isNull(sessions.revokedAt),
+            or(sql`${sessions.expiresAt} <= now()`, lt(sessions.lastActivityAt, idleCutoff)),
+          ),
         )
         .returning({ id: sessions.id });
       const deleted = await db

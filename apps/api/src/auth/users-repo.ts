@@ -35,7 +35,10 @@ export function createUsersRepo(db: DbOrTx) {
     },
 
     list(): Promise<UserRow[]> {
-      return db.select().from(users).orderBy(asc(sql`lower(${users.username})`));
+      return db
+        .select()
+        .from(users)
+        .orderBy(asc(sql`lower(${users.username})`));
     },
 
     async count(): Promise<number> {
@@ -43,7 +46,10 @@ export function createUsersRepo(db: DbOrTx) {
       return row?.n ?? 0;
     },
 
-    async update(id: string, patch: Partial<Omit<UserRow, 'id' | 'createdAt'>>): Promise<UserRow | undefined> {
+    async update(
+      id: string,
+      patch: Partial<Omit<UserRow, 'id' | 'createdAt'>>,
+    ): Promise<UserRow | undefined> {
       const [row] = await db.update(users).set(patch).where(eq(users.id, id)).returning();
       return row;
     },

@@ -4,7 +4,13 @@ import type { Permission } from '@tether/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type AuditRepo, createAuditRepo } from '../audit/audit-repo.js';
-import { type AuthContext, type AuthService, createAuthService, type RequestMeta, type TokenClaims } from '../auth/auth-service.js';
+import {
+  type AuthContext,
+  type AuthService,
+  createAuthService,
+  type RequestMeta,
+  type TokenClaims,
+} from '../auth/auth-service.js';
 import { FINGERPRINT_COOKIE } from '../auth/fingerprint.js';
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 
@@ -15,7 +21,9 @@ declare module 'fastify' {
     /** preHandler: requires a valid token + fingerprint + live session; sets `request.auth`. */
     authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
     /** preHandler factory: authenticate, then require a permission. */
-    requirePermission(permission: Permission): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    requirePermission(
+      permission: Permission,
+    ): (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
     /** Sets the HttpOnly fingerprint cookie that binds tokens to this browser. */
     setFingerprintCookie(reply: FastifyReply, request: FastifyRequest, value: string): void;
     clearFingerprintCookie(reply: FastifyReply): void;

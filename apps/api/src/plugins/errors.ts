@@ -32,7 +32,14 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 }
 
 export function errorBody(code: string, message: string, extra: AppError['extra'] = {}): ErrorBody {
-  return { error: { code, message, ...(extra.fields ? { fields: extra.fields } : {}), ...(extra.retryAfter !== undefined ? { retryAfter: extra.retryAfter } : {}) } };
+  return {
+    error: {
+      code,
+      message,
+      ...(extra.fields ? { fields: extra.fields } : {}),
+      ...(extra.retryAfter !== undefined ? { retryAfter: extra.retryAfter } : {}),
+    },
+  };
 }
 
 /** One error shape for every route: `{ error: { code, message } }`; 5xx never leak details. */
@@ -44,7 +51,10 @@ export default fp(
         return reply.status(err.statusCode).send(errorBody(err.code, err.message, err.extra));
       }
       if (isDatabaseUnavailable(err)) {
-        request.log.warn({ err: { message: err.message, code: (err as FastifyError).code } }, 'database unavailable');
+        request.log.warn(
+          { err: { message: err.message, code: (err as FastifyError).code } },
+          'database unavailable',
+        );
         reply.header('retry-after', '5');
         return reply
           .status(503)
@@ -52,9 +62,11 @@ export default fp(
       }
       const status = (err as FastifyError).statusCode ?? 500;
       if (status === 429) {
-        return reply.status(429).send(errorBody(ErrorCode.RATE_LIMITED, 'Too many requests; slow down', {
-          retryAfter: Number(reply.getHeader('retry-after')) || undefined,
-        }));
+        return reply.status(429).send(
+          errorBody(ErrorCode.RATE_LIMITED, 'Too many requests; slow down', {
+            retryAfter: Number(reply.getHeader('retry-after')) || undefined,
+          }),
+        );
       }
       if (status === 413) {
         return reply.status(413).send(errorBody(ErrorCode.PAYLOAD_TOO_LARGE, 'Request body too large'));
@@ -69,7 +81,9 @@ export default fp(
 
     app.setNotFoundHandler((request, reply) => {
       if (app.spaFallback?.(request, reply)) return;
-      reply.status(404).send(errorBody(ErrorCode.NOT_FOUND, `No route for ${request.method} ${request.url.split('?')[0]}`));
+      reply
+        .status(404)
+        .send(errorBody(ErrorCode.NOT_FOUND, `No route for ${request.method} ${request.url.split('?')[0]}`));
     });
   },
   { name: 'errors' },

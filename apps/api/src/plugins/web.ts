@@ -13,7 +13,8 @@ declare module 'fastify' {
 }
 
 export function resolveWebDist(configured: string | undefined): string | undefined {
-  if (configured) return existsSync(path.join(configured, 'index.html')) ? path.resolve(configured) : undefined;
+  if (configured)
+    return existsSync(path.join(configured, 'index.html')) ? path.resolve(configured) : undefined;
   // apps/api/{src,dist}/plugins → apps/web/dist
   const guess = fileURLToPath(new URL('../../../web/dist', import.meta.url));
   return existsSync(path.join(guess, 'index.html')) ? guess : undefined;
@@ -44,7 +45,12 @@ export default fp(
       cacheControl: false,
       setHeaders(reply, filePath) {
         // Vite fingerprints asset names: cache them forever; everything else revalidates.
-        reply.header('cache-control', filePath.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+        reply.header(
+          'cache-control',
+          filePath.includes(`${path.sep}assets${path.sep}`)
+            ? 'public, max-age=31536000, immutable'
+            : 'no-cache',
+        );
       },
     });
     const sendIndex = (_req: unknown, reply: FastifyReply) =>

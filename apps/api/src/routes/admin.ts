@@ -2,8 +2,8 @@ import {
   type AdminSessionList,
   type AdminUser,
   type AdminUserList,
-  AuditQuerySchema,
   type AuditPage,
+  AuditQuerySchema,
   CreateUserRequestSchema,
   ErrorCode,
   Permission,
@@ -23,9 +23,23 @@ const IdParamsSchema = z.object({ id: z.uuid('must be a UUID') });
 const adminRoutes: FastifyPluginAsync = async (app) => {
   const { auth, audit } = app;
 
-  function adminAudit(request: FastifyRequest, type: string, target: string, detail?: Record<string, unknown>) {
+  function adminAudit(
+    request: FastifyRequest,
+    type: string,
+    target: string,
+    detail?: Record<string, unknown>,
+  ) {
     const ctx = requireAuth(request);
-    return audit.record({ type, outcome: 'success', userId: ctx.userId, username: ctx.username, sessionId: ctx.sessionId, ip: request.ip, target, detail: detail ?? null });
+    return audit.record({
+      type,
+      outcome: 'success',
+      userId: ctx.userId,
+      username: ctx.username,
+      sessionId: ctx.sessionId,
+      ip: request.ip,
+      target,
+      detail: detail ?? null,
+    });
   }
 
   async function toAdminUser(row: UserRow, online: Set<string>): Promise<AdminUser> {
@@ -72,16 +86,27 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
       const ctx = requireAuth(request);
       if (target.id === ctx.userId && (body.disabled === true || (body.role && body.role !== 'admin'))) {
         // An admin locking themselves out is almost always a mistake and can strand the system.
-        throw new AppError(409, ErrorCode.CONFLICT, 'You cannot disable yourself or remove your own admin role');
+        throw new AppError(
+          409,
+          ErrorCode.CONFLICT,
+          'You cannot disable yourself or remove your own admin role',
+        );
       }
       let row = target;
       if (body.role && body.role !== target.role) {
         row = (await auth.users.update(target.id, { role: body.role })) ?? row;
-        await adminAudit(request, 'admin.role_changed', target.username, { from: target.role, to: body.role });
+        await adminAudit(request, 'admin.role_changed', target.username, {
+          from: target.role,
+          to: body.role,
+        });
       }
       if (body.disabled !== undefined && body.disabled !== Boolean(target.disabledAt)) {
         row = await auth.setDisabled(target.id, body.disabled);
-        await adminAudit(request, body.disabled ? 'admin.user_disabled' : 'admin.user_enabled', target.username);
+        await adminAudit(
+          request,
+          body.disabled ? 'admin.user_disabled' : 'admin.user_enabled',
+          target.username,
+        );
       }
       if (body.unlock) {
         row = (await auth.users.update(target.id, { lockedUntil: null, failedLoginCount: 0 })) ?? row;
@@ -137,7 +162,9 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
       const q = parseBody(AuditQuerySchema, request.query);
       const beforeId = q.cursor !== undefined ? Number(q.cursor) : undefined;
       if (beforeId !== undefined && !Number.isSafeInteger(beforeId)) {
-        throw new AppError(400, ErrorCode.VALIDATION_FAILED, 'Invalid cursor', { fields: { cursor: 'is invalid' } });
+        throw new AppError(400, ErrorCode.VALIDATION_FAILED, 'Invalid cursor', {
+          fields: { cursor: 'is invalid' },
+        });
       }
       const rows = await audit.query({
         userId: q.userId,

@@ -2,8 +2,8 @@ import {
   type AuthStatus,
   ChangePasswordRequestSchema,
   ErrorCode,
-  type LoginResponse,
   LoginRequestSchema,
+  type LoginResponse,
   RegisterRequestSchema,
 } from '@tether/protocol';
 import type { FastifyPluginAsync } from 'fastify';
@@ -22,17 +22,31 @@ const authRoutes: FastifyPluginAsync = async (app) => {
     const issued = await auth.login(body.username, body.password, requestMeta(request));
     app.setFingerprintCookie(reply, request, issued.fingerprint);
     reply.header('cache-control', 'no-store');
-    const response: LoginResponse = { token: issued.token, expiresAt: issued.expiresAt.toISOString(), user: issued.user };
+    const response: LoginResponse = {
+      token: issued.token,
+      expiresAt: issued.expiresAt.toISOString(),
+      user: issued.user,
+    };
     return response;
   });
 
   app.post('/api/auth/register', { config: { rateLimit: loginRateLimit } }, async (request, reply) => {
     if (!config.allowRegistration) {
-      throw new AppError(403, ErrorCode.REGISTRATION_DISABLED, 'Self-registration is disabled on this server');
+      throw new AppError(
+        403,
+        ErrorCode.REGISTRATION_DISABLED,
+        'Self-registration is disabled on this server',
+      );
     }
     const body = parseBody(RegisterRequestSchema, request.body);
     const user = await auth.createUser({ username: body.username, password: body.password, role: 'user' });
-    await app.audit.record({ type: 'user.registered', outcome: 'success', userId: user.id, username: user.username, ip: request.ip });
+    await app.audit.record({
+      type: 'user.registered',
+      outcome: 'success',
+      userId: user.id,
+      username: user.username,
+      ip: request.ip,
+    });
     return reply.status(201).send({ user: toApiUser(user) });
   });
 
@@ -47,7 +61,11 @@ const authRoutes: FastifyPluginAsync = async (app) => {
     if (!cookie) throw new UnauthorizedError(ErrorCode.FINGERPRINT_MISMATCH, 'Missing fingerprint cookie');
     const issued = await auth.refresh(requireAuth(request), cookie);
     reply.header('cache-control', 'no-store');
-    const response: LoginResponse = { token: issued.token, expiresAt: issued.expiresAt.toISOString(), user: issued.user };
+    const response: LoginResponse = {
+      token: issued.token,
+      expiresAt: issued.expiresAt.toISOString(),
+      user: issued.user,
+    };
     return response;
   });
 
@@ -78,11 +96,20 @@ const authRoutes: FastifyPluginAsync = async (app) => {
     return { user: toApiUser(user) };
   });
 
-  app.post('/api/auth/password', { preHandler: app.authenticate, config: { rateLimit: loginRateLimit } }, async (request, reply) => {
-    const body = parseBody(ChangePasswordRequestSchema, request.body);
-    await auth.changePassword(requireAuth(request), body.currentPassword, body.newPassword, requestMeta(request));
-    return reply.status(204).send();
-  });
+  app.post(
+    '/api/auth/password',
+    { preHandler: app.authenticate, config: { rateLimit: loginRateLimit } },
+    async (request, reply) => {
+      const body = parseBody(ChangePasswordRequestSchema, request.body);
+      await auth.changePassword(
+        requireAuth(request),
+        body.currentPassword,
+        body.newPassword,
+        requestMeta(request),
+      );
+      return reply.status(204).send();
+    },
+  );
 };
 
 export default authRoutes;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IsoDateSchema, PasswordSchema, RoleSchema, UserSchema, UsernameSchema } from './common.js';
+import { IsoDateSchema, PasswordSchema, RoleSchema, UsernameSchema, UserSchema } from './common.js';
 
 export const AdminUserSchema = UserSchema.extend({
   disabledAt: IsoDateSchema.nullable(),
@@ -74,5 +74,8 @@ export const AuditQuerySchema = z.object({
 });
 export type AuditQuery = z.input<typeof AuditQuerySchema>;
 
-export const AuditPageSchema = z.object({ events: z.array(AuditEventSchema), nextCursor: z.string().nullable() });
+export const AuditPageSchema = z.object({
+  events: z.array(AuditEventSchema),
+  nextCursor: z.string().nullable(),
+});
 export type AuditPage = z.infer<typeof AuditPageSchema>;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH } from '../limits.js';
-import { IsoDateSchema, PasswordSchema, UserSchema, UsernameSchema } from './common.js';
+import { IsoDateSchema, PasswordSchema, UsernameSchema, UserSchema } from './common.js';
 
 /**
  * Login input. The password is only length-capped here (not policy-checked) so that an
@@ -50,6 +50,10 @@ export const HealthResponseSchema = z.object({
   status: z.enum(['ok', 'degraded']),
   version: z.string(),
   uptimeSeconds: z.number(),
-  database: z.object({ status: z.enum(['ok', 'down']), driver: z.enum(['postgres', 'pglite']), latencyMs: z.number().optional() }),
+  database: z.object({
+    status: z.enum(['ok', 'down']),
+    driver: z.enum(['postgres', 'pglite']),
+    latencyMs: z.number().optional(),
+  }),
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;

@@ -24,7 +24,10 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
 export const UsernameSchema = z
   .string()
   .trim()
-  .regex(USERNAME_PATTERN, 'must be 1-64 letters, digits, dot, dash or underscore, starting with a letter or digit');
+  .regex(
+    USERNAME_PATTERN,
+    'must be 1-64 letters, digits, dot, dash or underscore, starting with a letter or digit',
+  );
 
 export const PasswordSchema = z
   .string()

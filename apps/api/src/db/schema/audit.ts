@@ -15,7 +15,11 @@ export const auditEvents = pgTable(
     outcome: text('outcome', { enum: ['success', 'failure'] }).notNull(),
     detail: jsonb('detail').$type<Record<string, unknown>>(),
   },
-  (t) => [index('audit_events_at_idx').on(t.at), index('audit_events_user_at_idx').on(t.userId, t.at), index('audit_events_type_at_idx').on(t.type, t.at)],
+  (t) => [
+    index('audit_events_at_idx').on(t.at),
+    index('audit_events_user_at_idx').on(t.userId, t.at),
+    index('audit_events_type_at_idx').on(t.type, t.at),
+  ],
 );
 
 export type AuditEventRow = typeof auditEvents.$inferSelect;

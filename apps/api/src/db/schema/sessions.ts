@@ -24,9 +24,7 @@ export const sessions = pgTable(
   (t) => [
     // The database, not the application, guarantees at most one live session per user: two
     // concurrent logins can never both commit a live row.
-    uniqueIndex('sessions_one_live_per_user_idx')
-      .on(t.userId)
-      .where(sql`${t.revokedAt} IS NULL`),
+    uniqueIndex('sessions_one_live_per_user_idx').on(t.userId).where(sql`${t.revokedAt} IS NULL`),
     index('sessions_expires_at_idx').on(t.expiresAt),
   ],
 );

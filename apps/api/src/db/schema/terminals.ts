@@ -25,7 +25,10 @@ export const terminals = pgTable(
     endedAt: timestamp('ended_at', { withTimezone: true }),
     endReason: text('end_reason'),
   },
-  (t) => [index('terminals_user_idx').on(t.userId, t.createdAt), index('terminals_node_status_idx').on(t.nodeId, t.status)],
+  (t) => [
+    index('terminals_user_idx').on(t.userId, t.createdAt),
+    index('terminals_node_status_idx').on(t.nodeId, t.status),
+  ],
 );
 
 export type TerminalRow = typeof terminals.$inferSelect;
