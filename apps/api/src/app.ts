@@ -2,6 +2,7 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
+import { CloseCode } from '@tether/protocol';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ensureFirstAdmin } from './auth/bootstrap.js';
 import type { Config } from './config.js';
@@ -9,10 +10,12 @@ import authPlugin from './plugins/auth.js';
 import configPlugin from './plugins/config.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin from './plugins/errors.js';
+import terminalsPlugin from './plugins/terminals.js';
 import webPlugin from './plugins/web.js';
 import adminRoutes from './routes/admin.js';
 import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
+import terminalRoutes from './routes/terminals.js';
 
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
@@ -60,6 +63,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       // Compression on terminal sockets costs throughput and ~232 KiB per socket (DESIGN §6).
       perMessageDeflate: false,
     },
+    // On shutdown every client hears "server restarting" (and reconnects with backoff) rather
+    // than an anonymous close.
+    preClose(done) {
+      for (const client of this.websocketServer.clients)
+        client.close(CloseCode.SERVER_RESTARTING, 'server restarting');
+      this.websocketServer.close(() => done());
+    },
   });
   await app.register(helmet, {
     contentSecurityPolicy: {
@@ -79,6 +89,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.corsOrigins.length) {
     await app.register(cors, { origin: config.corsOrigins, credentials: true });
   }
+  await app.register(terminalsPlugin);
   await app.register(errorsPlugin);
   await app.register(webPlugin);
 
@@ -86,6 +97,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(healthRoutes, { prefix });
   await app.register(authRoutes, { prefix });
   await app.register(adminRoutes, { prefix });
+  await app.register(terminalRoutes, { prefix });
 
   if (!options.skipBootstrap) {
     app.addHook('onReady', async () => {

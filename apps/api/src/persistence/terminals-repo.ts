@@ -1,0 +1,82 @@
+import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
+import type { DbOrTx } from '../db/index.js';
+import { type TerminalRow, terminals } from '../db/schema/index.js';
+
+export type TerminalStatus = TerminalRow['status'];
+export type NewTerminal = typeof terminals.$inferInsert;
+
+export function createTerminalsRepo(db: DbOrTx) {
+  return {
+    async insert(values: NewTerminal): Promise<TerminalRow> {
+      const [row] = await db.insert(terminals).values(values).returning();
+      return row!;
+    },
+
+    async update(id: string, patch: Partial<Omit<TerminalRow, 'id' | 'userId'>>): Promise<void> {
+      await db.update(terminals).set(patch).where(eq(terminals.id, id));
+    },
+
+    async findForUser(userId: string, id: string): Promise<TerminalRow | undefined> {
+      const [row] = await db
+        .select()
+        .from(terminals)
+        .where(and(eq(terminals.id, id), eq(terminals.userId, userId)))
+        .limit(1);
+      return row;
+    },
+
+    async findById(id: string): Promise<TerminalRow | undefined> {
+      const [row] = await db.select().from(terminals).where(eq(terminals.id, id)).limit(1);
+      return row;
+    },
+
+    /** Live terminals first, then the most recent ended ones (bounded history). */
+    listForUser(userId: string, limit = 200): Promise<TerminalRow[]> {
+      return db
+        .select()
+        .from(terminals)
+        .where(eq(terminals.userId, userId))
+        .orderBy(
+          sql`case when ${terminals.status} in ('connecting', 'running') then 0 else 1 end`,
+          desc(terminals.createdAt),
+        )
+        .limit(limit);
+    },
+
+    listAll(limit = 500): Promise<TerminalRow[]> {
+      return db
+        .select()
+        .from(terminals)
+        .orderBy(
+          sql`case when ${terminals.status} in ('connecting', 'running') then 0 else 1 end`,
+          desc(terminals.createdAt),
+        )
+        .limit(limit);
+    },
+
+    /**
+     * Start-up: this node's terminals that were live when it went down cannot be running any
+     * more (their SSH sessions died with the process). Say so instead of showing them running.
+     */
+    async markNodeTerminalsLost(nodeId: string, reason: string): Promise<number> {
+      const rows = await db
+        .update(terminals)
+        .set({ status: 'lost', endedAt: new Date(), endReason: reason })
+        .where(
+          and(
+            eq(terminals.nodeId, nodeId),
+            or(eq(terminals.status, 'running'), eq(terminals.status, 'connecting')),
+          ),
+        )
+        .returning({ id: terminals.id });
+      return rows.length;
+    },
+
+    async setLastOutput(ids: string[], at: Date): Promise<void> {
+      if (ids.length === 0) return;
+      await db.update(terminals).set({ lastOutputAt: at }).where(inArray(terminals.id, ids));
+    },
+  };
+}
+
+export type TerminalsRepo = ReturnType<typeof createTerminalsRepo>;

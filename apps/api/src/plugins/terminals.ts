@@ -1,0 +1,329 @@
+import { randomUUID } from 'node:crypto';
+import { CloseCode, ErrorCode, type OpenMessage, type SshAuth, type TerminalSummary } from '@tether/protocol';
+import fp from 'fastify-plugin';
+import type { WebSocket } from 'ws';
+import type { AuthContext } from '../auth/auth-service.js';
+import type { TerminalRow } from '../db/schema/index.js';
+import { AppError } from '../errors.js';
+import { createKnownHostsRepo } from '../persistence/known-hosts-repo.js';
+import { createTerminalsRepo } from '../persistence/terminals-repo.js';
+import type { ConnectInteraction } from '../terminals/ssh-connect.js';
+import { createTargetPolicy } from '../terminals/target-policy.js';
+import type { Terminal } from '../terminals/terminal.js';
+import { createTerminalManager, type TerminalManager } from '../terminals/terminal-manager.js';
+import { createSessionSockets, type SessionSockets } from '../ws/session-sockets.js';
+
+export const LOST_ON_RESTART = 'The broker restarted; this SSH session ended with it.';
+const SHUTDOWN_REASON = 'The broker shut down; this SSH session ended with it.';
+
+/** Resolves a saved profile into a target and stored credentials (provided by the profiles plugin). */
+export type ProfileResolver = (
+  userId: string,
+  profileId: string,
+) => Promise<{ target: { host: string; port: number; username: string }; auth?: SshAuth; name?: string }>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    terminals: ReturnType<typeof createTerminalService>;
+    sessionSockets: SessionSockets;
+    /** Set by the saved-connections plugin when present. */
+    resolveProfile?: ProfileResolver;
+  }
+}
+
+function createTerminalService(deps: {
+  manager: TerminalManager;
+  repo: ReturnType<typeof createTerminalsRepo>;
+  knownHosts: ReturnType<typeof createKnownHostsRepo>;
+  nodeId: string;
+  audit: import('../audit/audit-repo.js').AuditRepo;
+  resolveProfile: () => ProfileResolver | undefined;
+  track: <T>(p: Promise<T>) => Promise<T>;
+}) {
+  const { manager, repo, knownHosts, nodeId, audit, track } = deps;
+  const sockets = new Map<WebSocket, (code: number, reason: string) => void>();
+
+  function summary(row: TerminalRow): TerminalSummary {
+    const live = manager.get(row.id, row.userId);
+    return {
+      id: row.id,
+      host: row.host,
+      port: row.port,
+      username: row.sshUsername,
+      profileId: row.profileId,
+      title: row.title,
+      cols: live?.cols ?? row.cols,
+      rows: live?.rows ?? row.rows,
+      // The row can say "running" for a terminal another node owns; only this node's live
+      // object is authoritative for ours.
+      status: live ? (live.ended ? (live.status === 'lost' ? 'lost' : 'exited') : 'running') : row.status,
+      attached: live && !live.ended ? live.viewerCount : 0,
+      exitCode: row.exitCode,
+      exitSignal: row.exitSignal,
+      endReason: row.endReason,
+      createdAt: row.createdAt.toISOString(),
+      lastAttachedAt: row.lastAttachedAt?.toISOString() ?? null,
+      lastOutputAt: (live?.lastOutputAt ?? row.lastOutputAt)?.toISOString() ?? null,
+      endedAt: row.endedAt?.toISOString() ?? null,
+    };
+  }
+
+  return {
+    manager,
+    summary,
+
+    /** SSH connect → PTY → registered terminal, with a row from the first moment. */
+    async open(
+      user: AuthContext,
+      msg: OpenMessage,
+      interaction: ConnectInteraction,
+      signal: AbortSignal,
+      ip: string | null,
+    ) {
+      let target = msg.target
+        ? { host: msg.target.host, port: msg.target.port ?? 22, username: msg.target.username }
+        : undefined;
+      let auth: SshAuth | undefined = msg.auth;
+      let title = msg.title ?? null;
+      if (msg.profileId) {
+        const resolver = deps.resolveProfile();
+        if (!resolver) throw new AppError(404, ErrorCode.NOT_FOUND, 'Saved connections are not available.');
+        const resolved = await resolver(user.userId, msg.profileId);
+        target = resolved.target;
+        auth = msg.auth ?? resolved.auth;
+        title ??= resolved.name ?? null;
+      }
+      if (!target) throw new AppError(400, ErrorCode.VALIDATION_FAILED, 'A target or profile is required.');
+      const id = randomUUID();
+      const t0 = performance.now();
+      await repo.insert({
+        id,
+        userId: user.userId,
+        nodeId,
+        host: target.host,
+        port: target.port,
+        sshUsername: target.username,
+        profileId: msg.profileId ?? null,
+        title,
+        cols: msg.cols,
+        rows: msg.rows,
+        status: 'connecting',
+      });
+      try {
+        const terminal = await manager.create({
+          id,
+          userId: user.userId,
+          target,
+          // Without credentials, ask the server: OpenSSH relays its password prompt through
+          // keyboard-interactive, which the browser answers.
+          auth: auth ?? { method: 'keyboard-interactive' },
+          cols: msg.cols,
+          rows: msg.rows,
+          title: title ?? undefined,
+          signal,
+          interaction: wrapInteraction(interaction, user, ip),
+          knownHosts: {
+            lookup: (host, port) => knownHosts.lookup(user.userId, host, port),
+            remember: (host, port, key) => knownHosts.remember(user.userId, host, port, key),
+          },
+        });
+        await repo.update(id, { status: 'running', lastAttachedAt: new Date() });
+        await audit.record({
+          type: 'terminal.opened',
+          outcome: 'success',
+          userId: user.userId,
+          username: user.username,
+          sessionId: user.sessionId,
+          ip,
+          target: `${target.username}@${target.host}:${target.port}`,
+          detail: { terminalId: id, connectMs: Math.round(performance.now() - t0) },
+        });
+        return terminal;
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? ErrorCode.INTERNAL;
+        await repo.update(id, {
+          status: 'exited',
+          endedAt: new Date(),
+          endReason: `Connection failed (${code}).`,
+        });
+        await audit.record({
+          type: 'terminal.open_failed',
+          outcome: 'failure',
+          userId: user.userId,
+          username: user.username,
+          sessionId: user.sessionId,
+          ip,
+          target: `${target.username}@${target.host}:${target.port}`,
+          detail: { code },
+        });
+        throw err;
+      }
+
+      function wrapInteraction(
+        inner: ConnectInteraction,
+        u: AuthContext,
+        from: string | null,
+      ): ConnectInteraction {
+        return {
+          prompt: inner.prompt,
+          async confirmHostKey(info, abort) {
+            const accepted = await inner.confirmHostKey(info, abort);
+            await audit.record({
+              type: accepted ? 'hostkey.accepted' : 'hostkey.rejected',
+              outcome: 'success',
+              userId: u.userId,
+              username: u.username,
+              sessionId: u.sessionId,
+              ip: from,
+              target: `${info.host}:${info.port}`,
+              detail: { keyType: info.keyType, fingerprint: info.fingerprint },
+            });
+            return accepted;
+          },
+        };
+      }
+    },
+
+    get: (id: string, userId: string) => manager.get(id, userId),
+
+    /** For a terminal that is not live here: its row if it ended (to say why). */
+    async endedInfo(id: string, userId: string): Promise<TerminalRow | undefined> {
+      const row = await repo.findForUser(userId, id);
+      return row && (row.status === 'exited' || row.status === 'lost') ? row : undefined;
+    },
+
+    async terminate(terminal: Terminal, user: Pick<AuthContext, 'userId' | 'username'>, reason: string) {
+      terminal.terminate(reason);
+      await audit.record({
+        type: 'terminal.terminated',
+        outcome: 'success',
+        userId: user.userId,
+        username: user.username,
+        target: terminal.id,
+        detail: { reason },
+      });
+    },
+
+    markAttached(terminal: Terminal) {
+      void track(repo.update(terminal.id, { lastAttachedAt: new Date() })).catch(() => {});
+    },
+    markDetached(_terminal: Terminal) {},
+
+    trackSocket(socket: WebSocket, close: (code: number, reason: string) => void) {
+      sockets.set(socket, close);
+      socket.once('close', () => sockets.delete(socket));
+    },
+
+    closeAllSockets(code: number, reason: string) {
+      for (const close of sockets.values()) close(code, reason);
+      sockets.clear();
+    },
+
+    async list(userId: string): Promise<TerminalSummary[]> {
+      return (await repo.listForUser(userId)).map(summary);
+    },
+  };
+}
+
+/**
+ * Terminals: the engine (manager), their rows, the terminal socket's session binding, start-up
+ * recovery ("lost" rows) and shutdown (sockets told "server restarting", SSH sessions ended, rows
+ * written before the database closes).
+ */
+export default fp(
+  async (app) => {
+    const { config, database, auth, audit } = app;
+    const repo = createTerminalsRepo(database.db);
+    const knownHosts = createKnownHostsRepo(database.db);
+    const pending = new Set<Promise<unknown>>();
+    const track = <T>(p: Promise<T>): Promise<T> => {
+      pending.add(p);
+      p.finally(() => pending.delete(p)).catch(() => {});
+      return p;
+    };
+
+    const lost = await repo.markNodeTerminalsLost(config.nodeId, LOST_ON_RESTART);
+    if (lost)
+      app.log.warn({ count: lost, nodeId: config.nodeId }, 'terminals from a previous run marked lost');
+
+    const manager = createTerminalManager(
+      {
+        maxTerminalsPerUser: config.limits.maxTerminalsPerUser,
+        maxConnections: config.limits.maxConnections,
+        connectTimeoutMs: config.limits.connectionTimeoutMs,
+        bufferBytes: config.limits.terminalBufferBytes,
+        detachedTimeoutMs: config.limits.terminalDetachedTimeoutMs,
+        scrollback: config.limits.terminalScrollback,
+        keepaliveIntervalMs: config.ssh.keepaliveIntervalMs,
+        keepaliveCountMax: config.ssh.keepaliveCountMax,
+      },
+      {
+        policy: createTargetPolicy({ allowed: config.ssh.allowedTargets, denied: config.ssh.deniedTargets }),
+        log: app.log.child({ component: 'terminals' }),
+        events: {
+          onStatus(terminal, status, details) {
+            if (status === 'running' || !details) return;
+            void track(
+              repo.update(terminal.id, {
+                status,
+                exitCode: details.code,
+                exitSignal: details.signal,
+                endedAt: new Date(),
+                endReason: details.reason,
+                lastOutputAt: terminal.lastOutputAt,
+              }),
+            ).catch((err) => app.log.warn({ err, terminalId: terminal.id }, 'terminal row update failed'));
+            void track(
+              audit.record({
+                type: 'terminal.ended',
+                outcome: 'success',
+                userId: terminal.userId,
+                target: `${terminal.target.username}@${terminal.target.host}:${terminal.target.port}`,
+                detail: {
+                  terminalId: terminal.id,
+                  status,
+                  code: details.code,
+                  signal: details.signal,
+                  reason: details.reason,
+                },
+              }),
+            ).catch(() => {});
+          },
+          onOutput(terminal, at) {
+            void track(repo.setLastOutput([terminal.id], at)).catch(() => {});
+          },
+        },
+      },
+    );
+
+    const service = createTerminalService({
+      manager,
+      repo,
+      knownHosts,
+      nodeId: config.nodeId,
+      audit,
+      resolveProfile: () => app.resolveProfile,
+      track,
+    });
+    const sessionSockets = createSessionSockets({
+      auth,
+      idleTimeoutMs: config.session.idleTimeoutMs,
+      log: app.log,
+    });
+    app.decorate('terminals', service);
+    app.decorate('sessionSockets', sessionSockets);
+
+    // A disabled account's terminals end with it (DESIGN §7).
+    auth.events.on('user-disabled', ({ userId }) => {
+      manager.terminateAllForUser(userId, 'The account was disabled.');
+    });
+
+    app.addHook('preClose', async () => {
+      sessionSockets.dispose();
+      service.closeAllSockets(CloseCode.SERVER_RESTARTING, 'server restarting');
+      await manager.shutdown(SHUTDOWN_REASON);
+      await Promise.allSettled([...pending]);
+    });
+  },
+  { name: 'terminals', dependencies: ['config', 'db', 'auth'] },
+);

@@ -1,0 +1,298 @@
+import xtermSerialize from '@xterm/addon-serialize';
+import xtermHeadless from '@xterm/headless';
+import type { ByteRing } from './ring-buffer.js';
+
+// Both packages are CommonJS bundles: named ESM imports are not reliably detected.
+const { Terminal } = xtermHeadless;
+const { SerializeAddon } = xtermSerialize;
+type HeadlessTerminal = InstanceType<typeof Terminal>;
+type Serializer = InstanceType<typeof SerializeAddon>;
+
+/**
+ * A serialized screen. Written into a freshly created (or `reset()`) xterm of `cols`×`rows`, it
+ * reproduces the screen, scrollback, alternate screen, cursor and modes as of stream `offset`.
+ */
+export interface MirrorSnapshot {
+  data: string;
+  offset: number;
+  cols: number;
+  rows: number;
+}
+
+export interface TerminalMirrorOptions {
+  /** The terminal's output ring; the mirror reads the bytes it has not parsed yet from it. */
+  ring: ByteRing;
+  cols: number;
+  rows: number;
+  scrollback?: number;
+  /**
+   * After this long without output or snapshots, the headless terminal is serialized to a
+   * string and disposed (≈100× smaller); it is rebuilt from that string on the next need.
+   * 0 disables hibernation.
+   */
+  hibernateAfterMs?: number;
+  /** Called whenever `backlog` changes, so the owner can apply flow control. */
+  onBacklogChange?: () => void;
+}
+
+interface PendingResize {
+  at: number;
+  cols: number;
+  rows: number;
+}
+
+const FEED_SLICE_BYTES = 64 * 1024;
+const MAX_PENDING_RESIZES = 32;
+
+/**
+ * Headless mirror of a terminal's screen, built and fed lazily.
+ *
+ * A full @xterm/headless instance costs ~3 MiB at 120×40 with 1,000 lines of scrollback
+ * (DESIGN §6), far more than an idle terminal deserves. So the mirror does not parse output as
+ * it arrives: the ring already holds it. Bytes are handed to the parser only when
+ *  - the ring is about to overwrite bytes the mirror has not parsed (`beforeAppend`), or
+ *  - a snapshot is needed.
+ * Until then the xterm instance need not even exist. Invariant: `fedOffset >= ring.start`, i.e.
+ * every byte of the stream is either parsed (or queued to the parser) or still in the ring.
+ *
+ * Resizes are recorded with the stream offset at which they happened and applied between the
+ * right bytes, because output produced before a resize was laid out for the old size.
+ */
+export class TerminalMirror {
+  private readonly ring: ByteRing;
+  private readonly scrollback: number;
+  private readonly hibernateAfterMs: number;
+  private readonly onBacklogChange: (() => void) | undefined;
+
+  private term: HeadlessTerminal | null = null;
+  private serializer: Serializer | null = null;
+  /** Serialized state at `fedOffset` while hibernating (UTF-8: flat and compact). */
+  private hibernated: { data: Buffer; cols: number; rows: number } | null = null;
+  /** Size of the mirror as of `fedOffset` (resizes past it are in `pendingResizes`). */
+  private cols: number;
+  private rows: number;
+  private latestCols: number;
+  private latestRows: number;
+  private pendingResizes: PendingResize[] = [];
+  private fed = 0;
+  private queued = 0;
+  private hibernateTimer: NodeJS.Timeout | null = null;
+  private disposed = false;
+
+  constructor(options: TerminalMirrorOptions) {
+    this.ring = options.ring;
+    this.cols = this.latestCols = options.cols;
+    this.rows = this.latestRows = options.rows;
+    this.scrollback = options.scrollback ?? 1000;
+    this.hibernateAfterMs = options.hibernateAfterMs ?? 5 * 60_000;
+    this.onBacklogChange = options.onBacklogChange;
+    this.fed = this.ring.end;
+  }
+
+  /** Stream offset up to which bytes have been handed to the parser. */
+  get fedOffset(): number {
+    return this.fed;
+  }
+
+  /** Bytes handed to the parser but not parsed yet (xterm parses asynchronously). */
+  get backlog(): number {
+    return this.queued;
+  }
+
+  get state(): 'empty' | 'live' | 'hibernated' {
+    return this.term ? 'live' : this.hibernated ? 'hibernated' : 'empty';
+  }
+
+  /**
+   * Must be called before `ring.append(chunk)`: if the append would overwrite bytes the mirror
+   * has not parsed, everything pending (including `chunk`) is fed now, in one batch.
+   */
+  beforeAppend(chunk: Uint8Array): void {
+    if (this.disposed) return;
+    if (this.ring.end + chunk.length - this.ring.capacity <= this.fed) return;
+    const pending = this.ring.slice(this.fed);
+    if (pending === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
+    this.feed(pending, this.ring.end);
+    // Copy: the producer may reuse its buffer, and xterm keeps a reference until it parses.
+    this.feed(Buffer.from(chunk), this.ring.end + chunk.length);
+  }
+
+  /** Records a resize at the current end of the stream. */
+  resize(cols: number, rows: number): void {
+    if (this.disposed || (cols === this.latestCols && rows === this.latestRows)) return;
+    this.latestCols = cols;
+    this.latestRows = rows;
+    const at = this.ring.end;
+    const last = this.pendingResizes[this.pendingResizes.length - 1];
+    if (last && last.at === at) {
+      last.cols = cols;
+      last.rows = rows;
+    } else {
+      this.pendingResizes.push({ at, cols, rows });
+    }
+    if (this.pendingResizes.length > MAX_PENDING_RESIZES) this.flush();
+  }
+
+  /**
+   * A snapshot at exactly `ring.end` as of the call. xterm parses asynchronously, so the state
+   * is serialized inside the write callback of the last pending chunk: xterm runs that
+   * callback after parsing the chunk and before parsing anything queued later.
+   */
+  snapshot(): Promise<MirrorSnapshot> {
+    if (this.disposed) return Promise.reject(new Error('mirror disposed'));
+    this.flush();
+    const offset = this.fed;
+    const term = this.materialize();
+    return new Promise((resolve, reject) => {
+      term.write('', () => {
+        try {
+          resolve({ data: this.serialize(term), offset, cols: term.cols, rows: term.rows });
+        } catch (err) {
+          reject(err);
+        }
+      });
+      this.armHibernation();
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.hibernateTimer) clearTimeout(this.hibernateTimer);
+    this.hibernateTimer = null;
+    this.term?.dispose();
+    this.term = null;
+    this.serializer = null;
+    this.hibernated = null;
+    this.pendingResizes = [];
+  }
+
+  /** Feeds everything still pending in the ring. */
+  private flush(): void {
+    const end = this.ring.end;
+    if (end === this.fed && this.pendingResizes.length === 0) return;
+    const pending = this.ring.slice(this.fed);
+    if (pending === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
+    this.feed(pending, end);
+  }
+
+  /** Feeds `bytes`, which cover [fedOffset, endOffset), applying recorded resizes in between. */
+  private feed(bytes: Buffer, endOffset: number): void {
+    const term = this.materialize();
+    let pos = this.fed;
+    let cursor = 0;
+    while (pos < endOffset || (this.pendingResizes[0] && this.pendingResizes[0].at <= endOffset)) {
+      const next = this.pendingResizes[0];
+      const stop = next && next.at <= endOffset ? next.at : endOffset;
+      while (pos < stop) {
+        const n = Math.min(FEED_SLICE_BYTES, stop - pos);
+        const piece = bytes.subarray(cursor, cursor + n);
+        cursor += n;
+        pos += n;
+        this.queued += n;
+        term.write(piece, () => {
+          this.queued -= n;
+          this.onBacklogChange?.();
+        });
+      }
+      if (next && next.at === pos) {
+        this.pendingResizes.shift();
+        this.cols = next.cols;
+        this.rows = next.rows;
+        // Applied in stream order: after the bytes before it are parsed, before the rest.
+        term.write('', () => term.resize(next.cols, next.rows));
+      }
+      if (!next || next.at > endOffset) break;
+    }
+    this.fed = endOffset;
+    if (this.queued > 0) this.onBacklogChange?.();
+    this.armHibernation();
+  }
+
+  private materialize(): HeadlessTerminal {
+    if (this.term) return this.term;
+    const restored = this.hibernated;
+    const term = new Terminal({
+      cols: restored?.cols ?? this.cols,
+      rows: restored?.rows ?? this.rows,
+      scrollback: this.scrollback,
+      allowProposedApi: true,
+      logLevel: 'off',
+    });
+    const serializer = new SerializeAddon();
+    // The addon's typings reference @xterm/xterm's Terminal; the headless one is compatible.
+    term.loadAddon(serializer as unknown as Parameters<HeadlessTerminal['loadAddon']>[0]);
+    if (restored) term.write(restored.data);
+    this.hibernated = null;
+    this.term = term;
+    this.serializer = serializer;
+    return term;
+  }
+
+  private serialize(term: HeadlessTerminal): string {
+    const serializer = this.serializer;
+    if (!serializer) throw new Error('mirror not materialized');
+    return serializer.serialize({ scrollback: this.scrollback }) + serializeExtraModes(term);
+  }
+
+  private armHibernation(): void {
+    if (this.hibernateAfterMs <= 0 || this.disposed) return;
+    if (this.hibernateTimer) this.hibernateTimer.refresh();
+    else {
+      this.hibernateTimer = setTimeout(() => this.hibernate(), this.hibernateAfterMs);
+      this.hibernateTimer.unref();
+    }
+  }
+
+  private hibernate(): void {
+    this.hibernateTimer = null;
+    const term = this.term;
+    if (!term || this.disposed) return;
+    if (this.queued > 0) {
+      this.armHibernation();
+      return;
+    }
+    // The serialized state stands for exactly the bytes fed so far; bytes after it stay in the
+    // ring (the invariant still holds) and pending resizes stay recorded.
+    // A Buffer, not the string: serialize() builds a rope of thousands of small strings that
+    // would cost several times its length until flattened.
+    const data = Buffer.from(this.serialize(term), 'utf8');
+    this.hibernated = { data, cols: term.cols, rows: term.rows };
+    term.dispose();
+    this.term = null;
+    this.serializer = null;
+  }
+}
+
+export function createTerminalMirror(options: TerminalMirrorOptions): TerminalMirror {
+  return new TerminalMirror(options);
+}
+
+interface XtermInternals {
+  _core?: {
+    coreService?: { isCursorHidden?: boolean };
+    coreMouseService?: { activeEncoding?: string };
+    buffer?: { scrollTop?: number; scrollBottom?: number };
+  };
+}
+
+/**
+ * State the serialize addon does not emit but full-screen programs rely on: hidden cursor, SGR
+ * mouse encoding and the scroll region. Read from xterm internals, each guarded, so an xterm
+ * upgrade degrades to the addon's output instead of failing.
+ */
+function serializeExtraModes(term: HeadlessTerminal): string {
+  const core = (term as unknown as XtermInternals)._core;
+  let out = '';
+  const top = core?.buffer?.scrollTop;
+  const bottom = core?.buffer?.scrollBottom;
+  if (typeof top === 'number' && typeof bottom === 'number' && (top !== 0 || bottom !== term.rows - 1)) {
+    // DECSTBM homes the cursor: save and restore it around the margin change.
+    out += `\x1b7\x1b[${top + 1};${bottom + 1}r\x1b8`;
+  }
+  const encoding = core?.coreMouseService?.activeEncoding;
+  if (encoding === 'SGR') out += '\x1b[?1006h';
+  else if (encoding === 'SGR_PIXELS') out += '\x1b[?1016h';
+  if (core?.coreService?.isCursorHidden === true) out += '\x1b[?25l';
+  return out;
+}

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { ByteRing } from './ring-buffer.js';
+
+function bytes(from: number, n: number): Buffer {
+  return Buffer.from(Array.from({ length: n }, (_, i) => (from + i) % 251));
+}
+
+describe('ByteRing', () => {
+  it('returns exactly the bytes from an offset while they are held', () => {
+    const ring = new ByteRing(16);
+    ring.append(bytes(0, 10));
+    expect(ring.start).toBe(0);
+    expect(ring.end).toBe(10);
+    expect(ring.slice(3)).toEqual(bytes(3, 7));
+    expect(ring.slice(10)).toEqual(Buffer.alloc(0));
+    expect(ring.slice(2, 5)).toEqual(bytes(2, 3));
+  });
+
+  it('overwrites the oldest bytes and reports them as gone', () => {
+    const ring = new ByteRing(16);
+    ring.append(bytes(0, 10));
+    ring.append(bytes(10, 10));
+    expect(ring.start).toBe(4);
+    expect(ring.end).toBe(20);
+    expect(ring.slice(3)).toBeNull();
+    expect(ring.slice(4)).toEqual(bytes(4, 16));
+  });
+
+  it('keeps the tail of a chunk larger than the capacity', () => {
+    const ring = new ByteRing(8);
+    ring.append(bytes(0, 3));
+    ring.append(bytes(3, 20));
+    expect(ring.start).toBe(15);
+    expect(ring.slice(15)).toEqual(bytes(15, 8));
+  });
+
+  it('matches a reference model under random appends', () => {
+    const capacity = 1000;
+    const ring = new ByteRing(capacity);
+    let all = Buffer.alloc(0);
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const chunk = bytes(all.length, rand(i % 50 === 0 ? 1500 : 200));
+      ring.append(chunk);
+      all = Buffer.concat([all, chunk]);
+      expect(ring.end).toBe(all.length);
+      expect(ring.start).toBe(Math.max(0, all.length - capacity));
+      const from = ring.start + rand(ring.end - ring.start + 1);
+      expect(ring.slice(from)).toEqual(all.subarray(from));
+    }
+    expect(ring.allocated).toBe(capacity);
+  });
+
+  it('grows its storage on demand instead of allocating the capacity up front', () => {
+    const ring = new ByteRing(1 << 20);
+    ring.append(Buffer.from('$ '));
+    expect(ring.allocated).toBeLessThanOrEqual(4096);
+  });
+
+  it('rejects ranges in the future', () => {
+    const ring = new ByteRing(8);
+    ring.append(bytes(0, 4));
+    expect(() => ring.slice(5)).toThrow(RangeError);
+  });
+});

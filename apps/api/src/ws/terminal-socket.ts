@@ -1,0 +1,337 @@
+import {
+  ClientMessageSchema,
+  CloseCode,
+  ErrorCode,
+  type ParsedClientMessage,
+  Permission,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  TERMINAL_SOCKET_PATH,
+} from '@tether/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { AuthContext } from '../auth/auth-service.js';
+import { FINGERPRINT_COOKIE } from '../auth/fingerprint.js';
+import { AppError } from '../errors.js';
+import type { ConnectInteraction } from '../terminals/ssh-connect.js';
+import type { Terminal, TerminalViewer } from '../terminals/terminal.js';
+import { isTerminalError } from '../terminals/terminal-error.js';
+import type { SessionBoundSocket } from './session-sockets.js';
+
+/** How long a socket may stay open without a valid `auth` message. */
+export const AUTH_TIMEOUT_MS = 5_000;
+/** Protocol errors tolerated before a socket is considered hostile and closed. */
+const MAX_PROTOCOL_ERRORS = 20;
+/** The client is told to ack at least this often (bytes); the broker pauses well past it. */
+const ACK_WINDOW_BYTES = 256 * 1024;
+
+type Phase = 'unauthenticated' | 'authenticated' | 'opening' | 'attached' | 'closed';
+
+/** Allowed: no Origin (non-browser clients), the broker's own origin, or a CORS_ORIGIN entry. */
+export function originAllowed(request: FastifyRequest, allowed: readonly string[]): boolean {
+  const origin = request.headers.origin;
+  if (!origin) return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The terminal socket (DESIGN §6). One socket per attached terminal: `auth` first (the token
+ * never travels in the URL), then `open` or `attach`. Binary frames are keystrokes in and
+ * output out. Closing the socket only detaches; the terminal keeps running.
+ */
+export function registerTerminalSocket(app: FastifyInstance): void {
+  const { config, auth, terminals, sessionSockets } = app;
+
+  app.get(
+    TERMINAL_SOCKET_PATH,
+    {
+      websocket: true,
+      // Cross-site WebSocket hijacking: browsers always send Origin; refuse foreign ones
+      // before the upgrade completes.
+      preValidation: async (request, reply) => {
+        if (!originAllowed(request, config.corsOrigins)) {
+          await reply
+            .status(403)
+            .send({ error: { code: ErrorCode.FORBIDDEN, message: 'Origin not allowed' } });
+        }
+      },
+    },
+    (socket, request) => {
+      const log = request.log.child({ component: 'terminal-socket' });
+      const fingerprint = request.cookies[FINGERPRINT_COOKIE];
+      let phase: Phase = 'unauthenticated';
+      let ctx: AuthContext | null = null;
+      let terminal: Terminal | null = null;
+      let protocolErrors = 0;
+      let lastSeen = Date.now();
+      let pendingHostKey: ((accept: boolean) => void) | null = null;
+      let pendingPrompt: ((responses: string[]) => void) | null = null;
+      const openAbort = new AbortController();
+
+      const send = (message: ServerMessage) => {
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+      };
+      const sendError = (code: string, message: string, details?: Record<string, string>) =>
+        send({ type: 'error', code, message, ...(details ? { details } : {}) });
+
+      const close = (code: number, reason: string) => {
+        if (phase === 'closed') return;
+        phase = 'closed';
+        if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)
+          socket.close(code, reason);
+      };
+
+      const viewer: TerminalViewer = {
+        sendBinary: (data) => {
+          if (socket.readyState === socket.OPEN) socket.send(data, { binary: true });
+        },
+        sendJson: send,
+        bufferedAmount: () => socket.bufferedAmount,
+        close: (code, reason) => close(code, reason),
+      };
+
+      const bound: SessionBoundSocket & { sessionId: string; userId: string } = {
+        sessionId: '',
+        userId: '',
+        end(code, reason, notice) {
+          if (notice) send(notice);
+          close(code, reason);
+        },
+      };
+
+      const authTimer = setTimeout(() => {
+        if (phase === 'unauthenticated') close(CloseCode.UNAUTHENTICATED, 'authentication timeout');
+      }, AUTH_TIMEOUT_MS);
+
+      // Heartbeat: WebSocket-level pings; a socket silent past HEARTBEAT_TIMEOUT is dead and
+      // dropped (its terminal merely detaches).
+      const heartbeat = setInterval(() => {
+        if (Date.now() - lastSeen > config.limits.heartbeatTimeoutMs) {
+          close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
+          socket.terminate();
+          return;
+        }
+        if (socket.readyState === socket.OPEN) socket.ping();
+      }, config.limits.heartbeatIntervalMs);
+      heartbeat.unref();
+      socket.on('pong', () => {
+        lastSeen = Date.now();
+      });
+
+      const protocolError = (message: string) => {
+        sendError(ErrorCode.PROTOCOL_ERROR, message);
+        if (++protocolErrors >= MAX_PROTOCOL_ERRORS)
+          close(CloseCode.PROTOCOL_ERROR, 'too many protocol errors');
+      };
+
+      const interaction: ConnectInteraction = {
+        confirmHostKey(info, signal) {
+          return new Promise((resolve) => {
+            pendingHostKey = (accept) => {
+              pendingHostKey = null;
+              resolve(accept);
+            };
+            signal.addEventListener('abort', () => {
+              pendingHostKey = null;
+              resolve(false);
+            });
+            send({
+              type: 'hostkey_prompt',
+              host: info.host,
+              port: info.port,
+              keyType: info.keyType,
+              fingerprint: info.fingerprint,
+            });
+          });
+        },
+        prompt(name, instructions, prompts, signal) {
+          return new Promise((resolve) => {
+            pendingPrompt = (responses) => {
+              pendingPrompt = null;
+              resolve(responses);
+            };
+            signal.addEventListener('abort', () => {
+              pendingPrompt = null;
+              resolve([]);
+            });
+            send({ type: 'prompt', name, instructions, prompts });
+          });
+        },
+      };
+
+      const fail = (err: unknown, context: string) => {
+        if (isTerminalError(err)) return sendError(err.code, err.message, err.details);
+        if (err instanceof AppError) return sendError(err.code, err.message, err.extra.details);
+        log.error({ err }, context);
+        sendError(ErrorCode.INTERNAL, 'Internal error');
+      };
+
+      const attachTo = async (t: Terminal, resumeFrom?: number, size?: { cols?: number; rows?: number }) => {
+        terminal = t;
+        phase = 'attached';
+        try {
+          await t.attach(viewer, { resumeFrom, cols: size?.cols, rows: size?.rows });
+          terminals.markAttached(t);
+        } catch (err) {
+          terminal = null;
+          phase = 'authenticated';
+          fail(err, 'attach failed');
+        }
+      };
+
+      async function handleText(msg: ParsedClientMessage): Promise<void> {
+        if (msg.type === 'ping') {
+          send({ type: 'pong', ...(msg.t !== undefined ? { t: msg.t } : {}) });
+          return;
+        }
+        if (phase === 'unauthenticated') {
+          if (msg.type !== 'auth') {
+            close(CloseCode.UNAUTHENTICATED, 'authenticate first');
+            return;
+          }
+          try {
+            ctx = await auth.authenticate(msg.token, fingerprint);
+          } catch (err) {
+            const code = err instanceof AppError ? err.code : ErrorCode.UNAUTHENTICATED;
+            sendError(code, err instanceof AppError ? err.message : 'Authentication failed');
+            close(CloseCode.UNAUTHENTICATED, 'authentication failed');
+            return;
+          }
+          if ((phase as Phase) === 'closed') return; // closed while verifying
+          clearTimeout(authTimer);
+          phase = 'authenticated';
+          bound.sessionId = ctx.sessionId;
+          bound.userId = ctx.userId;
+          sessionSockets.add(bound);
+          send({
+            type: 'authenticated',
+            protocolVersion: PROTOCOL_VERSION,
+            userId: ctx.userId,
+            maxMessageBytes: config.limits.messageSizeLimit,
+            ackWindowBytes: ACK_WINDOW_BYTES,
+            heartbeatIntervalMs: config.limits.heartbeatIntervalMs,
+          });
+          return;
+        }
+        const user = ctx!;
+        switch (msg.type) {
+          case 'auth':
+            return protocolError('Already authenticated.');
+          case 'open': {
+            if (phase !== 'authenticated') return protocolError('This socket already has a terminal.');
+            if (!user.permissions.has(Permission.SSH_CONNECT)) {
+              return sendError(ErrorCode.FORBIDDEN, 'You do not have permission to open SSH connections.');
+            }
+            phase = 'opening';
+            // Not awaited: the host-key decision and prompt answers arrive as later messages.
+            terminals
+              .open(user, msg, interaction, openAbort.signal, request.ip)
+              .then(async (t) => {
+                if (phase !== 'opening') return; // socket closed while connecting: t stays, detached
+                await attachTo(t, 0);
+              })
+              .catch((err) => {
+                if (phase === 'opening') phase = 'authenticated';
+                fail(err, 'open failed');
+              });
+            return;
+          }
+          case 'attach': {
+            if (phase !== 'authenticated') return protocolError('This socket already has a terminal.');
+            const t = terminals.get(msg.terminalId, user.userId);
+            if (!t) {
+              const ended = await terminals.endedInfo(msg.terminalId, user.userId);
+              if (ended) {
+                sendError(ErrorCode.TERMINAL_ENDED, ended.endReason ?? 'This terminal has ended.');
+                close(CloseCode.TERMINAL_ENDED, 'terminal ended');
+              } else {
+                sendError(ErrorCode.TERMINAL_NOT_FOUND, 'No such terminal.');
+                close(CloseCode.UNKNOWN_TERMINAL, 'unknown terminal');
+              }
+              return;
+            }
+            await attachTo(t, msg.resumeFrom, { cols: msg.cols, rows: msg.rows });
+            return;
+          }
+          case 'resize':
+            if (!terminal) return protocolError('No terminal attached.');
+            try {
+              terminal.resize(msg.cols, msg.rows);
+            } catch (err) {
+              fail(err, 'resize failed');
+            }
+            return;
+          case 'ack':
+            if (terminal) terminal.ack(viewer, msg.offset);
+            return;
+          case 'hostkey_decision':
+            if (!pendingHostKey) return protocolError('No host key question is pending.');
+            pendingHostKey(msg.accept);
+            return;
+          case 'prompt_response':
+            if (!pendingPrompt) return protocolError('No prompt is pending.');
+            pendingPrompt(msg.responses);
+            return;
+          case 'terminate':
+            if (!terminal) return protocolError('No terminal attached.');
+            await terminals.terminate(terminal, user, 'Ended by the user.');
+            return;
+        }
+      }
+
+      // Messages are handled strictly in order. Handlers are attached synchronously, before any
+      // await, so frames sent right after the handshake are never lost (fastify-websocket).
+      let queue: Promise<void> = Promise.resolve();
+      socket.on('message', (data: RawData, isBinary: boolean) => {
+        lastSeen = Date.now();
+        queue = queue
+          .then(async () => {
+            if (phase === 'closed') return;
+            const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+            if (isBinary) {
+              if (phase !== 'attached' || !terminal)
+                return protocolError('Binary input before a terminal is attached.');
+              if (!terminal.input(buf))
+                sendError(ErrorCode.RATE_LIMITED, 'Input is arriving faster than the server accepts it.');
+              if (ctx) void auth.touch(ctx).catch(() => {});
+              return;
+            }
+            let json: unknown;
+            try {
+              json = JSON.parse(buf.toString('utf8'));
+            } catch {
+              return protocolError('Text frames must be JSON.');
+            }
+            const parsed = ClientMessageSchema.safeParse(json);
+            if (!parsed.success) {
+              const issue = parsed.error.issues[0];
+              return protocolError(
+                `Invalid message: ${issue?.path.join('.') || 'type'} ${issue?.message ?? ''}`.trim(),
+              );
+            }
+            await handleText(parsed.data);
+          })
+          .catch((err) => fail(err, 'message handling failed'));
+      });
+
+      socket.on('close', () => {
+        phase = 'closed';
+        clearTimeout(authTimer);
+        clearInterval(heartbeat);
+        openAbort.abort();
+        sessionSockets.remove(bound);
+        if (terminal) {
+          terminal.detach(viewer);
+          terminals.markDetached(terminal);
+        }
+      });
+      socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
+      terminals.trackSocket(socket as WebSocket, (code, reason) => close(code, reason));
+    },
+  );
+}

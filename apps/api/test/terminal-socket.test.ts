@@ -1,0 +1,367 @@
+import { randomUUID } from 'node:crypto';
+import { CloseCode, ErrorCode } from '@tether/protocol';
+import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTerminalsRepo } from '../src/persistence/terminals-repo.js';
+import { LOST_ON_RESTART } from '../src/plugins/terminals.js';
+import { ADMIN, Browser, buildTestApp, freshPostgresDatabase, type TestApp } from './helpers.js';
+import { TestTerminalClient } from './ws-client.js';
+
+const skip = sshdSkipReason();
+if (skip && process.env.CI) throw new Error(`sshd tests cannot run in CI: ${skip}`);
+
+describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
+  let sshd: SshdHarness;
+  let t: TestApp | undefined;
+  let base: string;
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+  });
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  async function start(env: Record<string, string> = {}) {
+    t = await buildTestApp(env.DATABASE_URL ? 'postgres' : 'pglite', { LOGIN_RATE_LIMIT: '1000', ...env });
+    base = await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const admin = new Browser(t.app);
+    await admin.login();
+    return { app: t.app, admin };
+  }
+
+  async function openTerminal(client: TestTerminalClient, opts: { expectHostKey?: boolean } = {}) {
+    client.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 100,
+      rows: 30,
+    });
+    if (opts.expectHostKey !== false) {
+      const prompt = await client.waitForMessage('hostkey_prompt');
+      expect(prompt).toMatchObject({
+        host: sshd.host,
+        port: sshd.port,
+        keyType: 'ssh-ed25519',
+        fingerprint: sshd.hostKeyFingerprint,
+      });
+      client.send({ type: 'hostkey_decision', accept: true });
+    }
+    const ready = await client.waitForMessage('ready', 15_000);
+    await client.waitForText('$ ');
+    return ready.terminalId;
+  }
+
+  it('closes a socket that does not authenticate within five seconds', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.connect(base, admin);
+    const closed = await c.waitForClose(8_000);
+    expect(closed.code).toBe(CloseCode.UNAUTHENTICATED);
+  });
+
+  it('rejects a bad token, a missing fingerprint cookie, and a foreign Origin', async () => {
+    const { app, admin } = await start();
+    let c = await TestTerminalClient.connect(base, admin);
+    c.send({ type: 'auth', token: 'nope' });
+    expect((await c.waitForMessage('error')).code).toBe(ErrorCode.TOKEN_INVALID);
+    expect((await c.waitForClose()).code).toBe(CloseCode.UNAUTHENTICATED);
+
+    const noCookie = new Browser(app);
+    noCookie.token = admin.token;
+    c = await TestTerminalClient.connect(base, noCookie);
+    c.send({ type: 'auth', token: admin.token! });
+    expect((await c.waitForMessage('error')).code).toBe(ErrorCode.FINGERPRINT_MISMATCH);
+
+    await expect(TestTerminalClient.connect(base, admin, { origin: 'https://evil.example' })).rejects.toThrow(
+      /403/,
+    );
+    // The broker's own origin is fine.
+    const own = await TestTerminalClient.connect(base, admin, { origin: base });
+    own.close();
+  });
+
+  it('processes messages sent right after the handshake, in order', async () => {
+    const { admin } = await start();
+    const c = new TestTerminalClient(base, admin);
+    // Sent in the same tick the upgrade completes, before the broker could have awaited anything.
+    await c.opened.then(() => {
+      c.send({ type: 'auth', token: admin.token! });
+      c.send({ type: 'ping', t: 42 });
+    });
+    await c.waitForMessage('authenticated');
+    expect((await c.waitForMessage('pong')).t).toBe(42);
+  });
+
+  it('opens a terminal after host-key confirmation, runs a command, and remembers the key', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(c);
+    c.type('echo he""llo\n');
+    await c.waitForText('hello');
+    const known = (await admin.request('GET', '/api/known-hosts')).json().knownHosts;
+    expect(known).toEqual([
+      expect.objectContaining({ host: '127.0.0.1', port: sshd.port, fingerprint: sshd.hostKeyFingerprint }),
+    ]);
+    const list = (await admin.request('GET', '/api/terminals')).json().terminals;
+    expect(list[0]).toMatchObject({
+      id,
+      status: 'running',
+      attached: 1,
+      host: '127.0.0.1',
+      username: sshd.username,
+    });
+
+    // A second terminal to the same host does not ask again.
+    const c2 = await TestTerminalClient.authed(base, admin);
+    await openTerminal(c2, { expectHostKey: false });
+    expect(c2.of('hostkey_prompt')).toHaveLength(0);
+  });
+
+  it('a refused host key ends the attempt with HOSTKEY_REJECTED and stores nothing', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    c.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 80,
+      rows: 24,
+    });
+    await c.waitForMessage('hostkey_prompt');
+    c.send({ type: 'hostkey_decision', accept: false });
+    expect((await c.waitForMessage('error')).code).toBe(ErrorCode.HOSTKEY_REJECTED);
+    expect((await admin.request('GET', '/api/known-hosts')).json().knownHosts).toEqual([]);
+  });
+
+  it('wrong SSH password gives AUTH_FAILED and the socket can try again', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    c.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: 'wrong' },
+      cols: 80,
+      rows: 24,
+    });
+    await c.waitForMessage('hostkey_prompt');
+    c.send({ type: 'hostkey_decision', accept: true });
+    expect((await c.waitForMessage('error', 20_000)).code).toBe(ErrorCode.AUTH_FAILED);
+    c.messages.length = 0;
+    await openTerminal(c, { expectHostKey: false });
+  });
+
+  it('detaching keeps the terminal running; reattaching replays exactly the missed bytes', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(c);
+    c.type('echo fi""rst\n');
+    await c.waitForText('first');
+    const seen = c.nextOffset!;
+    const before = c.text();
+    c.close();
+    await c.waitForClose();
+    // Output produced while nobody watches.
+    const listed = async () => (await admin.request('GET', '/api/terminals')).json().terminals[0];
+    await expect.poll(async () => (await listed()).attached).toBe(0);
+    expect((await listed()).status).toBe('running');
+
+    const d = await TestTerminalClient.authed(base, admin);
+    d.send({ type: 'attach', terminalId: id, resumeFrom: seen });
+    const ready = await d.waitForMessage('ready');
+    expect(ready).toMatchObject({ terminalId: id, offset: seen, replay: true });
+    d.type('echo sec""ond\n');
+    await d.waitForText('second');
+    expect(d.text()).not.toContain('first');
+    expect(before + d.text()).toContain('echo fi""rst');
+
+    // A fresh client (no resumeFrom) gets a snapshot of the screen instead.
+    const e = await TestTerminalClient.authed(base, admin);
+    e.send({ type: 'attach', terminalId: id });
+    const snap = await e.waitForMessage('snapshot');
+    expect(snap.data).toContain('second');
+    expect((await e.waitForMessage('ready')).replay).toBe(false);
+  });
+
+  it('two sockets of the owner see the same output and either can type', async () => {
+    const { admin } = await start();
+    const a = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(a);
+    const b = await TestTerminalClient.authed(base, admin);
+    b.send({ type: 'attach', terminalId: id, resumeFrom: a.nextOffset! });
+    await b.waitForMessage('ready');
+    b.type('echo fr""om-b\n');
+    await a.waitForText('from-b');
+    await b.waitForText('from-b');
+    a.type('echo fr""om-a\n');
+    await b.waitForText('from-a');
+  });
+
+  it("signing in elsewhere closes the old session's sockets within a second; the new session reattaches", async () => {
+    const { app, admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(c);
+    const seen = c.nextOffset!;
+    const other = new Browser(app);
+    const t0 = Date.now();
+    await other.login();
+    const closed = await c.waitForClose(2_000);
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(closed.code).toBe(CloseCode.SIGNED_IN_ELSEWHERE);
+    expect(c.of('replaced')).toHaveLength(1);
+
+    const d = await TestTerminalClient.authed(base, other);
+    d.send({ type: 'attach', terminalId: id, resumeFrom: seen });
+    expect((await d.waitForMessage('ready')).replay).toBe(true);
+    d.type('echo st""ill-here\n');
+    await d.waitForText('still-here');
+  });
+
+  it('logout and admin revocation close sockets with SESSION_REVOKED', async () => {
+    const { app, admin } = await start();
+    await admin.request('POST', '/api/admin/users', { username: 'dave', password: 'dave-password' });
+    const dave = new Browser(app);
+    await dave.login('dave', 'dave-password');
+    const c = await TestTerminalClient.authed(base, dave);
+    const sessions = (await admin.request('GET', '/api/admin/sessions')).json().sessions;
+    const daves = sessions.find((s: { username: string }) => s.username === 'dave');
+    await admin.request('DELETE', `/api/admin/sessions/${daves.id}`);
+    expect((await c.waitForClose(2_000)).code).toBe(CloseCode.SESSION_REVOKED);
+
+    const a = await TestTerminalClient.authed(base, admin);
+    await admin.request('POST', '/api/auth/logout');
+    expect((await a.waitForClose(2_000)).code).toBe(CloseCode.SESSION_REVOKED);
+  });
+
+  it('a session that expires closes its sockets with SESSION_EXPIRED', async () => {
+    const { admin } = await start({ SESSION_IDLE_TIMEOUT: '2s', SESSION_ABSOLUTE_TIMEOUT: '2s' });
+    const c = await TestTerminalClient.authed(base, admin);
+    expect((await c.waitForClose(5_000)).code).toBe(CloseCode.SESSION_EXPIRED);
+  });
+
+  it('another user cannot attach, list or end my terminal', async () => {
+    const { app, admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(c);
+    await admin.request('POST', '/api/admin/users', { username: 'erin', password: 'erin-password' });
+    const erin = new Browser(app);
+    await erin.login('erin', 'erin-password');
+    const e = await TestTerminalClient.authed(base, erin);
+    e.send({ type: 'attach', terminalId: id, resumeFrom: 0 });
+    expect((await e.waitForMessage('error')).code).toBe(ErrorCode.TERMINAL_NOT_FOUND);
+    expect((await e.waitForClose()).code).toBe(CloseCode.UNKNOWN_TERMINAL);
+    expect(e.output).toHaveLength(0);
+    expect((await erin.request('GET', '/api/terminals')).json().terminals).toEqual([]);
+    expect((await erin.request('GET', `/api/terminals/${id}`)).statusCode).toBe(404);
+    expect((await erin.request('DELETE', `/api/terminals/${id}`)).statusCode).toBe(404);
+  });
+
+  it('remote exit sends exit with the code and records it; DELETE ends a terminal', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(c);
+    c.type('exit 7\n');
+    const exit = await c.waitForMessage('exit');
+    expect(exit).toMatchObject({ terminalId: id, code: 7 });
+    expect((await c.waitForClose()).code).toBe(CloseCode.TERMINAL_ENDED);
+    await expect
+      .poll(async () => (await admin.request('GET', `/api/terminals/${id}`)).json().terminal)
+      .toMatchObject({ status: 'exited', exitCode: 7 });
+
+    const d = await TestTerminalClient.authed(base, admin);
+    const id2 = await openTerminal(d, { expectHostKey: false });
+    expect((await admin.request('DELETE', `/api/terminals/${id2}`)).statusCode).toBe(204);
+    expect((await d.waitForMessage('exit')).reason).toMatch(/Ended by the user/);
+    // An ended terminal still shows its final screen, then says it ended.
+    const again = await TestTerminalClient.authed(base, admin);
+    again.send({ type: 'attach', terminalId: id2 });
+    expect((await again.waitForMessage('exit')).reason).toMatch(/Ended by the user/);
+    expect((await again.waitForClose()).code).toBe(CloseCode.TERMINAL_ENDED);
+  });
+
+  it('survives bad input: malformed JSON, unknown types, bad sizes, oversized frames, invalid UTF-8', async () => {
+    const { admin } = await start({ MESSAGE_SIZE_LIMIT: '4096' });
+    const c = await TestTerminalClient.authed(base, admin);
+    await openTerminal(c);
+    c.sendRaw('{not json');
+    c.sendRaw(JSON.stringify({ type: 'launch_missiles' }));
+    c.sendRaw(JSON.stringify({ type: 'resize', cols: 0, rows: 0 }));
+    c.sendRaw(JSON.stringify({ type: 'resize', cols: 100000, rows: 100000 }));
+    c.sendRaw(JSON.stringify({ type: 'ack', offset: -5 }));
+    c.sendRaw(JSON.stringify([1, 2, 3]));
+    await c.waitFor(() => c.of('error').length >= 6);
+    expect(c.of('error').every((e) => e.code === ErrorCode.PROTOCOL_ERROR)).toBe(true);
+    c.type('echo st""ill-alive\n');
+    await c.waitForText('still-alive');
+
+    c.sendRaw(Buffer.alloc(8192, 0x61), true);
+    expect((await c.waitForClose()).code).toBe(CloseCode.TOO_LARGE);
+
+    const d = await TestTerminalClient.authed(base, admin);
+    d.sendRaw(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), false);
+    expect((await d.waitForClose()).code).toBe(CloseCode.INVALID_PAYLOAD);
+
+    const e = await TestTerminalClient.connect(base, admin);
+    e.sendRaw(Buffer.from('binary before auth'), true);
+    expect((await e.waitForClose()).code).toBe(CloseCode.UNAUTHENTICATED);
+
+    const health = await fetch(`${base}/api/health`);
+    expect(health.status).toBe(200);
+  });
+
+  it('disabling the owner ends their terminals', async () => {
+    const { app, admin } = await start();
+    await admin.request('POST', '/api/admin/users', { username: 'frank', password: 'frank-password' });
+    const frank = new Browser(app);
+    await frank.login('frank', 'frank-password');
+    const c = await TestTerminalClient.authed(base, frank);
+    const id = await openTerminal(c);
+    const frankId = (await frank.request('GET', '/api/auth/me')).json().user.id;
+    await admin.request('PATCH', `/api/admin/users/${frankId}`, { disabled: true });
+    expect((await c.waitForClose(2_000)).code).toBe(CloseCode.ACCOUNT_DISABLED);
+    await expect.poll(() => app.terminals.get(id, frankId)?.ended ?? true).toBe(true);
+  });
+
+  it('a broker shutdown tells sockets "server restarting" and records the terminal as lost', async () => {
+    const url = await freshPostgresDatabase();
+    await start({ DATABASE_URL: url, NODE_ID: 'node-x' });
+    const admin = new Browser(t!.app);
+    await admin.login();
+    const c = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(c);
+    await t!.close();
+    t = undefined;
+    expect((await c.waitForClose()).code).toBe(CloseCode.SERVER_RESTARTING);
+    t = await buildTestApp('postgres', { DATABASE_URL: url, NODE_ID: 'node-y' });
+    const row = await createTerminalsRepo(t.app.database.db).findById(id);
+    expect(row).toMatchObject({ status: 'lost', endReason: expect.stringMatching(/shut down/) });
+  });
+
+  it('at start-up, terminals this node left running become lost with the reason', async () => {
+    const url = await freshPostgresDatabase();
+    t = await buildTestApp('postgres', { DATABASE_URL: url, NODE_ID: 'node-a' });
+    const userId = (await t.app.auth.users.findByUsername(ADMIN.username))!.id;
+    const repo = createTerminalsRepo(t.app.database.db);
+    const base = {
+      userId,
+      host: 'h',
+      port: 22,
+      sshUsername: 'u',
+      cols: 80,
+      rows: 24,
+      status: 'running' as const,
+    };
+    await repo.insert({ ...base, id: randomUUID(), nodeId: 'node-a' });
+    await repo.insert({ ...base, id: randomUUID(), nodeId: 'node-b' });
+    await t.close();
+    t = await buildTestApp('postgres', { DATABASE_URL: url, NODE_ID: 'node-a' });
+    const rows = await createTerminalsRepo(t.app.database.db).listForUser(userId);
+    const byNode = Object.fromEntries(rows.map((r) => [r.nodeId, r]));
+    expect(byNode['node-a']).toMatchObject({ status: 'lost', endReason: LOST_ON_RESTART });
+    expect(byNode['node-b']).toMatchObject({ status: 'running' });
+  });
+});

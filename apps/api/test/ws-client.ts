@@ -1,0 +1,147 @@
+import { type ClientMessage, type ServerMessage, TERMINAL_SOCKET_PATH } from '@tether/protocol';
+import WebSocket from 'ws';
+import type { Browser } from './helpers.js';
+
+/**
+ * A terminal-socket client as a browser would run it: fingerprint cookie on the upgrade, the
+ * token in the first message, output counted by offset, acks sent as bytes are "rendered".
+ */
+export class TestTerminalClient {
+  readonly messages: ServerMessage[] = [];
+  readonly output: Buffer[] = [];
+  nextOffset: number | null = null;
+  closed: { code: number; reason: string } | null = null;
+  autoAck = true;
+  private readonly ws: WebSocket;
+  /** Resolves when the upgrade completed. */
+  readonly opened: Promise<void>;
+  private waiters: Array<() => void> = [];
+
+  constructor(baseUrl: string, browser: Pick<Browser, 'cookies'>, headers: Record<string, string> = {}) {
+    const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    this.ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${TERMINAL_SOCKET_PATH}`, {
+      headers: { ...(cookie ? { cookie } : {}), ...headers },
+      perMessageDeflate: false,
+    });
+    this.ws.binaryType = 'nodebuffer';
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`upgrade refused: ${res.statusCode}`)),
+      );
+      this.ws.once('error', reject);
+    });
+    this.ws.on('message', (data: Buffer, isBinary) => {
+      if (isBinary) {
+        if (this.nextOffset === null) throw new Error('binary frame before ready');
+        this.output.push(data);
+        this.nextOffset += data.length;
+        if (this.autoAck) this.send({ type: 'ack', offset: this.nextOffset });
+      } else {
+        const msg = JSON.parse(data.toString()) as ServerMessage;
+        this.messages.push(msg);
+        if (msg.type === 'ready') this.nextOffset = msg.offset;
+        if (msg.type === 'snapshot') this.output.length = 0;
+      }
+      this.notify();
+    });
+    this.ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.notify();
+    });
+    this.ws.on('error', () => {});
+  }
+
+  static async connect(
+    baseUrl: string,
+    browser: Browser,
+    headers?: Record<string, string>,
+  ): Promise<TestTerminalClient> {
+    const c = new TestTerminalClient(baseUrl, browser, headers);
+    await c.opened;
+    return c;
+  }
+
+  /** Connects and authenticates with the browser's token. */
+  static async authed(baseUrl: string, browser: Browser): Promise<TestTerminalClient> {
+    const c = await TestTerminalClient.connect(baseUrl, browser);
+    c.send({ type: 'auth', token: browser.token! });
+    await c.waitForMessage('authenticated');
+    return c;
+  }
+
+  send(message: ClientMessage): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+  sendRaw(data: string | Buffer, binary = false): void {
+    this.ws.send(data, { binary });
+  }
+  type(text: string): void {
+    this.ws.send(Buffer.from(text), { binary: true });
+  }
+  close(): void {
+    this.ws.close();
+  }
+  terminateAbruptly(): void {
+    this.ws.terminate();
+  }
+  text(): string {
+    return Buffer.concat(this.output).toString('utf8');
+  }
+  of<T extends ServerMessage['type']>(type: T): Array<Extract<ServerMessage, { type: T }>> {
+    return this.messages.filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type);
+  }
+
+  async waitFor(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(
+          `timed out waiting for ${what}; messages: ${JSON.stringify(this.messages.slice(-5))}; closed: ${JSON.stringify(this.closed)}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async waitForMessage<T extends ServerMessage['type']>(
+    type: T,
+    timeoutMs = 10_000,
+  ): Promise<Extract<ServerMessage, { type: T }>> {
+    await this.waitFor(
+      () => this.of(type).length > 0 || (this.closed !== null && type !== 'exit'),
+      timeoutMs,
+      `message ${type}`,
+    );
+    const found = this.of(type)[0];
+    if (!found)
+      throw new Error(
+        `socket closed (${JSON.stringify(this.closed)}) before ${type}: ${JSON.stringify(this.messages)}`,
+      );
+    return found;
+  }
+
+  async waitForText(needle: string | RegExp, timeoutMs = 10_000): Promise<void> {
+    const match = () =>
+      typeof needle === 'string' ? this.text().includes(needle) : needle.test(this.text());
+    await this.waitFor(match, timeoutMs, `output ${needle}`);
+  }
+
+  async waitForClose(timeoutMs = 10_000): Promise<{ code: number; reason: string }> {
+    await this.waitFor(() => this.closed !== null, timeoutMs, 'close');
+    return this.closed!;
+  }
+
+  private notify(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
+  }
+}

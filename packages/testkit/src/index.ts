@@ -1,0 +1,3 @@
+export * from './net.ts';
+export * from './postgres.ts';
+export * from './sshd.ts';
