@@ -326,6 +326,102 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     await expect.poll(() => app.terminals.get(id, frankId)?.ended ?? true).toBe(true);
   });
 
+  it('a changed host key is refused before any credential is sent; forgetting it allows a new decision', async () => {
+    const { app, admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    await openTerminal(c);
+    const old = sshd.hostKeyFingerprint;
+    const fresh = await sshd.regenerateHostKey();
+    {
+      const d = await TestTerminalClient.authed(base, admin);
+      d.send({
+        type: 'open',
+        target: { host: sshd.host, port: sshd.port, username: sshd.username },
+        auth: { method: 'password', password: sshd.password },
+        cols: 80,
+        rows: 24,
+      });
+      const err = await d.waitForMessage('error');
+      expect(err.code).toBe(ErrorCode.HOSTKEY_CHANGED);
+      expect(err.details).toMatchObject({ expectedFingerprint: old, presentedFingerprint: fresh });
+      expect(d.of('hostkey_prompt')).toHaveLength(0);
+      expect(err.message).not.toContain(sshd.password);
+
+      const known = (await admin.request('GET', '/api/known-hosts')).json().knownHosts;
+      expect((await admin.request('DELETE', `/api/known-hosts/${known[0].id}`)).statusCode).toBe(204);
+      expect((await admin.request('DELETE', `/api/known-hosts/${known[0].id}`)).statusCode).toBe(404);
+      d.messages.length = 0;
+      d.send({
+        type: 'open',
+        target: { host: sshd.host, port: sshd.port, username: sshd.username },
+        auth: { method: 'password', password: sshd.password },
+        cols: 80,
+        rows: 24,
+      });
+      expect((await d.waitForMessage('hostkey_prompt')).fingerprint).toBe(fresh);
+      d.send({ type: 'hostkey_decision', accept: true });
+      await d.waitForMessage('ready');
+      const types = (await app.audit.query({ limit: 100 })).map((e) => e.type);
+      expect(types).toEqual(
+        expect.arrayContaining([
+          'terminal.opened',
+          'hostkey.accepted',
+          'hostkey.forgotten',
+          'terminal.open_failed',
+        ]),
+      );
+    }
+  });
+
+  it('refuses denied targets with one generic error, and enforces the per-user terminal cap', async () => {
+    const { admin } = await start({ SSH_DENIED_TARGETS: '127.0.0.2/32', MAX_TERMINALS_PER_USER: '1' });
+    const c = await TestTerminalClient.authed(base, admin);
+    c.send({
+      type: 'open',
+      target: { host: '127.0.0.2', port: sshd.port, username: 'x' },
+      auth: { method: 'password', password: 'x' },
+      cols: 80,
+      rows: 24,
+    });
+    const denied = await c.waitForMessage('error');
+    expect(denied.code).toBe(ErrorCode.TARGET_DENIED);
+    c.messages.length = 0;
+    c.send({
+      type: 'open',
+      target: { host: '169.254.169.254', port: 22, username: 'x' },
+      cols: 80,
+      rows: 24,
+    });
+    expect((await c.waitForMessage('error')).message).toBe(denied.message);
+    c.messages.length = 0;
+    await openTerminal(c, { expectHostKey: true });
+    const d = await TestTerminalClient.authed(base, admin);
+    d.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 80,
+      rows: 24,
+    });
+    expect((await d.waitForMessage('error')).code).toBe(ErrorCode.TERMINAL_LIMIT);
+  });
+
+  it('drops a socket that stops answering heartbeats; its terminal detaches and keeps running', async () => {
+    const { admin } = await start({ HEARTBEAT_INTERVAL: '200ms', HEARTBEAT_TIMEOUT: '700ms' });
+    const c = new TestTerminalClient(base, admin, {}, { autoPong: false });
+    await c.opened;
+    c.send({ type: 'auth', token: admin.token! });
+    await c.waitForMessage('authenticated');
+    const id = await openTerminal(c);
+    expect((await c.waitForClose(3_000)).code).toBe(CloseCode.HEARTBEAT_TIMEOUT);
+    const row = (await admin.request('GET', `/api/terminals/${id}`)).json().terminal;
+    expect(row).toMatchObject({ status: 'running', attached: 0 });
+    // A client that answers pings is not dropped.
+    const ok = await TestTerminalClient.authed(base, admin);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(ok.closed).toBeNull();
+  });
+
   it('a broker shutdown tells sockets "server restarting" and records the terminal as lost', async () => {
     const url = await freshPostgresDatabase();
     await start({ DATABASE_URL: url, NODE_ID: 'node-x' });

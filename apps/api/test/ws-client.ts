@@ -17,11 +17,17 @@ export class TestTerminalClient {
   readonly opened: Promise<void>;
   private waiters: Array<() => void> = [];
 
-  constructor(baseUrl: string, browser: Pick<Browser, 'cookies'>, headers: Record<string, string> = {}) {
+  constructor(
+    baseUrl: string,
+    browser: Pick<Browser, 'cookies'>,
+    headers: Record<string, string> = {},
+    options: { autoPong?: boolean } = {},
+  ) {
     const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     this.ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}${TERMINAL_SOCKET_PATH}`, {
       headers: { ...(cookie ? { cookie } : {}), ...headers },
       perMessageDeflate: false,
+      autoPong: options.autoPong ?? true,
     });
     this.ws.binaryType = 'nodebuffer';
     this.opened = new Promise((resolve, reject) => {
