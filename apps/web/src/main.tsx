@@ -1,0 +1,21 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { BrowserRouter } from 'react-router';
+import { App } from './app';
+import { AuthProvider } from './auth/auth-context';
+import { initBaseUrl, routerBasename } from './lib/base-path';
+import './styles.css';
+
+const base = initBaseUrl(import.meta.url);
+const root = document.getElementById('root');
+if (!root) throw new Error('#root missing');
+
+createRoot(root).render(
+  <StrictMode>
+    <AuthProvider>
+      <BrowserRouter basename={routerBasename(base)}>
+        <App />
+      </BrowserRouter>
+    </AuthProvider>
+  </StrictMode>,
+);

@@ -1,0 +1,86 @@
+import { Permission } from '@tether/protocol';
+import { lazy, Suspense, useEffect } from 'react';
+import { NavLink, Outlet, useLocation } from 'react-router';
+import { useAuth } from '../auth/auth-context';
+
+// xterm and its addons are the bulk of the bundle; the login page does not need them.
+const TerminalWorkspace = lazy(() =>
+  import('../terminal/terminal-workspace').then((m) => ({ default: m.TerminalWorkspace })),
+);
+
+const TITLES: Record<string, string> = {
+  '/terminals': 'Terminals',
+  '/admin/users': 'Users',
+  '/admin/sessions': 'Sessions',
+  '/account': 'Account',
+};
+
+export function AppShell() {
+  const auth = useAuth();
+  const location = useLocation();
+  const onTerminals = location.pathname === '/terminals';
+  const canUsers = auth.hasPermission(Permission.USERS_MANAGE);
+  const canSessions = canUsers || auth.hasPermission(Permission.SESSIONS_MANAGE);
+
+  useEffect(() => {
+    const t = TITLES[location.pathname];
+    document.title = t ? `${t} · Tether` : 'Tether';
+  }, [location.pathname]);
+
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true">
+            &gt;_
+          </span>
+          Tether
+        </div>
+        <nav className="nav" aria-label="Main">
+          <NavLink to="/terminals" className="nav-link">
+            Terminals
+          </NavLink>
+          {(canUsers || canSessions) && (
+            <span className="nav-group">
+              <span className="nav-group-label" aria-hidden="true">
+                Admin
+              </span>
+              {canUsers && (
+                <NavLink to="/admin/users" className="nav-link">
+                  Users
+                </NavLink>
+              )}
+              {canSessions && (
+                <NavLink to="/admin/sessions" className="nav-link">
+                  Sessions
+                </NavLink>
+              )}
+            </span>
+          )}
+          <NavLink to="/account" className="nav-link">
+            Account
+          </NavLink>
+        </nav>
+        <div className="topbar-user">
+          <span className="user-name" data-testid="current-user">
+            {auth.user?.username}
+          </span>
+          {auth.user?.role === 'admin' && <span className="badge">admin</span>}
+          <button type="button" className="btn btn-ghost" onClick={() => void auth.logout()}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <div className="shell-body">
+        <Suspense fallback={onTerminals ? <div className="page-loading">Loading terminals…</div> : null}>
+          <TerminalWorkspace visible={onTerminals} />
+        </Suspense>
+        {!onTerminals && (
+          <main className="page" aria-label={TITLES[location.pathname] ?? 'Page'}>
+            <Outlet />
+          </main>
+        )}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,558 @@
+import { FitAddon } from '@xterm/addon-fit';
+import { SearchAddon } from '@xterm/addon-search';
+import { Unicode11Addon } from '@xterm/addon-unicode11';
+import { WebLinksAddon } from '@xterm/addon-web-links';
+import { WebglAddon } from '@xterm/addon-webgl';
+import { type ITheme, Terminal } from '@xterm/xterm';
+import '@xterm/xterm/css/xterm.css';
+import { ErrorCode } from '@tether/protocol';
+import { useEffect, useId, useLayoutEffect, useRef, useState } from 'react';
+import { Link } from 'react-router';
+import { useAuth } from '../auth/auth-context';
+import { terminalSocketUrl } from '../lib/base-path';
+import { terminalErrorMessage } from '../lib/messages';
+import { HostKeyDialog, KeyboardPromptDialog } from './prompts';
+import {
+  browserSocketFactory,
+  type ExitInfo,
+  type HostKeyPrompt,
+  type KeyboardPrompt,
+  type OpenRequest,
+  type ReadyInfo,
+  TerminalConnection,
+  type TerminalError,
+  type TerminalSink,
+  type TerminalStatus,
+} from './terminal-connection';
+
+declare global {
+  interface Window {
+    /** Set by the e2e suite: use the DOM renderer so terminal text can be read from `.xterm-rows`. */
+    __TETHER_E2E__?: boolean;
+    /** e2e only: the full buffer (scrollback included) of the terminal mounted in a `.terminal-host`. */
+    __TETHER_E2E_BUFFERS__?: WeakMap<Element, () => string[]>;
+  }
+}
+
+function readBuffer(term: Terminal): string[] {
+  const buf = term.buffer.active;
+  const lines: string[] = [];
+  for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
+  return lines;
+}
+
+const MONO_FONT =
+  "ui-monospace, 'SF Mono', SFMono-Regular, 'Cascadia Mono', 'Segoe UI Mono', 'DejaVu Sans Mono', 'Liberation Mono', Menlo, Consolas, monospace";
+
+const THEME: ITheme = {
+  background: '#0b0e13',
+  foreground: '#d6dbe3',
+  cursor: '#4fd18b',
+  cursorAccent: '#0b0e13',
+  selectionBackground: '#2c4a6e',
+  black: '#1c2128',
+  red: '#ef6b73',
+  green: '#4fd18b',
+  yellow: '#e5c07b',
+  blue: '#61a6ef',
+  magenta: '#c68cf0',
+  cyan: '#56c7d6',
+  white: '#c9d1d9',
+  brightBlack: '#6b7686',
+  brightRed: '#ff8a92',
+  brightGreen: '#7ee0a8',
+  brightYellow: '#f2d49b',
+  brightBlue: '#8cc0ff',
+  brightMagenta: '#dcb0ff',
+  brightCyan: '#83dfeb',
+  brightWhite: '#f0f3f6',
+};
+
+function prefersDomRenderer(): boolean {
+  return (
+    window.__TETHER_E2E__ === true || new URLSearchParams(window.location.search).get('renderer') === 'dom'
+  );
+}
+
+async function copyText(text: string): Promise<void> {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  // Plain-HTTP deployments have no async clipboard API.
+  const ta = document.createElement('textarea');
+  ta.value = text;
+  ta.setAttribute('readonly', '');
+  ta.style.position = 'fixed';
+  ta.style.opacity = '0';
+  document.body.appendChild(ta);
+  ta.select();
+  document.execCommand('copy');
+  ta.remove();
+}
+
+export interface TerminalRequest {
+  open?: OpenRequest;
+  terminalId?: string;
+}
+
+export interface TerminalViewProps {
+  request: TerminalRequest;
+  label: string;
+  active: boolean;
+  onStatus?: (status: TerminalStatus) => void;
+  onReady?: (info: ReadyInfo) => void;
+  onEnded?: () => void;
+  onClose?: () => void;
+}
+
+interface XtermParts {
+  term: Terminal;
+  fit: FitAddon;
+  search: SearchAddon;
+}
+
+export function TerminalView(props: TerminalViewProps) {
+  const auth = useAuth();
+  const hostRef = useRef<HTMLDivElement>(null);
+  const [xterm, setXterm] = useState<XtermParts | null>(null);
+  const [status, setStatus] = useState<TerminalStatus>('connecting');
+  const [terminalId, setTerminalId] = useState<string | null>(props.request.terminalId ?? null);
+  const [hostKey, setHostKey] = useState<HostKeyPrompt | null>(null);
+  const [kbPrompt, setKbPrompt] = useState<KeyboardPrompt | null>(null);
+  const [error, setError] = useState<TerminalError | null>(null);
+  const [ended, setEnded] = useState<string | null>(null);
+  const [searchOpen, setSearchOpen] = useState(false);
+  const [confirmEnd, setConfirmEnd] = useState(false);
+  const connRef = useRef<TerminalConnection | null>(null);
+
+  // Callbacks and request read through refs so the socket effect runs once per terminal.
+  const propsRef = useRef(props);
+  const authRef = useRef(auth);
+  useLayoutEffect(() => {
+    propsRef.current = props;
+    authRef.current = auth;
+  });
+
+  // Effect 1: the xterm instance and its addons.
+  useEffect(() => {
+    const host = hostRef.current;
+    if (!host) return;
+    const term = new Terminal({
+      fontFamily: MONO_FONT,
+      fontSize: 13,
+      lineHeight: 1.1,
+      cursorBlink: true,
+      scrollback: 5000,
+      allowProposedApi: true,
+      macOptionIsMeta: true,
+      theme: THEME,
+      disableStdin: true,
+    });
+    const fit = new FitAddon();
+    const search = new SearchAddon();
+    term.loadAddon(fit);
+    term.loadAddon(search);
+    term.loadAddon(new WebLinksAddon());
+    term.loadAddon(new Unicode11Addon());
+    term.unicode.activeVersion = '11';
+    term.open(host);
+
+    if (!prefersDomRenderer()) {
+      try {
+        const webgl = new WebglAddon();
+        // A lost GPU context falls back to the DOM renderer instead of a frozen screen.
+        webgl.onContextLoss(() => webgl.dispose());
+        term.loadAddon(webgl);
+      } catch {
+        // No WebGL2: xterm keeps its DOM renderer.
+      }
+    }
+
+    term.attachCustomKeyEventHandler((ev) => {
+      if (ev.type !== 'keydown') return true;
+      const ctrlShift = ev.ctrlKey && ev.shiftKey && !ev.altKey && !ev.metaKey;
+      if (!ctrlShift) return true;
+      const key = ev.key.toLowerCase();
+      if (key === 'c') {
+        // Ctrl+Shift+C copies (Ctrl+C stays SIGINT); also stops Chrome opening DevTools.
+        ev.preventDefault();
+        const selection = term.getSelection();
+        if (selection) void copyText(selection).catch(() => undefined);
+        return false;
+      }
+      if (key === 'v') {
+        // Let the browser fire its paste event; xterm turns it into input (bracketed if asked).
+        return false;
+      }
+      if (key === 'f') {
+        ev.preventDefault();
+        setSearchOpen(true);
+        return false;
+      }
+      return true;
+    });
+
+    if (host.clientWidth > 0 && host.clientHeight > 0) fit.fit();
+    if (window.__TETHER_E2E__) {
+      window.__TETHER_E2E_BUFFERS__ ??= new WeakMap();
+      window.__TETHER_E2E_BUFFERS__.set(host, () => readBuffer(term));
+    }
+    setXterm({ term, fit, search });
+    return () => {
+      setXterm(null);
+      term.dispose();
+    };
+  }, []);
+
+  // Effect 2: the socket. Disposing only detaches; the terminal keeps running on the broker.
+  useEffect(() => {
+    if (!xterm) return;
+    const { term, fit } = xterm;
+    const host = hostRef.current;
+    const sink: TerminalSink = {
+      write: (data, onRendered) => term.write(data, onRendered),
+      // RIS in-band rather than term.reset(): it must apply after writes already queued in xterm.
+      reset: () => term.write('\x1bc'),
+    };
+    const { request } = propsRef.current;
+    if (!request.terminalId && !request.open) return;
+    const conn = new TerminalConnection({
+      url: terminalSocketUrl(),
+      getToken: () => authRef.current.getToken(),
+      createSocket: browserSocketFactory,
+      sink,
+      ...(request.terminalId
+        ? { terminalId: request.terminalId }
+        : request.open
+          ? { open: request.open }
+          : {}),
+      cols: term.cols,
+      rows: term.rows,
+      events: {
+        status: (s) => {
+          setStatus(s);
+          term.options.disableStdin = s !== 'ready';
+          if (s === 'ready') setError(null);
+          propsRef.current.onStatus?.(s);
+        },
+        ready: (info) => {
+          setTerminalId(info.terminalId);
+          setHostKey(null);
+          setKbPrompt(null);
+          propsRef.current.onReady?.(info);
+          if (propsRef.current.active) term.focus();
+        },
+        hostKey: (p) => setHostKey(p),
+        prompt: (p) => setKbPrompt(p),
+        exit: (info: ExitInfo) => {
+          const text =
+            info.code !== null
+              ? `[Process exited with code ${info.code}]`
+              : info.signal
+                ? `[Process killed by signal ${info.signal}]`
+                : `[Session ended: ${info.reason}]`;
+          term.write(`\r\n\x1b[2m${text}\x1b[0m\r\n`);
+          setEnded(text);
+          propsRef.current.onEnded?.();
+        },
+        ended: (reason) => {
+          const text = `[Terminal ended: ${reason}]`;
+          term.write(`\r\n\x1b[2m${text}\x1b[0m\r\n`);
+          setEnded(text);
+          propsRef.current.onEnded?.();
+        },
+        error: (e) => setError(e),
+        sessionEnded: (code) => authRef.current.endSession(code),
+      },
+    });
+    connRef.current = conn;
+
+    const disposables = [
+      term.onData((data) => {
+        if (conn.sendInput(data)) authRef.current.markActivity();
+      }),
+      term.onBinary((data) => {
+        conn.sendBinaryInput(data);
+      }),
+      term.onResize(({ cols, rows }) => conn.resize(cols, rows)),
+    ];
+
+    let resizeTimer: ReturnType<typeof setTimeout> | undefined;
+    const observer = new ResizeObserver(() => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => {
+        // A hidden tab measures 0×0; keep its last size until it is shown again.
+        if (host && host.clientWidth > 0 && host.clientHeight > 0) fit.fit();
+      }, 100);
+    });
+    if (host) observer.observe(host);
+    const onOnline = () => conn.reconnectNow();
+    window.addEventListener('online', onOnline);
+
+    conn.connect();
+    return () => {
+      window.removeEventListener('online', onOnline);
+      observer.disconnect();
+      clearTimeout(resizeTimer);
+      for (const d of disposables) d.dispose();
+      conn.dispose();
+      connRef.current = null;
+    };
+  }, [xterm]);
+
+  // Showing a tab: fit to its now-visible box and take the keyboard.
+  useEffect(() => {
+    if (!props.active || !xterm) return;
+    const host = hostRef.current;
+    const id = requestAnimationFrame(() => {
+      if (host && host.clientWidth > 0 && host.clientHeight > 0) xterm.fit.fit();
+      xterm.term.focus();
+    });
+    return () => cancelAnimationFrame(id);
+  }, [props.active, xterm]);
+
+  const endTerminal = () => {
+    setConfirmEnd(false);
+    const conn = connRef.current;
+    if (conn && status === 'ready') conn.terminate();
+    else if (terminalId) void auth.api.del(`terminals/${terminalId}`).catch(() => undefined);
+  };
+
+  const overlay =
+    status === 'connecting' && !error
+      ? 'Connecting…'
+      : status === 'reconnecting'
+        ? 'Reconnecting…'
+        : status === 'hostkey'
+          ? 'Waiting for host key decision…'
+          : status === 'prompt'
+            ? 'Waiting for authentication…'
+            : null;
+
+  const hostKeyChanged = error?.code === ErrorCode.HOSTKEY_CHANGED;
+
+  return (
+    <div
+      className="terminal-pane"
+      data-status={status}
+      data-terminal-id={terminalId ?? ''}
+      aria-busy={status === 'connecting' || status === 'reconnecting'}
+    >
+      <div className="terminal-toolbar">
+        <span className={`status-dot status-${status}`} aria-hidden="true" />
+        <span className="terminal-label">{props.label}</span>
+        <span className="terminal-status">{statusText(status)}</span>
+        <span className="spacer" />
+        <button
+          type="button"
+          className="btn btn-ghost btn-sm"
+          onClick={() => setSearchOpen((v) => !v)}
+          title="Search (Ctrl+Shift+F)"
+        >
+          Search
+        </button>
+        {(status === 'ready' || status === 'reconnecting') &&
+          (confirmEnd ? (
+            <>
+              <button type="button" className="btn btn-danger btn-sm" onClick={endTerminal}>
+                End terminal now
+              </button>
+              <button type="button" className="btn btn-ghost btn-sm" onClick={() => setConfirmEnd(false)}>
+                Keep
+              </button>
+            </>
+          ) : (
+            <button
+              type="button"
+              className="btn btn-ghost btn-sm"
+              onClick={() => setConfirmEnd(true)}
+              title="Ends the remote session"
+            >
+              End terminal
+            </button>
+          ))}
+      </div>
+      {searchOpen && xterm && (
+        <SearchBox
+          search={xterm.search}
+          onClose={() => {
+            setSearchOpen(false);
+            xterm.search.clearDecorations();
+            xterm.term.focus();
+          }}
+        />
+      )}
+      <div className="terminal-body">
+        <div ref={hostRef} className="terminal-host" />
+        {overlay && (
+          <div className="terminal-overlay" role="status">
+            <span className="spinner" aria-hidden="true" />
+            {overlay}
+          </div>
+        )}
+        {error && status === 'error' && (
+          <div className={`terminal-error ${hostKeyChanged ? 'terminal-error-critical' : ''}`} role="alert">
+            {hostKeyChanged ? (
+              <>
+                <h3>Warning: the host key has changed</h3>
+                <p>
+                  The server presented a different key than the one you accepted before. Someone could be
+                  intercepting the connection (man-in-the-middle), or the host was reinstalled. The connection
+                  was refused before any credential was sent.
+                </p>
+                <dl className="kv">
+                  <dt>Expected</dt>
+                  <dd>
+                    <code>{hostKeyChange(error).expected}</code>
+                  </dd>
+                  <dt>Received</dt>
+                  <dd>
+                    <code>{hostKeyChange(error).received}</code>
+                  </dd>
+                </dl>
+                <p>
+                  If you know why it changed, forget the old key under{' '}
+                  <Link to="/account">Account → Known hosts</Link> and connect again.
+                </p>
+              </>
+            ) : (
+              <p>{terminalErrorMessage(error.code, error.message)}</p>
+            )}
+            <button type="button" className="btn btn-sm" onClick={() => props.onClose?.()}>
+              Close tab
+            </button>
+          </div>
+        )}
+        {ended && (
+          <div className="terminal-ended" role="status">
+            {ended}
+            <button type="button" className="btn btn-sm" onClick={() => props.onClose?.()}>
+              Close tab
+            </button>
+          </div>
+        )}
+      </div>
+      {hostKey && status === 'hostkey' && (
+        <HostKeyDialog
+          prompt={hostKey}
+          onDecision={(accept) => {
+            setHostKey(null);
+            connRef.current?.answerHostKey(accept);
+          }}
+        />
+      )}
+      {kbPrompt && status === 'prompt' && (
+        <KeyboardPromptDialog
+          prompt={kbPrompt}
+          onSubmit={(responses) => {
+            setKbPrompt(null);
+            connRef.current?.answerPrompt(responses);
+          }}
+          onCancel={() => {
+            setKbPrompt(null);
+            connRef.current?.dispose();
+            setStatus('error');
+            setError({ type: 'error', code: 'CANCELLED', message: 'Authentication cancelled.' });
+            propsRef.current.onStatus?.('error');
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+/** Old and new fingerprints of a HOSTKEY_CHANGED error (`expected`/`received`, or the long names). */
+function hostKeyChange(error: TerminalError): { expected: string; received: string } {
+  const d = error.details ?? {};
+  const withType = (fp: string | undefined, type: string | undefined) =>
+    fp ? (type ? `${type} ${fp}` : fp) : 'unknown';
+  return {
+    expected: withType(d.expected ?? d.expectedFingerprint, d.expectedKeyType),
+    received: withType(d.received ?? d.presentedFingerprint ?? d.receivedFingerprint, d.keyType),
+  };
+}
+
+function statusText(status: TerminalStatus): string {
+  switch (status) {
+    case 'connecting':
+      return 'connecting';
+    case 'hostkey':
+      return 'verify host key';
+    case 'prompt':
+      return 'authenticating';
+    case 'ready':
+      return 'connected';
+    case 'reconnecting':
+      return 'reconnecting';
+    case 'exited':
+      return 'ended';
+    case 'error':
+      return 'failed';
+  }
+}
+
+function SearchBox({ search, onClose }: { search: SearchAddon; onClose: () => void }) {
+  const [query, setQuery] = useState('');
+  const inputId = useId();
+  const inputRef = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    inputRef.current?.focus();
+  }, []);
+  const opts = {
+    decorations: {
+      matchBackground: '#3b4a5e',
+      activeMatchBackground: '#c79a2b',
+      matchOverviewRuler: '#3b4a5e',
+      activeMatchColorOverviewRuler: '#c79a2b',
+    },
+  };
+  return (
+    <search className="terminal-search">
+      <label className="sr-only" htmlFor={inputId}>
+        Search terminal
+      </label>
+      <input
+        ref={inputRef}
+        id={inputId}
+        type="search"
+        placeholder="Search…"
+        value={query}
+        onChange={(e) => {
+          setQuery(e.target.value);
+          if (e.target.value) search.findNext(e.target.value, { ...opts, incremental: true });
+          else search.clearDecorations();
+        }}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter') {
+            e.preventDefault();
+            if (e.shiftKey) search.findPrevious(query, opts);
+            else search.findNext(query, opts);
+          } else if (e.key === 'Escape') {
+            e.preventDefault();
+            onClose();
+          }
+        }}
+      />
+      <button
+        type="button"
+        className="btn btn-ghost btn-sm"
+        onClick={() => search.findPrevious(query, opts)}
+        aria-label="Previous match"
+      >
+        ↑
+      </button>
+      <button
+        type="button"
+        className="btn btn-ghost btn-sm"
+        onClick={() => search.findNext(query, opts)}
+        aria-label="Next match"
+      >
+        ↓
+      </button>
+      <button type="button" className="btn btn-ghost btn-sm" onClick={onClose} aria-label="Close search">
+        ✕
+      </button>
+    </search>
+  );
+}

@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const API_ENTRY = join(REPO_ROOT, 'apps/api/dist/server.js');
+export const WEB_DIST = join(REPO_ROOT, 'apps/web/dist');
+
+export interface BrokerInfo {
+  /** Ends in "/" (the app root, including any BASE_PATH). */
+  baseURL: string;
+  adminUsername: string;
+  adminPassword: string;
+  dataDir: string;
+  logFile: string;
+}
+
+export interface RunningBroker extends BrokerInfo {
+  stop(): Promise<void>;
+  logs(): string;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/**
+ * Starts the built broker (`node apps/api/dist/server.js`) with an embedded PGlite database in a
+ * temp DATA_DIR and a random admin password, serving the built SPA. Resolves once /api/health
+ * answers.
+ */
+export async function startBroker(
+  opts: { basePath?: string; env?: Record<string, string> } = {},
+): Promise<RunningBroker> {
+  if (!existsSync(API_ENTRY))
+    throw new Error(`${API_ENTRY} is missing: build the API first (pnpm --filter @tether/api build)`);
+  if (!existsSync(join(WEB_DIST, 'index.html')))
+    throw new Error(`${WEB_DIST} is missing: build the web app first`);
+
+  const port = await freePort();
+  const dataDir = await mkdtemp(join(tmpdir(), 'tether-e2e-'));
+  const logFile = join(dataDir, 'broker.log');
+  const adminPassword = `e2e-${randomBytes(12).toString('base64url')}`;
+  const basePath = (opts.basePath ?? '').replace(/\/+$/, '');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    BASE_PATH: basePath,
+    DATA_DIR: dataDir,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    ADMIN_USERNAME: 'admin',
+    ADMIN_PASSWORD: adminPassword,
+    WEB_DIST,
+    LOG_LEVEL: process.env.TETHER_E2E_LOG_LEVEL ?? 'info',
+    // Every test signs in several times; the per-IP login limit is tested in the API suite.
+    LOGIN_RATE_LIMIT: '10000',
+    ...opts.env,
+  };
+
+  const child: ChildProcess = spawn(process.execPath, [API_ENTRY], {
+    env,
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = createWriteStream(logFile);
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  let exited: string | null = null;
+  child.once('exit', (code, signal) => {
+    exited = `exited with ${code ?? signal}`;
+  });
+
+  const baseURL = `http://127.0.0.1:${port}${basePath}/`;
+  const logs = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (exited) throw new Error(`broker ${exited} during start-up:\n${logs().slice(-4000)}`);
+    try {
+      const res = await fetch(`${baseURL}api/health`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`broker did not become healthy within 60 s:\n${logs().slice(-4000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  const stop = async () => {
+    if (!exited) {
+      const done = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
+      await done;
+      clearTimeout(timer);
+    }
+    log.end();
+    if (!process.env.TETHER_E2E_KEEP) await rm(dataDir, { recursive: true, force: true });
+  };
+
+  return { baseURL, adminUsername: 'admin', adminPassword, dataDir, logFile, stop, logs };
+}

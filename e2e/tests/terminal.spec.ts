@@ -1,0 +1,169 @@
+import type { Page } from '@playwright/test';
+import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
+
+declare global {
+  interface Window {
+    __TETHER_E2E_SOCKETS__?: Set<WebSocket>;
+    __TETHER_E2E_BUFFERS__?: WeakMap<Element, () => string[]>;
+  }
+}
+
+const skipReason = sshdSkipReason();
+
+async function connect(page: Page, sshd: SshdHarness): Promise<void> {
+  await page.getByRole('button', { name: 'New connection' }).first().click();
+  const dialog = page.getByRole('dialog', { name: 'New connection' });
+  await dialog.getByLabel('Host').fill(sshd.host);
+  await dialog.getByLabel('Port').fill(String(sshd.port));
+  await dialog.getByLabel('Username').fill(sshd.username);
+  await dialog.getByRole('radio', { name: 'Password' }).check();
+  await dialog.locator('input[type="password"]').fill(sshd.password);
+  await dialog.getByRole('button', { name: 'Connect' }).click();
+}
+
+/** The visible terminal: DOM renderer rows (window.__TETHER_E2E__ is set by the fixtures). */
+function activeTerminal(page: Page) {
+  return page.locator('[role="tabpanel"]:not([hidden]) .terminal-pane');
+}
+
+async function run(page: Page, command: string): Promise<void> {
+  await activeTerminal(page).locator('.xterm').click();
+  await page.keyboard.type(command);
+  await page.keyboard.press('Enter');
+}
+
+test.describe('terminals', () => {
+  test.skip(skipReason !== null, skipReason ?? '');
+
+  let sshd: SshdHarness;
+  test.beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  test.afterAll(async () => {
+    await sshd?.stop();
+  });
+
+  test('connects, survives a reload and reattaches with earlier output intact', async ({ page, broker }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+
+    await connect(page, sshd);
+    const hostKey = page.getByRole('dialog', { name: 'Verify host key' });
+    await expect(hostKey).toBeVisible();
+    await expect(hostKey).toContainText(sshd.hostKeyFingerprint);
+    await hostKey.getByRole('button', { name: 'Accept' }).click();
+
+    const pane = activeTerminal(page);
+    await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    const terminalId = await pane.getAttribute('data-terminal-id');
+    expect(terminalId).toMatch(/^[0-9a-f-]{36}$/);
+
+    await run(page, 'echo he""llo');
+    await expect(pane.locator('.xterm-rows')).toContainText('hello');
+
+    await page.reload();
+    await expect(page).toHaveURL(/\/login$/);
+    await signIn(page, user.username, user.password);
+
+    const item = page.locator(`.term-item[data-terminal-id="${terminalId}"]`);
+    await expect(item).toBeVisible();
+    await item.getByRole('button', { name: /Reattach/ }).click();
+
+    const again = activeTerminal(page);
+    await expect(again).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(again).toHaveAttribute('data-terminal-id', terminalId ?? '');
+    await expect(again.locator('.xterm-rows')).toContainText('hello');
+    await run(page, 'echo wor""ld');
+    await expect(again.locator('.xterm-rows')).toContainText('world');
+
+    await run(page, 'exit 3');
+    await expect(again).toHaveAttribute('data-status', 'exited');
+    await expect(again.locator('.xterm-rows')).toContainText('[Process exited with code 3]');
+  });
+
+  test('reconnects after the socket drops, losing and repeating nothing', async ({ page, broker }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await connect(page, sshd);
+    await page
+      .getByRole('dialog', { name: 'Verify host key' })
+      .getByRole('button', { name: 'Accept' })
+      .click();
+    const pane = activeTerminal(page);
+    await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+
+    await run(page, 'for i in $(seq 1 400); do echo "n-$i"; sleep 0.005; done; echo fin""ished');
+    await expect(pane.locator('.xterm-rows')).toContainText('n-20');
+    const dropped = await page.evaluate(() => {
+      const sockets = [...(window.__TETHER_E2E_SOCKETS__ ?? [])];
+      for (const ws of sockets) ws.close(4000, 'e2e: simulated drop');
+      return sockets.length;
+    });
+    expect(dropped).toBe(1);
+    await expect(pane).toHaveAttribute('data-status', 'reconnecting');
+    await expect(pane.getByRole('status').filter({ hasText: 'Reconnecting…' })).toBeVisible();
+    await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(pane.locator('.xterm-rows')).toContainText('finished', { timeout: 20_000 });
+
+    const lines = await pane
+      .locator('.terminal-host')
+      .evaluate((el) => window.__TETHER_E2E_BUFFERS__?.get(el)?.() ?? []);
+    const numbered = lines.filter((l) => /^n-\d+$/.test(l.trim())).map((l) => Number(l.trim().slice(2)));
+    expect(numbered).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+
+    await run(page, 'echo sti""ll-here');
+    await expect(pane.locator('.xterm-rows')).toContainText('still-here');
+  });
+
+  test('signing in elsewhere closes the open terminal socket and shows why, at once', async ({
+    page,
+    browser,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await connect(page, sshd);
+    await page
+      .getByRole('dialog', { name: 'Verify host key' })
+      .getByRole('button', { name: 'Accept' })
+      .click();
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+
+    const elsewhere = await newBrowserSession(browser, broker.baseURL);
+    try {
+      await signIn(elsewhere.page, user.username, user.password);
+      // No click needed: the broker closes the socket with SIGNED_IN_ELSEWHERE.
+      await expect(page).toHaveURL(/\/login$/);
+      await expect(page.getByRole('alert')).toHaveText('You signed in somewhere else.');
+      // The terminal kept running and is offered to the new session.
+      await expect(elsewhere.page.getByRole('button', { name: /Reattach/ })).toBeVisible();
+    } finally {
+      await elsewhere.context.close();
+    }
+  });
+
+  test('a known host whose key changed is refused with both fingerprints', async ({ page, broker }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await connect(page, sshd);
+    await page
+      .getByRole('dialog', { name: 'Verify host key' })
+      .getByRole('button', { name: 'Accept' })
+      .click();
+    const pane = activeTerminal(page);
+    await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    const oldFingerprint = sshd.hostKeyFingerprint;
+    await run(page, 'exit');
+    await expect(pane).toHaveAttribute('data-status', 'exited');
+
+    const newFingerprint = await sshd.regenerateHostKey();
+    await connect(page, sshd);
+    const failed = activeTerminal(page);
+    await expect(failed).toHaveAttribute('data-status', 'error', { timeout: 20_000 });
+    const alert = failed.getByRole('alert');
+    await expect(alert).toContainText('host key has changed');
+    await expect(alert).toContainText(oldFingerprint);
+    await expect(alert).toContainText(newFingerprint);
+  });
+});
