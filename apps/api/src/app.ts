@@ -11,7 +11,7 @@ import configPlugin from './plugins/config.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin from './plugins/errors.js';
 import terminalsPlugin from './plugins/terminals.js';
-import webPlugin from './plugins/web.js';
+import webPlugin, { spaScriptHashes } from './plugins/web.js';
 import adminRoutes from './routes/admin.js';
 import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
@@ -75,7 +75,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     contentSecurityPolicy: {
       useDefaults: true,
       directives: {
-        'script-src': ["'self'"],
+        'script-src': ["'self'", ...spaScriptHashes(config.webDist)],
         // xterm.js and React set inline styles on elements.
         'style-src': ["'self'", "'unsafe-inline'"],
         'connect-src': ["'self'"],

@@ -12,6 +12,28 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Hashes of the SPA's inline scripts, written by its build (`csp-hashes.json`), so the CSP can
+ * allow exactly those scripts and nothing else inline.
+ */
+export function spaScriptHashes(webDist: string | undefined): string[] {
+  const root = resolveWebDist(webDist);
+  if (!root) return [];
+  try {
+    const parsed = JSON.parse(readFileSync(path.join(root, 'csp-hashes.json'), 'utf8')) as {
+      'script-src'?: unknown;
+    };
+    const hashes = parsed['script-src'];
+    return Array.isArray(hashes)
+      ? hashes.filter(
+          (h): h is string => typeof h === 'string' && /^'sha(256|384|512)-[A-Za-z0-9+/=]+'$/.test(h),
+        )
+      : [];
+  } catch {
+    return [];
+  }
+}
+
 export function resolveWebDist(configured: string | undefined): string | undefined {
   if (configured)
     return existsSync(path.join(configured, 'index.html')) ? path.resolve(configured) : undefined;
