@@ -1,0 +1,411 @@
+import type { Folder, Profile, SshAuth } from '@tether/protocol';
+import { type FormEvent, useId, useState } from 'react';
+import { useAuth } from '../auth/auth-context';
+import { Modal } from '../components/modal';
+import { describeError } from '../lib/use-api-data';
+import { hostLabel, type MissingForConnect, sortFolders } from './saved-connections';
+
+function ErrorNotice({ error }: { error: string | null }) {
+  if (!error) return null;
+  return (
+    <div role="alert" className="notice notice-error">
+      {error}
+    </div>
+  );
+}
+
+/** Runs an API call for a dialog: busy flag, error message, success callback. */
+function useDialogAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(describeError(err));
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}
+
+export function FolderNameDialog(props: {
+  folder?: Folder;
+  onDone: (folder: Folder) => void;
+  onCancel: () => void;
+}) {
+  const { api } = useAuth();
+  const id = useId();
+  const [name, setName] = useState(props.folder?.name ?? '');
+  const { busy, error, setError, run } = useDialogAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (!name.trim()) {
+      setError('Enter a folder name.');
+      return;
+    }
+    void run(async () => {
+      const res = props.folder
+        ? await api.patch<{ folder: Folder }>(`folders/${props.folder.id}`, { name: name.trim() })
+        : await api.post<{ folder: Folder }>('folders', { name: name.trim() });
+      props.onDone(res.folder);
+    });
+  };
+  return (
+    <Modal
+      title={props.folder ? `Rename folder ${props.folder.name}` : 'New folder'}
+      onCancel={props.onCancel}
+    >
+      <form className="form-stack" onSubmit={submit} noValidate>
+        <ErrorNotice error={error} />
+        <div className="field">
+          <label htmlFor={`${id}-name`}>Folder name</label>
+          <input
+            id={`${id}-name`}
+            value={name}
+            autoFocus
+            spellCheck={false}
+            onChange={(e) => setName(e.target.value)}
+          />
+        </div>
+        <div className="modal-actions">
+          <button type="button" className="btn" onClick={props.onCancel}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            {props.folder ? 'Rename' : 'Create folder'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+/**
+ * Deleting a non-empty folder is refused by the API unless its connections go somewhere: moved
+ * to another folder (or to no folder), or deleted first, one by one, by this dialog.
+ */
+export function DeleteFolderDialog(props: {
+  folder: Folder;
+  folders: readonly Folder[];
+  /** The folder's profiles (needed only for "delete them too"). */
+  profiles: readonly Profile[];
+  onDone: (message: string) => void;
+  onCancel: () => void;
+}) {
+  const { api } = useAuth();
+  const id = useId();
+  const { folder } = props;
+  const count = Math.max(folder.profileCount, props.profiles.length);
+  const [choice, setChoice] = useState<'move' | 'delete'>('move');
+  const [moveTo, setMoveTo] = useState('root');
+  const { busy, error, run } = useDialogAction();
+  const others = sortFolders(props.folders.filter((f) => f.id !== folder.id));
+  const plural = count === 1 ? 'connection' : 'connections';
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void run(async () => {
+      if (count === 0) {
+        await api.del(`folders/${folder.id}`);
+        props.onDone(`Folder ${folder.name} deleted.`);
+      } else if (choice === 'move') {
+        await api.del(`folders/${folder.id}?moveTo=${encodeURIComponent(moveTo)}`);
+        const target =
+          moveTo === 'root' ? 'no folder' : (others.find((f) => f.id === moveTo)?.name ?? 'another folder');
+        props.onDone(`Folder ${folder.name} deleted; ${count} ${plural} moved to ${target}.`);
+      } else {
+        for (const p of props.profiles) await api.del(`profiles/${p.id}`);
+        await api.del(`folders/${folder.id}`);
+        props.onDone(`Folder ${folder.name} and its ${count} ${plural} deleted.`);
+      }
+    });
+  };
+
+  return (
+    <Modal title={`Delete folder ${folder.name}`} onCancel={props.onCancel} tone="warning">
+      <form className="form-stack" onSubmit={submit} noValidate>
+        <ErrorNotice error={error} />
+        {count === 0 ? (
+          <p>The folder is empty.</p>
+        ) : (
+          <fieldset className="form-stack">
+            <legend>
+              {folder.name} holds {count} saved {plural}. What should happen to {count === 1 ? 'it' : 'them'}?
+            </legend>
+            <label className="radio">
+              <input
+                type="radio"
+                name={`${id}-choice`}
+                checked={choice === 'move'}
+                onChange={() => setChoice('move')}
+              />
+              Move {count === 1 ? 'it' : 'them'} to another folder
+            </label>
+            <div className="field indent">
+              <label htmlFor={`${id}-to`}>Move connections to</label>
+              <select
+                id={`${id}-to`}
+                value={moveTo}
+                disabled={choice !== 'move'}
+                onChange={(e) => setMoveTo(e.target.value)}
+              >
+                <option value="root">No folder</option>
+                {others.map((f) => (
+                  <option key={f.id} value={f.id}>
+                    {f.name}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <label className="radio">
+              <input
+                type="radio"
+                name={`${id}-choice`}
+                checked={choice === 'delete'}
+                onChange={() => setChoice('delete')}
+              />
+              Delete {count === 1 ? 'it' : 'them'} too
+            </label>
+          </fieldset>
+        )}
+        <div className="modal-actions">
+          <button type="button" className="btn" onClick={props.onCancel}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-danger" disabled={busy}>
+            {count > 0 && choice === 'move' ? 'Move and delete folder' : 'Delete folder'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function MoveProfileDialog(props: {
+  profile: Profile;
+  folders: readonly Folder[];
+  onDone: (profile: Profile) => void;
+  onCancel: () => void;
+}) {
+  const { api } = useAuth();
+  const id = useId();
+  const [folderId, setFolderId] = useState(props.profile.folderId ?? '');
+  const { busy, error, run } = useDialogAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void run(async () => {
+      const res = await api.post<{ profile: Profile }>(`profiles/${props.profile.id}/move`, {
+        folderId: folderId || null,
+      });
+      props.onDone(res.profile);
+    });
+  };
+  return (
+    <Modal title={`Move ${props.profile.name}`} onCancel={props.onCancel}>
+      <form className="form-stack" onSubmit={submit} noValidate>
+        <ErrorNotice error={error} />
+        <div className="field">
+          <label htmlFor={`${id}-folder`}>Folder</label>
+          <select
+            id={`${id}-folder`}
+            value={folderId}
+            autoFocus
+            onChange={(e) => setFolderId(e.target.value)}
+          >
+            <option value="">No folder</option>
+            {sortFolders(props.folders).map((f) => (
+              <option key={f.id} value={f.id}>
+                {f.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="modal-actions">
+          <button type="button" className="btn" onClick={props.onCancel}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            Move
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+export function DeleteProfileDialog(props: { profile: Profile; onDone: () => void; onCancel: () => void }) {
+  const { api } = useAuth();
+  const { busy, error, run } = useDialogAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    void run(async () => {
+      await api.del(`profiles/${props.profile.id}`);
+      props.onDone();
+    });
+  };
+  return (
+    <Modal title={`Delete ${props.profile.name}`} onCancel={props.onCancel} tone="warning">
+      <form className="form-stack" onSubmit={submit} noValidate>
+        <ErrorNotice error={error} />
+        <p>
+          Delete the saved connection <strong>{props.profile.name}</strong> ({hostLabel(props.profile)})?
+          Running terminals opened from it keep running.
+        </p>
+        <div className="modal-actions">
+          <button type="button" className="btn" onClick={props.onCancel} autoFocus>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-danger" disabled={busy}>
+            Delete
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+/**
+ * Asks for what a saved connection lacks before opening it: a username (saved on the profile:
+ * the broker takes it from there) and/or the password or key, which is sent once with `open`
+ * and not stored.
+ */
+export function ConnectProfileDialog(props: {
+  profile: Profile;
+  missing: MissingForConnect;
+  onConnect: (auth: SshAuth | undefined) => void;
+  onCancel: () => void;
+}) {
+  const { api } = useAuth();
+  const id = useId();
+  const { profile, missing } = props;
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [privateKey, setPrivateKey] = useState('');
+  const [passphrase, setPassphrase] = useState('');
+  const { busy, error, setError, run } = useDialogAction();
+
+  const loadKey = async (file: File | undefined) => {
+    if (!file) return;
+    if (file.size > 32 * 1024) {
+      setError('That file is too large to be a private key.');
+      return;
+    }
+    setPrivateKey(await file.text());
+  };
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (missing.username && !username.trim()) {
+      setError('Enter a username.');
+      return;
+    }
+    if (missing.secret === 'publickey' && !privateKey.trim()) {
+      setError('Paste a private key or load one from a file.');
+      return;
+    }
+    void run(async () => {
+      if (missing.username) await api.patch(`profiles/${profile.id}`, { username: username.trim() });
+      props.onConnect(
+        missing.secret === 'password'
+          ? { method: 'password', password }
+          : missing.secret === 'publickey'
+            ? { method: 'publickey', privateKey, ...(passphrase ? { passphrase } : {}) }
+            : undefined,
+      );
+    });
+  };
+
+  return (
+    <Modal title={`Connect to ${profile.name}`} onCancel={props.onCancel}>
+      <form className="form-stack" onSubmit={submit} noValidate autoComplete="off">
+        <p className="muted">
+          {hostLabel(profile)}
+          {profile.username ? ` as ${profile.username}` : ''}
+        </p>
+        <ErrorNotice error={error} />
+        {missing.username && (
+          <div className="field">
+            <label htmlFor={`${id}-user`}>Username</label>
+            <input
+              id={`${id}-user`}
+              value={username}
+              autoFocus
+              spellCheck={false}
+              autoCapitalize="none"
+              onChange={(e) => setUsername(e.target.value)}
+            />
+            <span className="muted small">Saved with the connection.</span>
+          </div>
+        )}
+        {missing.secret === 'password' && (
+          <div className="field">
+            <label htmlFor={`${id}-pw`}>Password</label>
+            <input
+              id={`${id}-pw`}
+              type="password"
+              autoComplete="off"
+              autoFocus={!missing.username}
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          </div>
+        )}
+        {missing.secret === 'publickey' && (
+          <>
+            <div className="field">
+              <label htmlFor={`${id}-key`}>Private key</label>
+              <textarea
+                id={`${id}-key`}
+                className="mono"
+                rows={5}
+                spellCheck={false}
+                autoFocus={!missing.username}
+                placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
+                value={privateKey}
+                onChange={(e) => setPrivateKey(e.target.value)}
+              />
+              <div className="file-row">
+                <label htmlFor={`${id}-keyfile`} className="btn btn-sm">
+                  Load key from file…
+                </label>
+                <input
+                  id={`${id}-keyfile`}
+                  type="file"
+                  className="sr-only"
+                  onChange={(e) => void loadKey(e.target.files?.[0])}
+                />
+              </div>
+            </div>
+            <div className="field">
+              <label htmlFor={`${id}-pp`}>Passphrase</label>
+              <input
+                id={`${id}-pp`}
+                type="password"
+                autoComplete="off"
+                placeholder="Only if the key is encrypted"
+                value={passphrase}
+                onChange={(e) => setPassphrase(e.target.value)}
+              />
+            </div>
+          </>
+        )}
+        {missing.secret && (
+          <p className="muted small">
+            Sent once to connect, not stored. Link a credential set to the connection to skip this step.
+          </p>
+        )}
+        <div className="modal-actions">
+          <button type="button" className="btn" onClick={props.onCancel}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            Connect
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

@@ -1,0 +1,633 @@
+import { type Folder, Permission, type Profile, type SshAuth } from '@tether/protocol';
+import {
+  type DragEvent,
+  type KeyboardEvent,
+  type MouseEvent,
+  useEffect,
+  useId,
+  useMemo,
+  useRef,
+  useState,
+} from 'react';
+import { useAuth } from '../auth/auth-context';
+import { Icon } from '../components/icons';
+import { saveBlob } from '../lib/download';
+import { describeError } from '../lib/use-api-data';
+import {
+  ConnectProfileDialog,
+  DeleteFolderDialog,
+  DeleteProfileDialog,
+  FolderNameDialog,
+  MoveProfileDialog,
+} from './connection-dialogs';
+import { ImportDialog } from './import-dialog';
+import { NetboxDialog } from './netbox-dialog';
+import { ProfileDialog } from './profile-dialog';
+import {
+  compareNames,
+  groupByFolder,
+  hostLabel,
+  type MissingForConnect,
+  missingForConnect,
+  needsConnectDialog,
+  sortFolders,
+} from './saved-connections';
+import { useProfileSearch, useSavedConnections } from './use-saved-connections';
+
+type DialogState =
+  | { kind: 'new-profile'; folderId: string | null }
+  | { kind: 'edit-profile'; profile: Profile }
+  | { kind: 'move-profile'; profile: Profile }
+  | { kind: 'delete-profile'; profile: Profile }
+  | { kind: 'connect'; profile: Profile; missing: MissingForConnect }
+  | { kind: 'new-folder' }
+  | { kind: 'rename-folder'; folder: Folder }
+  | { kind: 'delete-folder'; folder: Folder }
+  | { kind: 'import' }
+  | { kind: 'netbox' };
+
+const DRAG_TYPE = 'application/x-tether-profile';
+/** Above this many folders, folders start collapsed. */
+const EXPAND_ALL_UP_TO = 6;
+const ROOT_KEY = 'root';
+
+export interface ConnectionsPanelProps {
+  visible: boolean;
+  canConnect: boolean;
+  /** Opens a terminal tab, the same path as New connection, with `profileId` instead of a target. */
+  onOpen: (profile: Profile, auth: SshAuth | undefined) => void;
+}
+
+/** Saved connections: folders, search, CRUD, move, import/export; Enter or double-click connects. */
+export function ConnectionsPanel(props: ConnectionsPanelProps) {
+  const auth = useAuth();
+  const { api } = auth;
+  const canWrite = auth.hasPermission(Permission.PROFILES_WRITE);
+  const data = useSavedConnections(props.visible);
+  const [query, setQuery] = useState('');
+  const [version, setVersion] = useState(0);
+  const search = useProfileSearch(query, version);
+  const [dialog, setDialog] = useState<DialogState | null>(null);
+  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const [collapsed, setCollapsed] = useState<Set<string> | null>(null);
+  const [dropTarget, setDropTarget] = useState<string | null>(null);
+  const treeRef = useRef<HTMLUListElement>(null);
+  const headingId = useId();
+
+  // Start collapsed when there are many folders; later toggles are the user's.
+  useEffect(() => {
+    if (collapsed === null && data.loaded) {
+      setCollapsed(
+        data.folders.length > EXPAND_ALL_UP_TO ? new Set(data.folders.map((f) => f.id)) : new Set(),
+      );
+    }
+  }, [collapsed, data.loaded, data.folders]);
+
+  useEffect(() => {
+    if (message?.kind !== 'ok') return;
+    const t = setTimeout(() => setMessage(null), 6000);
+    return () => clearTimeout(t);
+  }, [message]);
+
+  const refresh = async (text?: string) => {
+    await data.reload();
+    setVersion((v) => v + 1);
+    if (text) setMessage({ kind: 'ok', text });
+  };
+
+  const folders = useMemo(() => sortFolders(data.folders), [data.folders]);
+  const searching = query.trim().length > 0;
+  const shown = searching ? (search.results ?? []) : data.profiles;
+  const groups = useMemo(() => groupByFolder(shown), [shown]);
+  const allGroups = useMemo(() => groupByFolder(data.profiles), [data.profiles]);
+  const deviceTypes = useMemo(
+    () =>
+      [...new Set(data.profiles.map((p) => p.deviceType).filter((d): d is string => !!d))].sort(compareNames),
+    [data.profiles],
+  );
+
+  const connect = (p: Profile) => {
+    if (!props.canConnect) return;
+    const missing = missingForConnect(p, data.credentials);
+    if (needsConnectDialog(missing)) setDialog({ kind: 'connect', profile: p, missing });
+    else props.onOpen(p, undefined);
+  };
+
+  const exportYaml = async () => {
+    try {
+      const file = await api.download('profiles/export');
+      saveBlob(file.blob, file.filename ?? 'sessions.yaml');
+      setMessage({ kind: 'ok', text: 'Exported saved connections as VelociTerm YAML.' });
+    } catch (err) {
+      setMessage({ kind: 'error', text: describeError(err) });
+    }
+  };
+
+  const move = async (profileId: string, folderId: string | null) => {
+    const p = data.profiles.find((x) => x.id === profileId);
+    if (!p || p.folderId === folderId) return;
+    try {
+      await api.post(`profiles/${profileId}/move`, { folderId });
+      const to = folderId ? (data.folders.find((f) => f.id === folderId)?.name ?? 'folder') : 'no folder';
+      await refresh(`Moved ${p.name} to ${to}.`);
+    } catch (err) {
+      setMessage({ kind: 'error', text: describeError(err) });
+    }
+  };
+
+  const isOpen = (key: string) => searching || !collapsed?.has(key);
+  const toggle = (key: string, open?: boolean) =>
+    setCollapsed((prev) => {
+      const next = new Set(prev ?? []);
+      const willOpen = open ?? next.has(key);
+      if (willOpen) next.delete(key);
+      else next.add(key);
+      return next;
+    });
+
+  // Arrow keys walk the visible folders and connections; Tab still reaches every button.
+  const onTreeKey = (e: KeyboardEvent<HTMLUListElement>) => {
+    const target = e.target as HTMLElement;
+    if (!target.classList.contains('conn-nav')) return;
+    const items = [...(treeRef.current?.querySelectorAll<HTMLElement>('.conn-nav') ?? [])];
+    const i = items.indexOf(target);
+    let next: HTMLElement | undefined;
+    if (e.key === 'ArrowDown') next = items[i + 1];
+    else if (e.key === 'ArrowUp') next = items[i - 1];
+    else if (e.key === 'Home') next = items[0];
+    else if (e.key === 'End') next = items[items.length - 1];
+    else if (e.key === 'ArrowLeft' && target.dataset.kind === 'profile')
+      next = target.closest('.conn-folder')?.querySelector<HTMLElement>('.conn-folder-toggle') ?? undefined;
+    else return;
+    e.preventDefault();
+    next?.focus();
+  };
+
+  const dragProps = (key: string, folderId: string | null) =>
+    canWrite
+      ? {
+          onDragOver: (e: DragEvent) => {
+            if (!e.dataTransfer.types.includes(DRAG_TYPE)) return;
+            e.preventDefault();
+            e.dataTransfer.dropEffect = 'move';
+            setDropTarget(key);
+          },
+          onDragLeave: (e: DragEvent) => {
+            if (!(e.currentTarget as Node).contains(e.relatedTarget as Node | null)) setDropTarget(null);
+          },
+          onDrop: (e: DragEvent) => {
+            e.preventDefault();
+            setDropTarget(null);
+            const id = e.dataTransfer.getData(DRAG_TYPE);
+            if (id) void move(id, folderId);
+          },
+        }
+      : {};
+
+  const renderProfile = (p: Profile) => (
+    <ProfileItem
+      key={p.id}
+      profile={p}
+      canWrite={canWrite}
+      canConnect={props.canConnect}
+      onConnect={() => connect(p)}
+      onEdit={() => setDialog({ kind: 'edit-profile', profile: p })}
+      onMove={() => setDialog({ kind: 'move-profile', profile: p })}
+      onDelete={() => setDialog({ kind: 'delete-profile', profile: p })}
+    />
+  );
+
+  const renderFolder = (key: string, folder: Folder | null, profiles: Profile[]) => {
+    const open = isOpen(key);
+    const name = folder?.name ?? 'No folder';
+    const count = profiles.length;
+    return (
+      <li
+        key={key}
+        className={`conn-folder ${dropTarget === key ? 'conn-drop' : ''}`}
+        data-folder-id={folder?.id ?? ROOT_KEY}
+        {...dragProps(key, folder?.id ?? null)}
+      >
+        <div className="conn-row">
+          <button
+            type="button"
+            className="conn-nav conn-folder-toggle"
+            data-kind="folder"
+            aria-expanded={open}
+            aria-label={`${name}, ${count} ${count === 1 ? 'connection' : 'connections'}`}
+            onClick={() => !searching && toggle(key)}
+            onKeyDown={(e) => {
+              if (searching) return;
+              if (e.key === 'ArrowRight' && !open) {
+                e.preventDefault();
+                toggle(key, true);
+              } else if (e.key === 'ArrowLeft' && open) {
+                e.preventDefault();
+                e.stopPropagation();
+                toggle(key, false);
+              }
+            }}
+          >
+            <Icon name={open ? 'chevronDown' : 'chevronRight'} className="conn-chevron" />
+            <span className={`conn-folder-name ${folder ? '' : 'muted'}`}>{name}</span>
+            <span className="conn-count" aria-hidden="true">
+              {count}
+            </span>
+          </button>
+          {canWrite && folder && (
+            <span className="conn-actions">
+              <button
+                type="button"
+                className="icon-btn"
+                aria-label={`New connection in ${name}`}
+                title="New connection in this folder"
+                onClick={() => setDialog({ kind: 'new-profile', folderId: folder.id })}
+              >
+                <Icon name="plus" />
+              </button>
+              <button
+                type="button"
+                className="icon-btn"
+                aria-label={`Rename folder ${name}`}
+                title="Rename folder"
+                onClick={() => setDialog({ kind: 'rename-folder', folder })}
+              >
+                <Icon name="edit" />
+              </button>
+              <button
+                type="button"
+                className="icon-btn icon-btn-danger"
+                aria-label={`Delete folder ${name}`}
+                title="Delete folder"
+                onClick={() => setDialog({ kind: 'delete-folder', folder })}
+              >
+                <Icon name="trash" />
+              </button>
+            </span>
+          )}
+        </div>
+        {open && profiles.length > 0 && (
+          <ul className="conn-profiles" aria-label={name}>
+            {profiles.map(renderProfile)}
+          </ul>
+        )}
+      </li>
+    );
+  };
+
+  const rootProfiles = groups.get(null) ?? [];
+  const visibleFolders = searching ? folders.filter((f) => (groups.get(f.id)?.length ?? 0) > 0) : folders;
+  const empty = data.loaded && data.folders.length === 0 && data.profiles.length === 0;
+  const closeDialog = () => setDialog(null);
+
+  return (
+    <section className="conn-panel" aria-labelledby={headingId}>
+      <div className="panel-head">
+        <h2 id={headingId}>Connections</h2>
+        <div className="panel-tools">
+          {canWrite && (
+            <>
+              <button
+                type="button"
+                className="icon-btn"
+                aria-label="New saved connection"
+                title="New saved connection"
+                onClick={() => setDialog({ kind: 'new-profile', folderId: null })}
+              >
+                <Icon name="plus" />
+              </button>
+              <button
+                type="button"
+                className="icon-btn"
+                aria-label="New folder"
+                title="New folder"
+                onClick={() => setDialog({ kind: 'new-folder' })}
+              >
+                <Icon name="folderPlus" />
+              </button>
+              <button
+                type="button"
+                className="icon-btn"
+                aria-label="Import connections"
+                title="Import VelociTerm YAML"
+                onClick={() => setDialog({ kind: 'import' })}
+              >
+                <Icon name="upload" />
+              </button>
+            </>
+          )}
+          <button
+            type="button"
+            className="icon-btn"
+            // Not "Import from NetBox": other tests' getByLabel('From') would match it.
+            aria-label="NetBox"
+            title="Find devices in NetBox and import them"
+            onClick={() => setDialog({ kind: 'netbox' })}
+          >
+            <Icon name="server" />
+          </button>
+          <button
+            type="button"
+            className="icon-btn"
+            aria-label="Export connections"
+            title="Export as VelociTerm YAML"
+            disabled={empty}
+            onClick={() => void exportYaml()}
+          >
+            <Icon name="download" />
+          </button>
+        </div>
+      </div>
+      <div className="conn-search">
+        <Icon name="search" className="conn-search-icon" />
+        <input
+          type="search"
+          aria-label="Search connections"
+          placeholder="Search name, host, type, tag…"
+          value={query}
+          spellCheck={false}
+          onChange={(e) => setQuery(e.target.value)}
+          onKeyDown={(e) => {
+            if (e.key === 'Escape' && query) {
+              e.preventDefault();
+              setQuery('');
+            } else if (e.key === 'ArrowDown') {
+              e.preventDefault();
+              treeRef.current
+                ?.querySelector<HTMLElement>(searching ? '.conn-profile-main' : '.conn-nav')
+                ?.focus();
+            }
+          }}
+        />
+      </div>
+      <div className="conn-messages">
+        {message && (
+          <p
+            role={message.kind === 'error' ? 'alert' : 'status'}
+            className={`notice notice-${message.kind === 'error' ? 'error' : 'ok'}`}
+          >
+            {message.text}
+          </p>
+        )}
+        {(data.error || search.error) && (
+          <p role="alert" className="notice notice-error">
+            {data.error ?? search.error}
+          </p>
+        )}
+      </div>
+      {!data.loaded && !data.error && <p className="muted pad">Loading…</p>}
+      {empty && (
+        <div className="pad conn-empty">
+          <p className="muted">No saved connections yet.</p>
+          {canWrite && (
+            <div className="conn-empty-actions">
+              <button
+                type="button"
+                className="btn btn-sm"
+                onClick={() => setDialog({ kind: 'new-profile', folderId: null })}
+              >
+                Add a connection
+              </button>
+              <button type="button" className="btn btn-sm" onClick={() => setDialog({ kind: 'import' })}>
+                Import VelociTerm YAML…
+              </button>
+            </div>
+          )}
+        </div>
+      )}
+      {searching && search.results && search.results.length === 0 && (
+        <p className="muted pad">No connections match “{query.trim()}”.</p>
+      )}
+      {data.loaded && !empty && (
+        <ul className="conn-tree" ref={treeRef} aria-label="Folders" onKeyDown={onTreeKey}>
+          {visibleFolders.map((f) => renderFolder(f.id, f, groups.get(f.id) ?? []))}
+          {rootProfiles.length > 0 && renderFolder(ROOT_KEY, null, rootProfiles)}
+        </ul>
+      )}
+
+      {dialog?.kind === 'new-profile' && (
+        <ProfileDialog
+          folderId={dialog.folderId}
+          folders={data.folders}
+          credentials={data.credentials}
+          deviceTypes={deviceTypes}
+          onSaved={(p) => {
+            closeDialog();
+            void refresh(`Saved ${p.name}.`);
+          }}
+          onCancel={closeDialog}
+        />
+      )}
+      {dialog?.kind === 'edit-profile' && (
+        <ProfileDialog
+          profile={dialog.profile}
+          folders={data.folders}
+          credentials={data.credentials}
+          deviceTypes={deviceTypes}
+          onSaved={(p) => {
+            closeDialog();
+            void refresh(`Saved ${p.name}.`);
+          }}
+          onCancel={closeDialog}
+        />
+      )}
+      {dialog?.kind === 'move-profile' && (
+        <MoveProfileDialog
+          profile={dialog.profile}
+          folders={data.folders}
+          onDone={(p) => {
+            closeDialog();
+            const to = p.folderId
+              ? (data.folders.find((f) => f.id === p.folderId)?.name ?? 'folder')
+              : 'no folder';
+            void refresh(`Moved ${p.name} to ${to}.`);
+          }}
+          onCancel={closeDialog}
+        />
+      )}
+      {dialog?.kind === 'delete-profile' && (
+        <DeleteProfileDialog
+          profile={dialog.profile}
+          onDone={() => {
+            closeDialog();
+            void refresh(`Deleted ${dialog.profile.name}.`);
+          }}
+          onCancel={closeDialog}
+        />
+      )}
+      {dialog?.kind === 'connect' && (
+        <ConnectProfileDialog
+          profile={dialog.profile}
+          missing={dialog.missing}
+          onConnect={(sshAuth) => {
+            closeDialog();
+            props.onOpen(dialog.profile, sshAuth);
+            if (dialog.missing.username) void refresh();
+          }}
+          onCancel={closeDialog}
+        />
+      )}
+      {dialog?.kind === 'new-folder' && (
+        <FolderNameDialog
+          onDone={(f) => {
+            closeDialog();
+            void refresh(`Folder ${f.name} created.`);
+          }}
+          onCancel={closeDialog}
+        />
+      )}
+      {dialog?.kind === 'rename-folder' && (
+        <FolderNameDialog
+          folder={dialog.folder}
+          onDone={(f) => {
+            closeDialog();
+            void refresh(`Folder renamed to ${f.name}.`);
+          }}
+          onCancel={closeDialog}
+        />
+      )}
+      {dialog?.kind === 'delete-folder' && (
+        <DeleteFolderDialog
+          folder={dialog.folder}
+          folders={data.folders}
+          profiles={allGroups.get(dialog.folder.id) ?? []}
+          onDone={(text) => {
+            closeDialog();
+            void refresh(text);
+          }}
+          onCancel={closeDialog}
+        />
+      )}
+      {dialog?.kind === 'netbox' && (
+        <NetboxDialog
+          folders={data.folders}
+          onClose={(imported) => {
+            closeDialog();
+            if (imported) {
+              setCollapsed(null);
+              void refresh(imported);
+            }
+          }}
+        />
+      )}
+      {dialog?.kind === 'import' && (
+        <ImportDialog
+          onImported={(text) => {
+            closeDialog();
+            setCollapsed(null);
+            void refresh(text);
+          }}
+          onCancel={closeDialog}
+        />
+      )}
+    </section>
+  );
+}
+
+function ProfileItem(props: {
+  profile: Profile;
+  canWrite: boolean;
+  canConnect: boolean;
+  onConnect: () => void;
+  onEdit: () => void;
+  onMove: () => void;
+  onDelete: () => void;
+}) {
+  const { profile: p } = props;
+  const subId = useId();
+  const sub = [hostLabel(p), p.deviceType].filter(Boolean).join(' · ');
+
+  const onKeyDown = (e: KeyboardEvent<HTMLButtonElement>) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      props.onConnect();
+    } else if (e.key === 'F2' && props.canWrite) {
+      e.preventDefault();
+      props.onEdit();
+    } else if (e.key === 'Delete' && props.canWrite) {
+      e.preventDefault();
+      props.onDelete();
+    }
+  };
+  // A mouse click only selects (double-click connects); a keyboard or assistive-technology
+  // activation (detail 0: Space, screen readers) connects.
+  const onClick = (e: MouseEvent<HTMLButtonElement>) => {
+    if (e.detail === 0) props.onConnect();
+  };
+
+  return (
+    <li
+      className="conn-profile"
+      data-profile-id={p.id}
+      draggable={props.canWrite}
+      onDragStart={(e) => {
+        e.dataTransfer.setData(DRAG_TYPE, p.id);
+        e.dataTransfer.effectAllowed = 'move';
+      }}
+    >
+      <div className="conn-row">
+        <button
+          type="button"
+          className="conn-nav conn-profile-main"
+          data-kind="profile"
+          aria-label={p.name}
+          aria-describedby={subId}
+          title={`${p.name}: ${props.canConnect ? 'double-click or Enter to connect' : sub}${props.canWrite ? ', F2 to edit' : ''}`}
+          onClick={onClick}
+          onDoubleClick={props.onConnect}
+          onKeyDown={onKeyDown}
+        >
+          <span className="conn-profile-name">{p.name}</span>
+          <span className="conn-profile-sub" id={subId}>
+            {sub}
+            {p.tags.length > 0 && <span className="conn-tags"> {p.tags.map((t) => `#${t}`).join(' ')}</span>}
+          </span>
+        </button>
+        <span className="conn-actions">
+          {props.canConnect && (
+            <button
+              type="button"
+              className="icon-btn"
+              aria-label={`Connect to ${p.name}`}
+              title="Connect"
+              onClick={props.onConnect}
+            >
+              <Icon name="play" />
+            </button>
+          )}
+          {props.canWrite && (
+            <>
+              <button
+                type="button"
+                className="icon-btn"
+                aria-label={`Edit ${p.name}`}
+                title="Edit (F2)"
+                onClick={props.onEdit}
+              >
+                <Icon name="edit" />
+              </button>
+              <button
+                type="button"
+                className="icon-btn"
+                aria-label={`Move ${p.name}`}
+                title="Move to folder"
+                onClick={props.onMove}
+              >
+                <Icon name="move" />
+              </button>
+              <button
+                type="button"
+                className="icon-btn icon-btn-danger"
+                aria-label={`Delete ${p.name}`}
+                title="Delete (Del)"
+                onClick={props.onDelete}
+              >
+                <Icon name="trash" />
+              </button>
+            </>
+          )}
+        </span>
+      </div>
+    </li>
+  );
+}
