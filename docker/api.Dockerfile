@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1
+#
+# The broker image: the API (compiled to dist) plus the built web app it serves, on a slim Node
+# runtime as an unprivileged user. Build from the repository root:
+#
+#   docker build -f docker/api.Dockerfile -t tether-api .
+#
+# or let docker/compose.yaml build it. Data (embedded database, generated secrets) lives in /data.
+
+ARG NODE_VERSION=20.20
+ARG PNPM_VERSION=10.34.9
+
+# ── build: install with the lockfile, compile protocol + api + web, assemble a production tree ──
+FROM node:${NODE_VERSION}-bookworm AS build
+ARG PNPM_VERSION
+ENV CI=true
+RUN npm install --global --no-audit --no-fund "pnpm@${PNPM_VERSION}"
+WORKDIR /src
+
+# Manifests first, so the dependency layer is rebuilt only when they or the lockfile change.
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
+COPY apps/api/package.json apps/api/
+COPY apps/web/package.json apps/web/
+COPY packages/protocol/package.json packages/protocol/
+COPY packages/testkit/package.json packages/testkit/
+COPY e2e/package.json e2e/
+COPY bench/package.json bench/
+RUN pnpm install --frozen-lockfile --filter "@tether/api..." --filter "@tether/web..." --filter tether
+
+COPY . .
+# `pnpm deploy` gives the API with production dependencies only (workspace packages copied in,
+# not linked); of that, the runtime needs dist/ (code + migrations), node_modules and the
+# manifest. `cp -a` keeps pnpm's relative symlinks.
+RUN pnpm exec turbo run build --filter "@tether/api" --filter "@tether/web" \
+ && pnpm --filter "@tether/api" deploy --prod --legacy /tmp/deploy \
+ && mkdir /out \
+ && cp -a /tmp/deploy/dist /tmp/deploy/node_modules /tmp/deploy/package.json /out/ \
+ && cp -a apps/web/dist /out/web \
+ && cp docker/healthcheck.mjs /out/healthcheck.mjs
+
+# ── runtime ──
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8080 \
+    DATA_DIR=/data \
+    WEB_DIST=/app/web
+WORKDIR /app
+# Code is owned by root and read-only to the service user; only /data is writable.
+COPY --from=build /out /app
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 8080
+# Liveness plus a database round trip (GET {BASE_PATH}/api/health).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
+# server.js drains HTTP, tells sockets "server restarting", ends SSH sessions and closes the
+# database on SIGTERM within 10 s; give it that long (compose: stop_grace_period).
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/server.js"]
