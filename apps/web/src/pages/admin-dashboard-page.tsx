@@ -1,0 +1,250 @@
+import type { AdminStatus } from '@tether/protocol';
+import { type ReactNode, useEffect, useId, useState } from 'react';
+import { absoluteTime, formatBytes, formatDuration, formatPercent } from '../lib/format';
+import { useApiData } from '../lib/use-api-data';
+import { usePolling } from '../lib/use-polling';
+
+const REFRESH_MS = 5_000;
+
+/** System status of the broker process serving this page, refreshed every 5 s. */
+export function AdminDashboardPage() {
+  const status = useApiData<AdminStatus>('admin/status');
+  const [updatedAt, setUpdatedAt] = useState<number | null>(null);
+  const { paused } = usePolling(() => status.reload(), REFRESH_MS);
+  const s = status.data;
+
+  useEffect(() => {
+    if (s) setUpdatedAt(Date.now());
+  }, [s]);
+
+  return (
+    <div className="page-inner page-wide">
+      <div className="page-head">
+        <h1>Dashboard</h1>
+        <span className="muted small" role="status">
+          {paused
+            ? 'Auto-refresh paused while you are away.'
+            : updatedAt
+              ? `Updated ${new Date(updatedAt).toLocaleTimeString()} · every ${REFRESH_MS / 1000} s`
+              : ''}
+        </span>
+        <span className="spacer" />
+        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void status.reload()}>
+          Refresh
+        </button>
+      </div>
+      {status.error && (
+        <div role="alert" className="notice notice-error">
+          {status.error}
+        </div>
+      )}
+      {!s && !status.error && <p className="muted">Loading…</p>}
+      {s && <StatusGrid s={s} />}
+    </div>
+  );
+}
+
+function StatusGrid({ s }: { s: AdminStatus }) {
+  const { limits } = s.connections;
+  const memUsed = s.memory.systemTotalBytes - s.memory.systemFreeBytes;
+  const diskUsed = s.disk ? s.disk.totalBytes - s.disk.freeBytes : 0;
+  return (
+    <div className="stat-grid">
+      <Card title="Connections">
+        <Big value={s.connections.websockets} of={limits.maxConnections} unit="sockets" />
+        <Meter label="Connections used" value={s.connections.websockets} max={limits.maxConnections} />
+        <Stats
+          rows={[
+            ['SSH sessions', s.connections.sshSessions],
+            ['Max connections', limits.maxConnections],
+            ['Max terminals per user', limits.maxTerminalsPerUser],
+          ]}
+        />
+      </Card>
+      <Card title="Terminals">
+        <Big value={s.terminals.running} unit="running" />
+        <Stats
+          rows={[
+            ['Detached', s.terminals.detached],
+            ['Viewers', s.terminals.viewers],
+            ['Recently ended', s.terminals.ended],
+            ['Output buffers', formatBytes(s.terminals.ringBytes)],
+            ['Detached timeout', formatDuration(limits.terminalDetachedTimeoutMs / 1000)],
+          ]}
+        />
+      </Card>
+      <Card title="Users">
+        {s.users ? (
+          <>
+            <Big value={s.users.online} of={s.users.total} unit="online" />
+            <Stats
+              rows={[
+                ['Users online', s.users.online],
+                ['Live sessions', s.users.liveSessions],
+                ['Accounts', s.users.total],
+              ]}
+            />
+          </>
+        ) : (
+          <p className="muted">Unavailable (database not answering).</p>
+        )}
+      </Card>
+      <Card title="Uptime">
+        <Big value={formatDuration(s.uptimeSeconds)} />
+        <Stats
+          rows={[
+            ['Started', absoluteTime(s.startedAt)],
+            ['System uptime', formatDuration(s.systemUptimeSeconds)],
+          ]}
+        />
+      </Card>
+      <Card title="Memory">
+        <Big value={formatBytes(s.memory.rssBytes)} unit="RSS" />
+        <Meter label="System memory used" value={memUsed} max={s.memory.systemTotalBytes} />
+        <Stats
+          rows={[
+            ['Heap', `${formatBytes(s.memory.heapUsedBytes)} / ${formatBytes(s.memory.heapTotalBytes)}`],
+            ['External', formatBytes(s.memory.externalBytes)],
+            ['System', `${formatBytes(memUsed)} / ${formatBytes(s.memory.systemTotalBytes)}`],
+          ]}
+        />
+      </Card>
+      <Card title="CPU">
+        <Big value={formatPercent(s.cpu.processPercent)} unit="process" />
+        <Meter label="System CPU" value={s.cpu.systemPercent} max={100} />
+        <Stats
+          rows={[
+            ['System', formatPercent(s.cpu.systemPercent)],
+            ['Load (1, 5, 15 min)', s.cpu.loadAverage.map((l) => l.toFixed(2)).join('  ')],
+            ['Cores', `${s.cpu.cores} × ${s.cpu.model}`],
+            ['Event loop lag', `${s.cpu.eventLoopLagMs.toFixed(1)} ms`],
+          ]}
+        />
+      </Card>
+      <Card title="Disk">
+        {s.disk ? (
+          <>
+            <Big value={formatBytes(s.disk.availableBytes)} unit="available" />
+            <Meter label="Disk used" value={diskUsed} max={s.disk.totalBytes} />
+            <Stats
+              rows={[
+                ['Used', `${formatBytes(diskUsed)} / ${formatBytes(s.disk.totalBytes)}`],
+                [
+                  'Data directory',
+                  <span className="mono" title={s.disk.path}>
+                    {s.disk.path}
+                  </span>,
+                ],
+              ]}
+            />
+          </>
+        ) : (
+          <p className="muted">Unavailable.</p>
+        )}
+      </Card>
+      <Card title="Server">
+        <Big value={s.version} unit="version" />
+        <Stats
+          rows={[
+            ['Hostname', <span className="mono">{s.hostname}</span>],
+            ['Node', <span className="mono">{s.nodeId}</span>],
+            [
+              'Runtime',
+              `Node ${s.runtime.node} · ${s.runtime.platform}/${s.runtime.arch} · pid ${s.runtime.pid}`,
+            ],
+            [
+              'Database',
+              <span className={s.database.status === 'ok' ? '' : 'text-danger'}>
+                {s.database.driver} · {s.database.status}
+                {s.database.latencyMs !== undefined ? ` · ${s.database.latencyMs} ms` : ''}
+              </span>,
+            ],
+          ]}
+        />
+      </Card>
+      {s.network.length > 0 && (
+        <Card title="Network" wide>
+          <div className="table-wrap">
+            <table className="table">
+              <thead>
+                <tr>
+                  <th scope="col">Interface</th>
+                  <th scope="col">Received</th>
+                  <th scope="col">Sent</th>
+                  <th scope="col">Errors (rx / tx)</th>
+                </tr>
+              </thead>
+              <tbody>
+                {s.network.map((n) => (
+                  <tr key={n.interface}>
+                    <th scope="row" className="mono">
+                      {n.interface}
+                    </th>
+                    <td>{formatBytes(n.rxBytes)}</td>
+                    <td>{formatBytes(n.txBytes)}</td>
+                    <td>
+                      {n.rxErrors} / {n.txErrors}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </Card>
+      )}
+    </div>
+  );
+}
+
+function Card({ title, wide, children }: { title: string; wide?: boolean; children: ReactNode }) {
+  const id = useId();
+  return (
+    <section className={`card stat-card ${wide ? 'stat-wide' : ''}`} aria-labelledby={id}>
+      <h2 id={id} className="stat-title">
+        {title}
+      </h2>
+      {children}
+    </section>
+  );
+}
+
+function Big({ value, of, unit }: { value: ReactNode; of?: number; unit?: string }) {
+  return (
+    <p className="stat-big">
+      <span className="stat-value">{value}</span>
+      {of !== undefined && <span className="stat-of"> / {of}</span>}
+      {unit && <span className="stat-unit"> {unit}</span>}
+    </p>
+  );
+}
+
+function Meter({ label, value, max }: { label: string; value: number; max: number }) {
+  const safeMax = max > 0 ? max : 1;
+  const v = Math.min(safeMax, Math.max(0, value));
+  return (
+    <meter
+      className="meter"
+      aria-label={label}
+      min={0}
+      max={safeMax}
+      low={safeMax * 0.75}
+      high={safeMax * 0.9}
+      optimum={0}
+      value={v}
+      title={`${label}: ${Math.round((v / safeMax) * 100)} %`}
+    />
+  );
+}
+
+function Stats({ rows }: { rows: Array<[string, ReactNode]> }) {
+  return (
+    <dl className="stats">
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd title={typeof v === 'string' || typeof v === 'number' ? String(v) : undefined}>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}

@@ -1,0 +1,30 @@
+import type { Locator, Page } from '@playwright/test';
+import type { SshdHarness } from '@tether/testkit';
+import { expect } from './fixtures.ts';
+
+/** The visible terminal: DOM renderer rows (window.__TETHER_E2E__ is set by the fixtures). */
+export function activeTerminal(page: Page): Locator {
+  return page.locator('[role="tabpanel"]:not([hidden]) .terminal-pane');
+}
+
+/** New connection → password → accept the host key → ready. */
+export async function openTerminal(page: Page, sshd: SshdHarness): Promise<Locator> {
+  await page.getByRole('button', { name: 'New connection' }).first().click();
+  const dialog = page.getByRole('dialog', { name: 'New connection' });
+  await dialog.getByLabel('Host').fill(sshd.host);
+  await dialog.getByLabel('Port').fill(String(sshd.port));
+  await dialog.getByLabel('Username').fill(sshd.username);
+  await dialog.getByRole('radio', { name: 'Password' }).check();
+  await dialog.locator('input[type="password"]').fill(sshd.password);
+  await dialog.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('dialog', { name: 'Verify host key' }).getByRole('button', { name: 'Accept' }).click();
+  const pane = activeTerminal(page);
+  await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+  return pane;
+}
+
+export async function typeInTerminal(page: Page, command: string): Promise<void> {
+  await activeTerminal(page).locator('.xterm').click();
+  await page.keyboard.type(command);
+  await page.keyboard.press('Enter');
+}
