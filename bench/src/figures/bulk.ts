@@ -1,0 +1,97 @@
+import type { BenchContext, FigureResult } from '../context.ts';
+import { OpenSshShell } from '../openssh.ts';
+import { median, round } from '../stats.ts';
+import { BenchTerminal } from '../terminal-client.ts';
+
+const MARKER = '__BENCH_DONE__';
+
+/**
+ * Bulk output: `head -c SIZE /dev/zero | base64 -w 100` in a PTY, timed from typing the command
+ * to seeing the end marker. Reference: the same command in an `ssh -tt` shell. Both sides have
+ * their session established before the clock starts, so only the stream is measured.
+ */
+export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
+  const size = ctx.quick ? '20M' : '200M';
+  const rounds = ctx.quick ? 2 : 3;
+  const command = `head -c ${size} /dev/zero | base64 -w 100; echo __BENCH_""DONE__\r`;
+  const timeoutMs = ctx.quick ? 60_000 : 180_000;
+  const raw: number[] = [];
+  const broker: number[] = [];
+  const bytes: number[] = [];
+
+  const runRaw = async () => {
+    const ssh = new OpenSshShell(ctx);
+    try {
+      await ssh.waitForOutput('$ ', 20_000);
+      const before = ssh.received;
+      const t0 = performance.now();
+      const done = ssh.waitForOutput(MARKER, timeoutMs);
+      ssh.type(command);
+      const t1 = await done;
+      const n = ssh.received - before;
+      raw.push(n / 1e6 / ((t1 - t0) / 1000));
+      bytes.push(n);
+    } finally {
+      await ssh.close();
+    }
+  };
+
+  const runBroker = async () => {
+    const term = await BenchTerminal.connect(ctx.broker.url, ctx.user);
+    try {
+      const prompt = term.waitForOutput('$ ', 20_000);
+      await term.open(
+        { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
+        { method: 'publickey', privateKey: ctx.sshd.keys.plain.privateKey },
+      );
+      await prompt;
+      const before = term.received;
+      const t0 = performance.now();
+      const done = term.waitForOutput(MARKER, timeoutMs);
+      term.type(command);
+      const t1 = await done;
+      const n = term.received - before;
+      broker.push(n / 1e6 / ((t1 - t0) / 1000));
+      bytes.push(n);
+      term.send({ type: 'terminate' });
+    } finally {
+      await term.close();
+    }
+  };
+
+  for (let r = 0; r < rounds; r++) {
+    ctx.log(`  bulk round ${r + 1}/${rounds}`);
+    if (r % 2 === 0) {
+      await runRaw();
+      await runBroker();
+    } else {
+      await runBroker();
+      await runRaw();
+    }
+  }
+  const b = median(broker);
+  const ref = median(raw);
+  const ratio = b / ref;
+  return {
+    id: 'bulk',
+    metrics: [
+      {
+        figure: 'bulk output',
+        metric: `throughput (${size} base64 in a pty)`,
+        unit: 'MB/s',
+        broker: round(b, 1),
+        reference: round(ref, 1),
+        ratio: round(ratio, 3),
+        target: 'broker >= 90% of ssh -tt',
+        pass: ratio >= 0.9,
+      },
+    ],
+    detail: {
+      size,
+      rounds,
+      brokerMBps: broker.map((v) => round(v, 2)),
+      rawMBps: raw.map((v) => round(v, 2)),
+      bytes,
+    },
+  };
+}

@@ -1,0 +1,139 @@
+import { ADMIN, type Broker, createUser, login, startBroker } from '../broker.ts';
+import type { BenchContext, FigureResult, Metric } from '../context.ts';
+import { STAND_IN_PASSWORD, STAND_IN_USER, startStandIn } from '../stand-in.ts';
+import { mapLimit, round, sleep } from '../stats.ts';
+import { BenchTerminal } from '../terminal-client.ts';
+
+const GREETING_BYTES = 64 * 1024;
+const SEED_CLAIM_BYTES = 5 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+/**
+ * Many terminals: a fresh broker per N opens N terminals to the ssh2 stand-in server (each prints
+ * 64 KB on start), every one with its WebSocket still attached, and holds them. Broker RSS per
+ * terminal = (RSS holding N − RSS holding N/10) / (N − N/10), both read after a full GC (the bench
+ * starts the broker with --expose-gc; the preload triggers it) so garbage that happens to be
+ * uncollected does not count; the RSS without GC is kept in the JSON. Event-loop lag is sampled
+ * inside the broker (bench preload) during the hold.
+ */
+export async function manyFigure(ctx: BenchContext): Promise<FigureResult> {
+  const counts = ctx.quick ? [200] : [1000, 5000];
+  const holdMs = ctx.quick ? 5_000 : 20_000;
+  const standIn = await startStandIn(GREETING_BYTES);
+  const metrics: Metric[] = [];
+  const detail: Record<string, unknown> = { holdMs, greetingBytes: GREETING_BYTES };
+  try {
+    for (const n of counts) {
+      const broker = await startBroker({ tmpDir: ctx.tmpDir });
+      try {
+        const r = await runOne(ctx, broker, standIn, n, holdMs);
+        detail[`n${n}`] = r;
+        metrics.push(
+          {
+            figure: 'many terminals',
+            metric: `N=${n}: broker RSS per terminal`,
+            unit: 'MiB',
+            broker: round(r.rssPerTerminal / MiB, 3),
+            reference: round(SEED_CLAIM_BYTES / MiB, 1),
+            ratio: round(r.rssPerTerminal / SEED_CLAIM_BYTES, 3),
+            target: '<= 1.5 MiB',
+            pass: r.rssPerTerminal <= 1.5 * MiB,
+          },
+          {
+            figure: 'many terminals',
+            metric: `N=${n}: event-loop lag p99 while holding`,
+            unit: 'ms',
+            broker: r.holdLag.p99,
+            reference: null,
+            ratio: null,
+            target: '< 20 ms',
+            pass: r.holdLag.p99 < 20,
+          },
+        );
+      } finally {
+        await broker.stop();
+      }
+    }
+  } finally {
+    await standIn.stop();
+  }
+  return { id: 'many', metrics, detail };
+}
+
+async function runOne(
+  ctx: BenchContext,
+  broker: Broker,
+  standIn: { host: string; port: number },
+  n: number,
+  holdMs: number,
+) {
+  ctx.log(`  many terminals: N=${n} on a fresh broker (pid ${broker.pid})`);
+  const admin = await login(broker.url, ADMIN.username, ADMIN.password);
+  await createUser(broker.url, admin, 'bench-many', 'bench-many-password');
+  const user = await login(broker.url, 'bench-many', 'bench-many-password');
+  // The first open asks about the host key; accept it once so the rest run without a prompt.
+  const warm = await BenchTerminal.connect(broker.url, user);
+  await warm.open(
+    { host: standIn.host, port: standIn.port, username: STAND_IN_USER },
+    { method: 'password', password: STAND_IN_PASSWORD },
+  );
+  warm.send({ type: 'terminate' });
+  await warm.close();
+  const open = async () => {
+    const term = await BenchTerminal.connect(broker.url, user);
+    const greeted = term.waitForOutput('$ ', 120_000);
+    await term.open(
+      { host: standIn.host, port: standIn.port, username: STAND_IN_USER },
+      { method: 'password', password: STAND_IN_PASSWORD },
+      { cols: 120, rows: 40 },
+      120_000,
+    );
+    await greeted;
+    if (++opened % 500 === 0) ctx.log(`    ${opened}/${n} open`);
+    return term;
+  };
+  let opened = 0;
+  // Baseline with a tenth of the terminals already open: the per-terminal figure is the slope
+  // from there to N, so the broker's fixed start-up memory (PGlite heap, first-login garbage)
+  // cannot leak into it.
+  const base = Math.max(20, Math.round(n / 10));
+  const baseTerminals = await mapLimit(Array.from({ length: base }), 32, open);
+  await sleep(1_000);
+  const rssBefore = await broker.settledRss();
+  const before = await broker.lagRead();
+
+  await broker.lagReset();
+  const t0 = performance.now();
+  const terminals = baseTerminals.concat(await mapLimit(Array.from({ length: n - base }), 32, open));
+  const openSeconds = (performance.now() - t0) / 1000;
+  const openedTimed = n - base;
+  const openLag = (await broker.lagRead()).lag;
+  const received = terminals.reduce((s, t) => s + t.received, 0);
+  if (received < n * GREETING_BYTES)
+    throw new Error(`only ${received} of ${n * GREETING_BYTES} bytes arrived`);
+
+  await sleep(2_000);
+  await broker.lagReset();
+  await sleep(holdMs);
+  const hold = await broker.lagRead();
+  const rssHoldNoGc = broker.rss();
+  const rssHold = await broker.settledRss();
+  ctx.log(
+    `    held ${n}: RSS ${round(rssHold / MiB, 1)} MiB (before ${round(rssBefore / MiB, 1)}), lag p99 ${hold.lag.p99} ms`,
+  );
+  for (const t of terminals) t.ws.terminate();
+  return {
+    n,
+    openSeconds: round(openSeconds, 2),
+    opensPerSecond: round(openedTimed / openSeconds, 1),
+    baseline: base,
+    openLag,
+    holdLag: hold.lag,
+    rssBefore,
+    rssHoldNoGc,
+    rssHold,
+    rssPerTerminal: (rssHold - rssBefore) / (n - base),
+    heapBefore: before.memory,
+    heapHold: hold.memory,
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * `pnpm bench [--quick] [--only=bulk,echo,reattach,logins,many] [--no-build]`
+ *
+ * Runs the built broker (`node apps/api/dist/server.js`, NODE_ENV=production) against a real
+ * loopback OpenSSH sshd and compares it with raw OpenSSH / ssh2 / argon2 in the same run,
+ * alternating broker and reference over several rounds. Prints a table and writes
+ * bench-results/<timestamp>.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { ADMIN, type Broker, buildBroker, createUser, login, ROOT, startBroker } from './broker.ts';
+import type { BenchContext, FigureResult, Metric } from './context.ts';
+import { bulkFigure } from './figures/bulk.ts';
+import { echoFigure } from './figures/echo.ts';
+import { loginsFigure } from './figures/logins.ts';
+import { manyFigure } from './figures/many.ts';
+import { reattachFigure } from './figures/reattach.ts';
+
+const FIGURES = {
+  bulk: bulkFigure,
+  echo: echoFigure,
+  reattach: reattachFigure,
+  logins: loginsFigure,
+  many: manyFigure,
+} as const;
+type FigureId = keyof typeof FIGURES;
+
+function parseArgs(argv: string[]) {
+  const quick = argv.includes('--quick');
+  const noBuild = argv.includes('--no-build');
+  const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+  const ids = (only ? only.split(',') : Object.keys(FIGURES)) as FigureId[];
+  for (const id of ids)
+    if (!(id in FIGURES)) throw new Error(`unknown figure "${id}" (${Object.keys(FIGURES).join(', ')})`);
+  // `many` runs last: it replaces the shared broker with its own.
+  ids.sort((a, b) => Number(a === 'many') - Number(b === 'many'));
+  return { quick, noBuild, ids };
+}
+
+const log = (line: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+function machine() {
+  const cpus = os.cpus();
+  let openssh = '';
+  try {
+    openssh = execFileSync('ssh', ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (err) {
+    openssh = String((err as { stderr?: string }).stderr ?? '').trim();
+  }
+  if (!openssh) openssh = execFileSync('sh', ['-c', 'ssh -V 2>&1'], { encoding: 'utf8' }).trim();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    openssh,
+  };
+}
+
+function formatTable(metrics: Metric[]): string {
+  const head = ['figure', 'metric', 'broker', 'reference', 'ratio', 'target', 'result'];
+  const rows = metrics.map((m) => [
+    m.figure,
+    m.metric,
+    m.broker === null ? '-' : `${m.broker} ${m.unit}`,
+    m.reference === null ? '-' : `${m.reference} ${m.unit}`,
+    m.ratio === null ? '-' : String(m.ratio),
+    m.target,
+    m.pass === null ? '' : m.pass ? 'PASS' : 'FAIL',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const skip = sshdSkipReason();
+  if (skip) throw new Error(`cannot run the bench: ${skip}`);
+  if (!args.noBuild) buildBroker(log);
+
+  const tmpDir = mkdtempSync(join(os.tmpdir(), 'tether-bench-'));
+  let sshd: SshdHarness | undefined;
+  let broker: Broker | undefined;
+  const cleanup = async () => {
+    await broker?.stop().catch(() => {});
+    await sshd?.stop().catch(() => {});
+    rmSync(tmpDir, { recursive: true, force: true });
+  };
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log('interrupted: cleaning up');
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = new Date();
+  // A shared machine is the usual source of surprising tails: record how busy it was.
+  const loadAtStart = os.loadavg();
+  const results: FigureResult[] = [];
+  const failures: Array<{ figure: string; error: string }> = [];
+  try {
+    log(`mode: ${args.quick ? 'quick' : 'full'}; figures: ${args.ids.join(', ')}`);
+    sshd = await startSshd();
+    const keyPath = join(tmpDir, 'id_plain');
+    writeFileSync(keyPath, sshd.keys.plain.privateKey, { mode: 0o600 });
+    broker = await startBroker({ tmpDir });
+    log(`broker pid ${broker.pid} at ${broker.url}; sshd on 127.0.0.1:${sshd.port}`);
+    const admin = await login(broker.url, ADMIN.username, ADMIN.password);
+    await createUser(broker.url, admin, 'bench-term', 'bench-term-password');
+    const user = await login(broker.url, 'bench-term', 'bench-term-password');
+    const ctx: BenchContext = { quick: args.quick, tmpDir, sshd, keyPath, broker, admin, user, log };
+
+    for (const id of args.ids) {
+      if (id === 'many') {
+        // Its own brokers: stop the shared one so it does not share the CPU.
+        await broker?.stop();
+        broker = undefined;
+      }
+      log(`figure: ${id}`);
+      const t0 = performance.now();
+      try {
+        const r = await FIGURES[id](ctx);
+        results.push(r);
+        log(`figure ${id} done in ${Math.round((performance.now() - t0) / 1000)} s`);
+      } catch (err) {
+        log(`figure ${id} FAILED: ${(err as Error).stack ?? err}`);
+        failures.push({ figure: id, error: String((err as Error).message ?? err) });
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+
+  const metrics = results.flatMap((r) => r.metrics);
+  const table = formatTable(metrics);
+  process.stdout.write(`\n${table}\n`);
+  process.stdout.write(
+    `\nload average (1 min) at start ${loadAtStart[0]?.toFixed(2)}, at end ${os.loadavg()[0]?.toFixed(2)} on ${os.cpus().length} cores\n`,
+  );
+  if (failures.length)
+    process.stdout.write(`\nfailed figures: ${failures.map((f) => `${f.figure} (${f.error})`).join('; ')}\n`);
+
+  const outDir = join(ROOT, 'bench-results');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        startedAt: started.toISOString(),
+        durationSeconds: Math.round((Date.now() - started.getTime()) / 1000),
+        mode: args.quick ? 'quick' : 'full',
+        command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+        machine: machine(),
+        loadAverage: {
+          atStart: loadAtStart.map((v) => Math.round(v * 100) / 100),
+          atEnd: os.loadavg().map((v) => Math.round(v * 100) / 100),
+        },
+        metrics,
+        figures: Object.fromEntries(results.map((r) => [r.id, r.detail])),
+        failures,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  process.stdout.write(`\nresults: ${file}\n`);
+  process.exitCode = failures.length ? 1 : 0;
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
