@@ -13,7 +13,7 @@ test.describe('authentication', () => {
     await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
     await expect(page.getByTestId('current-user')).toHaveText(broker.adminUsername);
     const nav = page.getByRole('navigation', { name: 'Main' });
-    await expect(nav.getByRole('link', { name: 'Terminals' })).toBeVisible();
+    await expect(nav.getByRole('link', { name: 'Terminals', exact: true })).toBeVisible();
     await expect(nav.getByRole('link', { name: 'Users' })).toBeVisible();
     await expect(nav.getByRole('link', { name: 'Sessions' })).toBeVisible();
     await expect(nav.getByRole('link', { name: 'Account' })).toBeVisible();
@@ -162,7 +162,7 @@ test.describe('authentication', () => {
       await page.getByLabel('Confirm new password').fill(newPassword);
       await page.getByRole('button', { name: 'Change password' }).click();
       await expect(page.getByRole('status').filter({ hasText: 'Password changed' })).toBeVisible();
-      await page.getByRole('link', { name: 'Terminals' }).click();
+      await page.getByRole('link', { name: 'Terminals', exact: true }).click();
       await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
 
       // The other browser's session was ended by the change.

@@ -31,7 +31,7 @@ test.describe('served under a BASE_PATH', () => {
     await expect(page).toHaveURL(`${broker.baseURL}admin/users`);
     await expect(page.getByRole('row', { name: /admin/ })).toBeVisible();
 
-    await page.getByRole('link', { name: 'Terminals' }).click();
+    await page.getByRole('link', { name: 'Terminals', exact: true }).click();
     await expect(page).toHaveURL(`${broker.baseURL}terminals`);
     expect(outside).toEqual([]);
     await context.close();

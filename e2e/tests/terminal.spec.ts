@@ -1,5 +1,6 @@
 import type { Page } from '@playwright/test';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { watchCsp } from '../support/csp.ts';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
 
 declare global {
@@ -45,6 +46,7 @@ test.describe('terminals', () => {
   });
 
   test('connects, survives a reload and reattaches with earlier output intact', async ({ page, broker }) => {
+    const csp = await watchCsp(page);
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
 
@@ -80,6 +82,8 @@ test.describe('terminals', () => {
     await run(page, 'exit 3');
     await expect(again).toHaveAttribute('data-status', 'exited');
     await expect(again.locator('.xterm-rows')).toContainText('[Process exited with code 3]');
+    // The SPA and xterm.js work under the broker's CSP: nothing was refused.
+    expect(csp.violations(), 'CSP violations').toEqual([]);
   });
 
   test('reconnects after the socket drops, losing and repeating nothing', async ({ page, broker }) => {

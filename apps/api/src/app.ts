@@ -3,18 +3,24 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import { CloseCode } from '@tether/protocol';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { ensureFirstAdmin } from './auth/bootstrap.js';
 import type { Config } from './config.js';
 import authPlugin from './plugins/auth.js';
 import configPlugin from './plugins/config.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin from './plugins/errors.js';
+import metricsPlugin from './plugins/metrics.js';
+import netboxPlugin from './plugins/netbox.js';
+import profilesPlugin from './plugins/profiles.js';
+import requestLogPlugin from './plugins/request-log.js';
 import terminalsPlugin from './plugins/terminals.js';
 import webPlugin, { spaScriptHashes } from './plugins/web.js';
 import adminRoutes from './routes/admin.js';
 import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
+import netboxRoutes from './routes/netbox.js';
+import profileRoutes from './routes/profiles.js';
 import terminalRoutes from './routes/terminals.js';
 
 export interface BuildOptions {
@@ -34,6 +40,7 @@ export const LOG_REDACT = [
   '*.token',
   '*.passphrase',
   '*.privateKey',
+  '*.secret',
 ];
 
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
@@ -51,11 +58,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: 1024 * 1024,
     // Request ids in every log line; honour an upstream proxy's id when present.
     requestIdHeader: 'x-request-id',
+    // One line per request instead of two (plugins/request-log.ts).
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   await app.register(configPlugin, { config });
+  await app.register(requestLogPlugin);
   await app.register(dbPlugin);
   await app.register(authPlugin);
+  await app.register(profilesPlugin);
+  await app.register(netboxPlugin);
   await app.register(rateLimit, { global: false });
   await app.register(websocket, {
     options: {
@@ -90,6 +102,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(cors, { origin: config.corsOrigins, credentials: true });
   }
   await app.register(terminalsPlugin);
+  // Before every route, so its onResponse hook times them all.
+  await app.register(metricsPlugin);
   await app.register(errorsPlugin);
   await app.register(webPlugin);
 
@@ -97,6 +111,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(healthRoutes, { prefix });
   await app.register(authRoutes, { prefix });
   await app.register(adminRoutes, { prefix });
+  await app.register(profileRoutes, { prefix });
+  await app.register(netboxRoutes, { prefix });
   await app.register(terminalRoutes, { prefix });
 
   if (!options.skipBootstrap) {

@@ -93,9 +93,21 @@ const EnvSchema = z.object({
   TRUST_PROXY: z.string().default('false'),
   WEB_DIST: z.string().optional(),
   NODE_ID: z.string().optional(),
+  NETBOX_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v?.trim() ? v.trim().replace(/\/+$/, '') : undefined))
+    .refine(
+      (v) => v === undefined || /^https?:\/\/[^\s?#@]+$/.test(v),
+      'must be an http(s) URL, e.g. https://netbox.example.net',
+    ),
+  NETBOX_TLS_VERIFY: bool(true),
+  NETBOX_CA_FILE: z.string().optional(),
 });
 
 export type Env = z.input<typeof EnvSchema>;
+/** Every variable the broker reads (docs and .env.example are checked against this list). */
+export const ENV_VARIABLES = Object.keys(EnvSchema.shape) as Array<keyof Env>;
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -127,13 +139,16 @@ export interface Config {
     keepaliveIntervalMs: number;
     keepaliveCountMax: number;
   };
-  encryptionKey?: string;
+  /** 32-byte AES-256-GCM key from ENCRYPTION_KEY; when unset, one is kept in DATA_DIR/encryption-key. */
+  encryptionKey?: Buffer;
   auditRetentionDays: number;
   metricsToken?: string;
   logLevel: string;
   trustProxy: TrustProxy;
   webDist?: string;
   nodeId: string;
+  /** NetBox import: default base URL (an admin may override it at run time) and TLS trust. */
+  netbox: { url?: string; tlsVerify: boolean; ca?: string };
 }
 
 export class ConfigError extends Error {
@@ -161,13 +176,22 @@ function parseTrustProxy(value: string): TrustProxy {
  * A secret that must survive restarts (JWT signing key): taken from the environment, else read
  * from DATA_DIR, else generated once and written there with owner-only permissions.
  */
-function persistentValue(dataDir: string, file: string, make: () => string): string {
+export function persistentValue(dataDir: string, file: string, make: () => string): string {
   const p = path.join(dataDir, file);
   if (existsSync(p)) return readFileSync(p, 'utf8').trim();
   mkdirSync(dataDir, { recursive: true });
   const value = make();
   writeFileSync(p, `${value}\n`, { mode: 0o600, flag: 'wx' });
   return value;
+}
+
+/** A 256-bit key written as 64 hex characters or base64/base64url; null when it is anything else. */
+export function decodeKey(value: string): Buffer | null {
+  const v = value.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(v)) return Buffer.from(v, 'hex');
+  if (!/^[A-Za-z0-9+/_-]{43}={0,2}$/.test(v)) return null;
+  const key = Buffer.from(v.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+  return key.length === 32 ? key : null;
 }
 
 /** Parses and validates the environment once at start-up; every problem is reported at once. */
@@ -192,6 +216,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.ADMIN_PASSWORD !== undefined && (e.ADMIN_PASSWORD.length < 8 || e.ADMIN_PASSWORD.length > 1024)) {
     problems.push('ADMIN_PASSWORD: must be 8..1024 characters');
+  }
+  // An empty value (compose files' `${ENCRYPTION_KEY:-}`) means unset.
+  const encryptionKey = e.ENCRYPTION_KEY?.trim() ? decodeKey(e.ENCRYPTION_KEY) : undefined;
+  if (encryptionKey === null) {
+    problems.push(
+      'ENCRYPTION_KEY: must be 32 bytes as 64 hex characters or base64 (e.g. `openssl rand -base64 32`)',
+    );
+  }
+  let netboxCa: string | undefined;
+  if (e.NETBOX_CA_FILE?.trim()) {
+    try {
+      netboxCa = readFileSync(e.NETBOX_CA_FILE.trim(), 'utf8');
+      if (!netboxCa.includes('-----BEGIN CERTIFICATE-----')) throw new Error('not PEM');
+    } catch {
+      problems.push('NETBOX_CA_FILE: must be a readable PEM file of CA certificates');
+    }
   }
   if (problems.length) throw new ConfigError(problems);
   jwtSecret ??= persistentValue(dataDir, 'jwt-secret', () => randomBytes(48).toString('base64url'));
@@ -239,12 +279,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keepaliveIntervalMs: e.SSH_KEEPALIVE_INTERVAL,
       keepaliveCountMax: e.SSH_KEEPALIVE_COUNT_MAX,
     },
-    encryptionKey: e.ENCRYPTION_KEY,
+    encryptionKey: encryptionKey ?? undefined,
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     metricsToken: e.METRICS_TOKEN,
     logLevel: e.LOG_LEVEL,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     webDist: e.WEB_DIST,
     nodeId,
+    netbox: { url: e.NETBOX_URL, tlsVerify: e.NETBOX_TLS_VERIFY, ca: netboxCa },
   };
 }

@@ -1,5 +1,5 @@
 import { Permission } from '@tether/protocol';
-import type { ReactNode } from 'react';
+import { type ComponentType, lazy, type ReactNode, Suspense } from 'react';
 import { Navigate, Route, Routes, useLocation } from 'react-router';
 import { useAuth } from './auth/auth-context';
 import { AccountPage } from './pages/account-page';
@@ -8,11 +8,46 @@ import { AdminUsersPage } from './pages/admin-users-page';
 import { AppShell } from './pages/app-shell';
 import { LoginPage } from './pages/login-page';
 
+// Pages most sessions never open load on demand, keeping the entry chunk (login) small.
+const AdminDashboardPage = withSuspense(
+  lazy(() => import('./pages/admin-dashboard-page').then((m) => ({ default: m.AdminDashboardPage }))),
+);
+const AdminTerminalsPage = withSuspense(
+  lazy(() => import('./pages/admin-terminals-page').then((m) => ({ default: m.AdminTerminalsPage }))),
+);
+const AdminAuditPage = withSuspense(
+  lazy(() => import('./pages/admin-audit-page').then((m) => ({ default: m.AdminAuditPage }))),
+);
+const CredentialsPage = withSuspense(
+  lazy(() => import('./pages/credentials-page').then((m) => ({ default: m.CredentialsPage }))),
+);
+
+function withSuspense(Page: ComponentType) {
+  return function LazyPage() {
+    return (
+      <Suspense fallback={<div className="page-loading">Loading…</div>}>
+        <Page />
+      </Suspense>
+    );
+  };
+}
+
 function RequireAuth({ children }: { children: ReactNode }) {
   const { session } = useAuth();
   const location = useLocation();
   if (!session) return <Navigate to="/login" replace state={{ from: location.pathname }} />;
   return <>{children}</>;
+}
+
+/** /admin is the dashboard for those who may see it, else the first admin page they may use. */
+function AdminIndex() {
+  const { hasPermission } = useAuth();
+  if (hasPermission(Permission.SYSTEM_MONITOR)) return <AdminDashboardPage />;
+  if (hasPermission(Permission.USERS_MANAGE)) return <Navigate to="/admin/users" replace />;
+  if (hasPermission(Permission.SESSIONS_MANAGE)) return <Navigate to="/admin/sessions" replace />;
+  if (hasPermission(Permission.TERMINALS_MANAGE)) return <Navigate to="/admin/terminals" replace />;
+  if (hasPermission(Permission.AUDIT_READ)) return <Navigate to="/admin/audit" replace />;
+  return <Navigate to="/terminals" replace />;
 }
 
 function RequirePermission({ any, children }: { any: string[]; children: ReactNode }) {
@@ -36,7 +71,7 @@ export function App() {
         <Route index element={<Navigate to="/terminals" replace />} />
         {/* The terminal workspace is rendered by the shell itself so sockets survive navigation. */}
         <Route path="terminals" element={null} />
-        <Route path="admin" element={<Navigate to="/admin/users" replace />} />
+        <Route path="admin" element={<AdminIndex />} />
         <Route
           path="admin/users"
           element={
@@ -53,6 +88,23 @@ export function App() {
             </RequirePermission>
           }
         />
+        <Route
+          path="admin/terminals"
+          element={
+            <RequirePermission any={[Permission.TERMINALS_MANAGE]}>
+              <AdminTerminalsPage />
+            </RequirePermission>
+          }
+        />
+        <Route
+          path="admin/audit"
+          element={
+            <RequirePermission any={[Permission.AUDIT_READ]}>
+              <AdminAuditPage />
+            </RequirePermission>
+          }
+        />
+        <Route path="credentials" element={<CredentialsPage />} />
         <Route path="account" element={<AccountPage />} />
         <Route path="*" element={<Navigate to="/terminals" replace />} />
       </Route>

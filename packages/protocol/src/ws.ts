@@ -28,6 +28,8 @@ export const CloseCode = {
   INTERNAL_ERROR: 1011,
   /** The broker is shutting down or restarting; reconnect with backoff. */
   SERVER_RESTARTING: 1012,
+  /** A dependency (the database) is unavailable right now; retry with backoff. */
+  TRY_AGAIN_LATER: 1013,
   /** No valid `auth` message in time, or the token was rejected. */
   UNAUTHENTICATED: 4001,
   /** The origin is not allowed, or the user lacks the permission. */

@@ -24,10 +24,24 @@ export interface AuditFilter {
   limit: number;
 }
 
+export type AuditListener = (event: AuditInput) => void;
+
 export function createAuditRepo(db: DbOrTx) {
-  return {
-    async record(event: AuditInput): Promise<void> {
-      await db.insert(auditEvents).values({
+  const listeners = new Set<AuditListener>();
+  /** Several events in one insert (one round trip), e.g. a login and the session it replaced. */
+  async function recordMany(events: AuditInput[]): Promise<void> {
+    if (events.length === 0) return;
+    for (const event of events) {
+      for (const listener of listeners) {
+        try {
+          listener(event);
+        } catch {
+          // An observer's bug must not turn into a failed login or a lost audit row.
+        }
+      }
+    }
+    await db.insert(auditEvents).values(
+      events.map((event) => ({
         type: event.type,
         outcome: event.outcome,
         userId: event.userId ?? null,
@@ -36,8 +50,24 @@ export function createAuditRepo(db: DbOrTx) {
         ip: event.ip ?? null,
         target: event.target ?? null,
         detail: event.detail ?? null,
-      });
+      })),
+    );
+  }
+
+  return {
+    /**
+     * Observes every event as it is recorded (metrics, logs). Listeners run before the insert,
+     * so an event still counts when the database is down and the insert fails; a throwing
+     * listener never breaks the caller. Returns an unsubscribe function.
+     */
+    subscribe(listener: AuditListener): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
+
+    record: (event: AuditInput): Promise<void> => recordMany([event]),
+
+    recordMany,
 
     query(filter: AuditFilter): Promise<AuditEventRow[]> {
       return db

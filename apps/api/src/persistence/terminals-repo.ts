@@ -1,6 +1,6 @@
-import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/index.js';
-import { type TerminalRow, terminals } from '../db/schema/index.js';
+import { type TerminalRow, terminals, users } from '../db/schema/index.js';
 
 export type TerminalStatus = TerminalRow['status'];
 export type NewTerminal = typeof terminals.$inferInsert;
@@ -43,15 +43,25 @@ export function createTerminalsRepo(db: DbOrTx) {
         .limit(limit);
     },
 
-    listAll(limit = 500): Promise<TerminalRow[]> {
+    /** Every user's terminals with the owner's username (admin view); live ones first. */
+    listAll(
+      filter: { liveOnly?: boolean; userId?: string; limit?: number } = {},
+    ): Promise<Array<TerminalRow & { ownerUsername: string | null }>> {
       return db
-        .select()
+        .select({ ...getTableColumns(terminals), ownerUsername: users.username })
         .from(terminals)
+        .leftJoin(users, eq(users.id, terminals.userId))
+        .where(
+          and(
+            filter.liveOnly ? inArray(terminals.status, ['connecting', 'running']) : undefined,
+            filter.userId ? eq(terminals.userId, filter.userId) : undefined,
+          ),
+        )
         .orderBy(
           sql`case when ${terminals.status} in ('connecting', 'running') then 0 else 1 end`,
           desc(terminals.createdAt),
         )
-        .limit(limit);
+        .limit(filter.limit ?? 500);
     },
 
     /**

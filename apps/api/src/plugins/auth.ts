@@ -4,6 +4,7 @@ import type { Permission } from '@tether/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { type AuditRepo, createAuditRepo } from '../audit/audit-repo.js';
+import { startAuditRetention } from '../audit/retention.js';
 import {
   type AuthContext,
   type AuthService,
@@ -107,6 +108,17 @@ export default fp(
     }, 60_000);
     sweep.unref();
     app.addHook('onClose', async () => clearInterval(sweep));
+
+    // Started once the app is ready (not while plugins load), stopped before the database closes.
+    let retention: ReturnType<typeof startAuditRetention> | undefined;
+    app.addHook('onReady', async () => {
+      retention = startAuditRetention({
+        audit,
+        retentionDays: config.auditRetentionDays,
+        log: app.log.child({ component: 'audit' }),
+      });
+    });
+    app.addHook('preClose', async () => retention?.stop());
   },
   { name: 'auth', dependencies: ['config', 'db'] },
 );

@@ -1,5 +1,9 @@
+import os from 'node:os';
 import {
   type AdminSessionList,
+  type AdminStatus,
+  type AdminTerminalList,
+  AdminTerminalQuerySchema,
   type AdminUser,
   type AdminUserList,
   type AuditPage,
@@ -16,7 +20,10 @@ import { toApiUser } from '../auth/auth-service.js';
 import type { UserRow } from '../db/schema/index.js';
 import { AppError, NotFoundError } from '../errors.js';
 import { parseBody } from '../lib/validate.js';
+import { createTerminalsRepo } from '../persistence/terminals-repo.js';
 import { requireAuth } from '../plugins/auth.js';
+import { createHostSampler, diskUsage, memoryFigures, networkCounters } from '../system/host-stats.js';
+import { VERSION } from '../version.js';
 
 const IdParamsSchema = z.object({ id: z.uuid('must be a UUID') });
 
@@ -151,6 +158,129 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
       const session = await auth.revokeSession(id);
       await adminAudit(request, 'admin.session_revoked', session.userId, { sessionId: id });
       return reply.status(204).send();
+    });
+  });
+
+  // ── terminals (every user's) ──
+  app.register(async (scoped) => {
+    scoped.addHook('preHandler', app.requirePermission(Permission.TERMINALS_MANAGE));
+    const repo = createTerminalsRepo(app.database.db);
+
+    scoped.get('/api/admin/terminals', async (request): Promise<AdminTerminalList> => {
+      const q = parseBody(AdminTerminalQuerySchema, request.query);
+      const rows = await repo.listAll({ liveOnly: q.status === 'live', userId: q.userId, limit: q.limit });
+      return {
+        terminals: rows.map((row) => ({
+          ...app.terminals.summary(row),
+          userId: row.userId,
+          ownerUsername: row.ownerUsername,
+          nodeId: row.nodeId,
+          local: row.nodeId === app.config.nodeId,
+        })),
+      };
+    });
+
+    scoped.delete('/api/admin/terminals/:id', async (request, reply) => {
+      const { id } = parseBody(IdParamsSchema, request.params);
+      const row = await repo.findById(id);
+      if (!row) throw new NotFoundError('Terminal');
+      const live = app.terminals.get(row.id, row.userId);
+      if (!live || live.ended) {
+        if (!live && (row.status === 'running' || row.status === 'connecting')) {
+          throw new AppError(409, ErrorCode.CONFLICT, 'This terminal is held by another broker node.');
+        }
+        return reply.status(204).send(); // already ended: ending is idempotent
+      }
+      const ctx = requireAuth(request);
+      await app.terminals.terminate(live, ctx, 'Ended by an administrator.');
+      await adminAudit(request, 'admin.terminal_ended', `${row.sshUsername}@${row.host}:${row.port}`, {
+        terminalId: row.id,
+        ownerId: row.userId,
+      });
+      return reply.status(204).send();
+    });
+  });
+
+  // ── system status ──
+  app.register(async (scoped) => {
+    scoped.addHook('preHandler', app.requirePermission(Permission.SYSTEM_MONITOR));
+    const host = createHostSampler();
+    scoped.addHook('onClose', async () => host.stop());
+    const startedAt = new Date(Date.now() - process.uptime() * 1000);
+    const { config } = app;
+
+    async function database(): Promise<AdminStatus['database']> {
+      try {
+        const latencyMs = await Promise.race([
+          app.database.ping(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref()),
+        ]);
+        return { driver: app.database.driver, status: 'ok', latencyMs: Math.round(latencyMs * 100) / 100 };
+      } catch {
+        return { driver: app.database.driver, status: 'down' };
+      }
+    }
+
+    async function userFigures(): Promise<AdminStatus['users']> {
+      try {
+        const [live, total] = await Promise.all([auth.sessions.listLive(), auth.users.count()]);
+        return { online: new Set(live.map((s) => s.userId)).size, liveSessions: live.length, total };
+      } catch {
+        return null;
+      }
+    }
+
+    scoped.get('/api/admin/status', async (): Promise<AdminStatus> => {
+      const [db, users, disk, network] = await Promise.all([
+        database(),
+        userFigures(),
+        diskUsage(config.dataDir),
+        networkCounters(),
+      ]);
+      const all = app.terminals.manager.list();
+      const running = all.filter((t) => !t.ended);
+      const cpus = os.cpus();
+      const load = os.loadavg();
+      return {
+        version: VERSION,
+        nodeId: config.nodeId,
+        hostname: os.hostname(),
+        runtime: { node: process.version, platform: process.platform, arch: process.arch, pid: process.pid },
+        startedAt: startedAt.toISOString(),
+        uptimeSeconds: Math.round(process.uptime()),
+        systemUptimeSeconds: Math.round(os.uptime()),
+        database: db,
+        connections: {
+          websockets: app.websocketServer.clients.size,
+          sshSessions: running.length,
+          limits: {
+            maxConnections: config.limits.maxConnections,
+            maxTerminalsPerUser: config.limits.maxTerminalsPerUser,
+            messageSizeLimit: config.limits.messageSizeLimit,
+            terminalBufferBytes: config.limits.terminalBufferBytes,
+            terminalDetachedTimeoutMs: config.limits.terminalDetachedTimeoutMs,
+            heartbeatIntervalMs: config.limits.heartbeatIntervalMs,
+            heartbeatTimeoutMs: config.limits.heartbeatTimeoutMs,
+          },
+        },
+        terminals: {
+          running: running.length,
+          detached: running.filter((t) => t.viewerCount === 0).length,
+          ended: all.length - running.length,
+          viewers: running.reduce((n, t) => n + t.viewerCount, 0),
+          ringBytes: all.reduce((n, t) => n + t.memoryUsage().ringBytes, 0),
+        },
+        users,
+        memory: memoryFigures(),
+        cpu: {
+          cores: cpus.length,
+          model: cpus[0]?.model.trim() ?? 'unknown',
+          ...host.cpu(),
+          loadAverage: [load[0] ?? 0, load[1] ?? 0, load[2] ?? 0],
+        },
+        disk,
+        network,
+      };
     });
   });
 

@@ -42,6 +42,7 @@ interface PendingResize {
 }
 
 const FEED_SLICE_BYTES = 64 * 1024;
+const FEED_HEADROOM_BYTES = 256 * 1024;
 const MAX_PENDING_RESIZES = 32;
 
 /**
@@ -50,7 +51,8 @@ const MAX_PENDING_RESIZES = 32;
  * A full @xterm/headless instance costs ~3 MiB at 120×40 with 1,000 lines of scrollback
  * (DESIGN §6), far more than an idle terminal deserves. So the mirror does not parse output as
  * it arrives: the ring already holds it. Bytes are handed to the parser only when
- *  - the ring is about to overwrite bytes the mirror has not parsed (`beforeAppend`), or
+ *  - the ring is about to overwrite bytes the mirror has not parsed (`beforeAppend`; a little
+ *    ahead of that, see there), or
  *  - a snapshot is needed.
  * Until then the xterm instance need not even exist. Invariant: `fedOffset >= ring.start`, i.e.
  * every byte of the stream is either parsed (or queued to the parser) or still in the ring.
@@ -105,11 +107,17 @@ export class TerminalMirror {
 
   /**
    * Must be called before `ring.append(chunk)`: if the append would overwrite bytes the mirror
-   * has not parsed, everything pending (including `chunk`) is fed now, in one batch.
+   * has not parsed (or come within a headroom of that), everything pending (including `chunk`)
+   * is fed now, in one batch.
    */
   beforeAppend(chunk: Uint8Array): void {
     if (this.disposed) return;
-    if (this.ring.end + chunk.length - this.ring.capacity <= this.fed) return;
+    // Fed a little before the ring is full (not at the last byte): a batch of ~3/4 of the ring
+    // stays under the mirror's flow-control high watermark, so sustained output (a build log,
+    // `cat` of a big file) is parsed in the background instead of pausing the channel while a
+    // whole ring's worth is parsed. Terminals that print less than that are never parsed.
+    const headroom = Math.min(FEED_HEADROOM_BYTES, this.ring.capacity >> 2);
+    if (this.ring.end + chunk.length - (this.ring.capacity - headroom) <= this.fed) return;
     const pending = this.ring.slice(this.fed);
     if (pending === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
     this.feed(pending, this.ring.end);

@@ -93,6 +93,14 @@ interface ViewerState {
 }
 
 const FRAME_BYTES = 64 * 1024;
+/**
+ * Output that arrives within one event-loop turn is sent as one frame per viewer (flushed on
+ * setImmediate, i.e. right after the current I/O callbacks: no added latency for a keystroke
+ * echo). ssh2 hands over one SSH packet at a time, often a few KiB, so during bulk output this
+ * turns thousands of frames and socket writes per second into a few hundred. Past this many
+ * bytes the batch is flushed at once, bounding both the delay and the extra memory.
+ */
+const BATCH_MAX_BYTES = 64 * 1024;
 /** Readable buffer of the paused channel; ssh2 stops re-opening the SSH window past it. */
 const CHANNEL_HIGH_WATER_MARK = 64 * 1024;
 const FLOW_POLL_MS = 25;
@@ -168,6 +176,11 @@ export class Terminal {
   private connectionLostReason: string | null = null;
   /** Set once the session is ending: remaining output must drain for the channel to close. */
   private draining = false;
+  /** Output appended to the ring but not yet sent to live viewers: [batchStart, ring.end). */
+  private batch: Buffer[] = [];
+  private batchStart = 0;
+  private batchBytes = 0;
+  private batchFlush: NodeJS.Immediate | null = null;
 
   constructor(options: TerminalOptions) {
     validateSize(options.cols, options.rows);
@@ -353,6 +366,7 @@ export class Terminal {
   /** Frees the ring and mirror of an ended terminal once nobody can resume it any more. */
   dispose(): void {
     if (!this.ended) this.terminate('disposed');
+    this.dropBatch();
     this.mirror.dispose();
     this.ring.clear();
     for (const viewer of [...this.viewers.keys()]) this.detach(viewer);
@@ -426,18 +440,59 @@ export class Terminal {
   private onOutput(chunk: Buffer): void {
     if (this.ended || chunk.length === 0) return;
     this.mirror.beforeAppend(chunk);
+    const start = this.ring.end;
     this.ring.append(chunk);
-    const end = this.ring.end;
-    for (const state of this.viewers.values()) {
-      if (state.phase !== 'live') continue;
-      state.viewer.sendBinary(chunk);
-      state.sentOffset = end;
+    if (!this.hasLiveViewer()) {
+      // Nobody to send to; a viewer going live later is sent its bytes from the ring.
+      this.dropBatch();
+    } else {
+      if (this.batchBytes === 0) this.batchStart = start;
+      this.batch.push(chunk);
+      this.batchBytes += chunk.length;
+      if (this.batchBytes >= BATCH_MAX_BYTES) this.flushOutput();
+      else this.batchFlush ??= setImmediate(() => this.flushOutput());
     }
     const now = Date.now();
     this.lastOutputAtMs = now;
     if (now - this.lastOutputEventAt >= this.outputEventIntervalMs) {
       this.lastOutputEventAt = now;
       this.events.onOutput?.(this, new Date(now));
+    }
+    if (this.viewers.size > 0) this.evaluateFlow();
+  }
+
+  private dropBatch(): void {
+    if (this.batchFlush) clearImmediate(this.batchFlush);
+    this.batchFlush = null;
+    this.batch = [];
+    this.batchBytes = 0;
+  }
+
+  private hasLiveViewer(): boolean {
+    for (const state of this.viewers.values()) if (state.phase === 'live') return true;
+    return false;
+  }
+
+  /**
+   * Sends the pending batch to every live viewer. A viewer that went live after the batch began
+   * was sent its bytes by goLive (straight from the ring, up to the end as of then), so it only
+   * gets the part past its `sentOffset`: still exactly once, in order.
+   */
+  private flushOutput(): void {
+    if (this.batchFlush) clearImmediate(this.batchFlush);
+    this.batchFlush = null;
+    if (this.batchBytes === 0) return;
+    const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
+    const start = this.batchStart;
+    const end = start + this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    for (const state of this.viewers.values()) {
+      if (state.phase !== 'live' || state.sentOffset >= end) continue;
+      const from = state.sentOffset;
+      // Before sending: a viewer may ack synchronously from inside sendBinary.
+      state.sentOffset = end;
+      state.viewer.sendBinary(from > start ? data.subarray(from - start) : data);
     }
     if (this.viewers.size > 0) this.evaluateFlow();
   }
@@ -465,6 +520,8 @@ export class Terminal {
     details: TerminalEndDetails,
     closeCode: number = CloseCode.TERMINAL_ENDED,
   ): void {
+    // The last output reaches live viewers before their `exit`.
+    this.flushOutput();
     this.currentStatus = status;
     this.endDetails = details;
     this.stopFlowTimer();

@@ -13,6 +13,8 @@ import type { RawData, WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-service.js';
 import { FINGERPRINT_COOKIE } from '../auth/fingerprint.js';
 import { AppError } from '../errors.js';
+import { isDatabaseUnavailable } from '../plugins/errors.js';
+import type { AttachKind } from '../plugins/metrics.js';
 import type { ConnectInteraction } from '../terminals/ssh-connect.js';
 import type { Terminal, TerminalViewer } from '../terminals/terminal.js';
 import { isTerminalError } from '../terminals/terminal-error.js';
@@ -45,7 +47,7 @@ export function originAllowed(request: FastifyRequest, allowed: readonly string[
  * output out. Closing the socket only detaches; the terminal keeps running.
  */
 export function registerTerminalSocket(app: FastifyInstance): void {
-  const { config, auth, terminals, sessionSockets } = app;
+  const { config, auth, terminals, sessionSockets, metrics } = app;
 
   app.get(
     TERMINAL_SOCKET_PATH,
@@ -63,6 +65,8 @@ export function registerTerminalSocket(app: FastifyInstance): void {
     },
     (socket, request) => {
       const log = request.log.child({ component: 'terminal-socket' });
+      const openedAt = performance.now();
+      log.info({ url: request.url, ip: request.ip }, 'socket opened');
       const fingerprint = request.cookies[FINGERPRINT_COOKIE];
       let phase: Phase = 'unauthenticated';
       let ctx: AuthContext | null = null;
@@ -72,6 +76,8 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       let pendingHostKey: ((accept: boolean) => void) | null = null;
       let pendingPrompt: ((responses: string[]) => void) | null = null;
       const openAbort = new AbortController();
+      /** While an `attach` is in progress: what it costs to bring this socket up to date. */
+      let attaching: { kind: AttachKind; bytes: number } | null = null;
 
       const send = (message: ServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
@@ -88,9 +94,16 @@ export function registerTerminalSocket(app: FastifyInstance): void {
 
       const viewer: TerminalViewer = {
         sendBinary: (data) => {
+          if (attaching) attaching.bytes += data.byteLength;
           if (socket.readyState === socket.OPEN) socket.send(data, { binary: true });
         },
-        sendJson: send,
+        sendJson: (message) => {
+          if (attaching && message.type === 'snapshot') {
+            attaching.kind = 'snapshot';
+            attaching.bytes += Buffer.byteLength(message.data);
+          }
+          send(message);
+        },
         bufferedAmount: () => socket.bufferedAmount,
         close: (code, reason) => close(code, reason),
       };
@@ -167,20 +180,47 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       const fail = (err: unknown, context: string) => {
         if (isTerminalError(err)) return sendError(err.code, err.message, err.details);
         if (err instanceof AppError) return sendError(err.code, err.message, err.extra.details);
+        if (isDatabaseUnavailable(err)) {
+          log.warn({ err: (err as Error).message }, `${context}: database unavailable`);
+          return sendError(ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; try again shortly');
+        }
         log.error({ err }, context);
         sendError(ErrorCode.INTERNAL, 'Internal error');
       };
 
-      const attachTo = async (t: Terminal, resumeFrom?: number, size?: { cols?: number; rows?: number }) => {
+      const attachTo = async (
+        t: Terminal,
+        resumeFrom?: number,
+        size?: { cols?: number; rows?: number },
+        reattach = false,
+      ) => {
         terminal = t;
         phase = 'attached';
+        const started = performance.now();
+        if (reattach) attaching = { kind: 'replay', bytes: 0 };
         try {
           await t.attach(viewer, { resumeFrom, cols: size?.cols, rows: size?.rows });
           terminals.markAttached(t);
+          if (attaching) {
+            const seconds = (performance.now() - started) / 1000;
+            metrics.observeAttach(attaching.kind, seconds, attaching.bytes);
+            log.info(
+              {
+                terminalId: t.id,
+                userId: t.userId,
+                kind: attaching.kind,
+                bytes: attaching.bytes,
+                ms: Math.round(seconds * 10_000) / 10,
+              },
+              'terminal attached',
+            );
+          }
         } catch (err) {
           terminal = null;
           phase = 'authenticated';
           fail(err, 'attach failed');
+        } finally {
+          attaching = null;
         }
       };
 
@@ -197,6 +237,12 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           try {
             ctx = await auth.authenticate(msg.token, fingerprint);
           } catch (err) {
+            if (isDatabaseUnavailable(err)) {
+              // Not the client's fault: say so, and let it retry with backoff.
+              sendError(ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; try again shortly');
+              close(CloseCode.TRY_AGAIN_LATER, 'database unavailable');
+              return;
+            }
             const code = err instanceof AppError ? err.code : ErrorCode.UNAUTHENTICATED;
             sendError(code, err instanceof AppError ? err.message : 'Authentication failed');
             close(CloseCode.UNAUTHENTICATED, 'authentication failed');
@@ -255,7 +301,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
               }
               return;
             }
-            await attachTo(t, msg.resumeFrom, { cols: msg.cols, rows: msg.rows });
+            await attachTo(t, msg.resumeFrom, { cols: msg.cols, rows: msg.rows }, true);
             return;
           }
           case 'resize':
@@ -319,13 +365,19 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           .catch((err) => fail(err, 'message handling failed'));
       });
 
-      socket.on('close', () => {
+      socket.on('close', (code: number) => {
+        log.info(
+          { code, userId: ctx?.userId, durationMs: Math.round(performance.now() - openedAt) },
+          'socket closed',
+        );
         phase = 'closed';
         clearTimeout(authTimer);
         clearInterval(heartbeat);
         openAbort.abort();
         sessionSockets.remove(bound);
         if (terminal) {
+          if (!terminal.ended)
+            log.info({ terminalId: terminal.id, userId: terminal.userId }, 'terminal detached');
           terminal.detach(viewer);
           terminals.markDetached(terminal);
         }

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiError, createApiClient } from './api-client';
+import { ApiError, createApiClient, filenameFromDisposition } from './api-client';
 import { loginErrorMessage, sessionEndMessage } from './messages';
 
 function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
@@ -108,6 +108,46 @@ describe('api client', () => {
   it('returns undefined for 204', async () => {
     const fetchImpl = vi.fn<typeof fetch>(async () => new Response(null, { status: 204 }));
     await expect(client(fetchImpl).api.del('terminals/1')).resolves.toBeUndefined();
+  });
+
+  it('downloads a file with the bearer token and the suggested name', async () => {
+    const fetchImpl = vi.fn<typeof fetch>(
+      async () =>
+        new Response('- folder_name: Core\n', {
+          status: 200,
+          headers: {
+            'content-type': 'application/yaml',
+            'content-disposition': 'attachment; filename="sessions.yaml"',
+          },
+        }),
+    );
+    const file = await client(fetchImpl).api.download('profiles/export');
+    expect(file.filename).toBe('sessions.yaml');
+    expect(await file.blob.text()).toBe('- folder_name: Core\n');
+    const headers = (fetchImpl.mock.calls[0]?.[1]?.headers ?? {}) as Record<string, string>;
+    expect(headers.authorization).toBe('Bearer T');
+  });
+
+  it('reports a failed download as an ApiError', async () => {
+    const fetchImpl = vi.fn<typeof fetch>(async () =>
+      jsonResponse(403, { error: { code: 'FORBIDDEN', message: 'Forbidden' } }),
+    );
+    await expect(client(fetchImpl).api.download('profiles/export')).rejects.toMatchObject({
+      code: 'FORBIDDEN',
+    });
+  });
+});
+
+describe('filenameFromDisposition', () => {
+  it.each([
+    ['attachment; filename="sessions.yaml"', 'sessions.yaml'],
+    ['attachment; filename=plain.yaml', 'plain.yaml'],
+    ["attachment; filename*=UTF-8''s%C3%A9ssions.yaml", 'séssions.yaml'],
+    ['attachment; filename="../../etc/passwd"', 'passwd'],
+    ['attachment', null],
+    [null, null],
+  ])('%s → %s', (header, name) => {
+    expect(filenameFromDisposition(header)).toBe(name);
   });
 });
 

@@ -78,19 +78,34 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** A non-JSON body (a file download), with the server's suggested file name. */
+export interface ApiFile {
+  blob: Blob;
+  filename: string | null;
+}
+
 export interface ApiClient {
   request<T>(method: string, path: string, opts?: RequestOptions): Promise<T>;
+  /** GET a file (export): same auth and error handling, body returned as a Blob. */
+  download(path: string, opts?: RequestOptions): Promise<ApiFile>;
   get<T>(path: string, opts?: RequestOptions): Promise<T>;
   post<T>(path: string, body?: unknown, opts?: RequestOptions): Promise<T>;
   patch<T>(path: string, body?: unknown, opts?: RequestOptions): Promise<T>;
   del<T>(path: string, opts?: RequestOptions): Promise<T>;
+  /** POST whose answer is read as a stream (NetBox import progress); errors as for `request`. */
+  postStream(path: string, body: unknown, opts?: RequestOptions): Promise<Response>;
 }
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
   const doFetch = options.fetchImpl ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
 
-  async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+  async function send(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    accept = 'application/json',
+  ): Promise<Response> {
+    const headers: Record<string, string> = { accept };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
     const token = opts.anonymous ? null : options.getToken();
     if (token) headers.authorization = `Bearer ${token}`;
@@ -118,16 +133,53 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         options.onUnauthorized?.(err);
       throw err;
     }
+    return res;
+  }
+
+  async function request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await send(method, path, opts);
     if (res.status === 204) return undefined as T;
     const text = await res.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
+  async function download(path: string, opts: RequestOptions = {}): Promise<ApiFile> {
+    const res = await send('GET', path, opts, '*/*');
+    return {
+      blob: await res.blob(),
+      filename: filenameFromDisposition(res.headers.get('content-disposition')),
+    };
+  }
+
   return {
     request,
+    download,
     get: (path, opts) => request('GET', path, opts),
     post: (path, body, opts) => request('POST', path, { ...opts, body }),
     patch: (path, body, opts) => request('PATCH', path, { ...opts, body }),
     del: (path, opts) => request('DELETE', path, opts),
+    postStream: (path, body, opts) => send('POST', path, { ...opts, body }, 'application/x-ndjson'),
   };
+}
+
+/** `attachment; filename="x.yaml"` (or RFC 5987 `filename*=UTF-8''x.yaml`) → `x.yaml`; null if absent. */
+export function filenameFromDisposition(header: string | null): string | null {
+  if (!header) return null;
+  const star = /filename\*\s*=\s*(?:UTF-8|utf-8)''([^;]+)/.exec(header);
+  if (star?.[1]) {
+    try {
+      return safeFilename(decodeURIComponent(star[1].trim()));
+    } catch {
+      // fall through to the plain form
+    }
+  }
+  const plain = /filename\s*=\s*(?:"([^"]*)"|([^;]+))/.exec(header);
+  const name = plain?.[1] ?? plain?.[2]?.trim();
+  return name ? safeFilename(name) : null;
+}
+
+/** The browser sanitises too, but never let a server-chosen name carry a path. */
+function safeFilename(name: string): string | null {
+  const base = name.split(/[\\/]/).pop()?.trim() ?? '';
+  return base && base !== '.' && base !== '..' ? base : null;
 }

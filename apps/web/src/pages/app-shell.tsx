@@ -10,8 +10,12 @@ const TerminalWorkspace = lazy(() =>
 
 const TITLES: Record<string, string> = {
   '/terminals': 'Terminals',
+  '/admin': 'Dashboard',
   '/admin/users': 'Users',
+  '/admin/terminals': 'All terminals',
+  '/admin/audit': 'Audit log',
   '/admin/sessions': 'Sessions',
+  '/credentials': 'Credentials',
   '/account': 'Account',
 };
 
@@ -21,6 +25,10 @@ export function AppShell() {
   const onTerminals = location.pathname === '/terminals';
   const canUsers = auth.hasPermission(Permission.USERS_MANAGE);
   const canSessions = canUsers || auth.hasPermission(Permission.SESSIONS_MANAGE);
+  const canMonitor = auth.hasPermission(Permission.SYSTEM_MONITOR);
+  const canTerminals = auth.hasPermission(Permission.TERMINALS_MANAGE);
+  const canAudit = auth.hasPermission(Permission.AUDIT_READ);
+  const anyAdmin = canUsers || canSessions || canMonitor || canTerminals || canAudit;
 
   useEffect(() => {
     const t = TITLES[location.pathname];
@@ -40,11 +48,19 @@ export function AppShell() {
           <NavLink to="/terminals" className="nav-link">
             Terminals
           </NavLink>
-          {(canUsers || canSessions) && (
+          <NavLink to="/credentials" className="nav-link">
+            Credentials
+          </NavLink>
+          {anyAdmin && (
             <span className="nav-group">
               <span className="nav-group-label" aria-hidden="true">
                 Admin
               </span>
+              {canMonitor && (
+                <NavLink to="/admin" end className="nav-link">
+                  Dashboard
+                </NavLink>
+              )}
               {canUsers && (
                 <NavLink to="/admin/users" className="nav-link">
                   Users
@@ -53,6 +69,16 @@ export function AppShell() {
               {canSessions && (
                 <NavLink to="/admin/sessions" className="nav-link">
                   Sessions
+                </NavLink>
+              )}
+              {canTerminals && (
+                <NavLink to="/admin/terminals" className="nav-link">
+                  All terminals
+                </NavLink>
+              )}
+              {canAudit && (
+                <NavLink to="/admin/audit" className="nav-link">
+                  Audit log
                 </NavLink>
               )}
             </span>

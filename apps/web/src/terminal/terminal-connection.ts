@@ -53,7 +53,8 @@ export interface TerminalSink {
 
 export type OpenRequest =
   | { target: SshTarget; auth?: SshAuth; title?: string }
-  | { profileId: string; title?: string };
+  /** A saved profile: the broker uses its stored credentials; `auth` supplies what it lacks. */
+  | { profileId: string; auth?: SshAuth; title?: string };
 
 export type HostKeyPrompt = ServerMessageOf<'hostkey_prompt'>;
 export type KeyboardPrompt = ServerMessageOf<'prompt'>;

@@ -1,6 +1,13 @@
-import { Permission, type TerminalList, type TerminalSummary } from '@tether/protocol';
+import {
+  Permission,
+  type Profile,
+  type SshAuth,
+  type TerminalList,
+  type TerminalSummary,
+} from '@tether/protocol';
 import { type KeyboardEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
+import { ConnectionsPanel } from '../connections/connections-panel';
 import { absoluteTime, relativeTime } from '../lib/format';
 import { type ConnectionDefaults, EMPTY_DEFAULTS, NewConnectionDialog } from './new-connection-dialog';
 import type { OpenRequest, TerminalStatus } from './terminal-connection';
@@ -83,16 +90,25 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
     );
   }, []);
 
+  /** Every new terminal goes through here: the New connection dialog and saved connections. */
+  const openTab = (request: OpenRequest, label: string) => {
+    const key = nextKey();
+    setTabs((ts) => [...ts, { key, label, terminalId: null, open: request, status: 'connecting' }]);
+    setActiveKey(key);
+  };
+
   const openNew = (request: OpenRequest, remembered: ConnectionDefaults) => {
     setDefaults(remembered);
     setDialogOpen(false);
-    const key = nextKey();
     const label =
       'target' in request
         ? `${request.target.username}@${request.target.host}${request.target.port === 22 ? '' : `:${request.target.port}`}`
         : 'profile';
-    setTabs((ts) => [...ts, { key, label, terminalId: null, open: request, status: 'connecting' }]);
-    setActiveKey(key);
+    openTab(request, label);
+  };
+
+  const openProfile = (profile: Profile, sshAuth: SshAuth | undefined) => {
+    openTab({ profileId: profile.id, ...(sshAuth ? { auth: sshAuth } : {}) }, profile.name);
   };
 
   const attach = (t: TerminalSummary) => {
@@ -168,125 +184,128 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
 
   return (
     <div className="workspace" hidden={!visible}>
-      <aside className="term-list" aria-label="My terminals">
-        <div className="term-list-head">
-          <h2>Terminals</h2>
-          {canConnect && (
-            <button
-              type="button"
-              className="btn btn-primary btn-sm"
-              onClick={() => setDialogOpen(true)}
-              title="Alt+Shift+N"
-            >
-              New connection
-            </button>
+      <div className="sidebar">
+        <ConnectionsPanel visible={visible} canConnect={canConnect} onOpen={openProfile} />
+        <aside className="term-list" aria-label="My terminals">
+          <div className="term-list-head">
+            <h2>Terminals</h2>
+            {canConnect && (
+              <button
+                type="button"
+                className="btn btn-primary btn-sm"
+                onClick={() => setDialogOpen(true)}
+                title="Alt+Shift+N"
+              >
+                New connection
+              </button>
+            )}
+          </div>
+          {listError && (
+            <p className="notice notice-error" role="alert">
+              {listError}
+            </p>
           )}
-        </div>
-        {listError && (
-          <p className="notice notice-error" role="alert">
-            {listError}
-          </p>
-        )}
-        {list === null && !listError && <p className="muted pad">Loading…</p>}
-        {list !== null && list.length === 0 && <p className="muted pad">No terminals yet.</p>}
-        {running.length > 0 && (
-          <section aria-labelledby="tl-running">
-            <h3 id="tl-running" className="term-list-section">
-              Running
-            </h3>
-            <ul className="term-items">
-              {running.map((t) => {
-                const here = openHere.has(t.id);
-                const state = here ? 'open here' : t.attached > 0 ? `attached (${t.attached})` : 'detached';
-                return (
+          {list === null && !listError && <p className="muted pad">Loading…</p>}
+          {list !== null && list.length === 0 && <p className="muted pad">No terminals yet.</p>}
+          {running.length > 0 && (
+            <section aria-labelledby="tl-running">
+              <h3 id="tl-running" className="term-list-section">
+                Running
+              </h3>
+              <ul className="term-items">
+                {running.map((t) => {
+                  const here = openHere.has(t.id);
+                  const state = here ? 'open here' : t.attached > 0 ? `attached (${t.attached})` : 'detached';
+                  return (
+                    <li
+                      key={t.id}
+                      className="term-item"
+                      data-terminal-id={t.id}
+                      data-state={here ? 'open' : t.attached > 0 ? 'attached' : 'detached'}
+                    >
+                      <div className="term-item-main">
+                        <span
+                          className={`status-dot ${t.attached > 0 || here ? 'status-ready' : 'status-detached'}`}
+                          aria-hidden="true"
+                        />
+                        <span className="term-item-title">{summaryLabel(t)}</span>
+                      </div>
+                      <div className="term-item-sub" title={`Started ${absoluteTime(t.createdAt)}`}>
+                        {state} · {t.cols}×{t.rows} · {relativeTime(t.lastOutputAt ?? t.createdAt)}
+                      </div>
+                      <div className="term-item-actions">
+                        <button
+                          type="button"
+                          className="btn btn-sm"
+                          onClick={() => attach(t)}
+                          aria-label={`${here ? 'Open' : 'Reattach'} ${summaryLabel(t)}`}
+                        >
+                          {here ? 'Open' : 'Reattach'}
+                        </button>
+                        {confirmEnd === t.id ? (
+                          <>
+                            <button
+                              type="button"
+                              className="btn btn-danger btn-sm"
+                              onClick={() => void endFromList(t)}
+                            >
+                              Confirm end
+                            </button>
+                            <button
+                              type="button"
+                              className="btn btn-ghost btn-sm"
+                              onClick={() => setConfirmEnd(null)}
+                            >
+                              Keep
+                            </button>
+                          </>
+                        ) : (
+                          <button
+                            type="button"
+                            className="btn btn-ghost btn-sm"
+                            onClick={() => setConfirmEnd(t.id)}
+                            aria-label={`End ${summaryLabel(t)}`}
+                          >
+                            End
+                          </button>
+                        )}
+                      </div>
+                    </li>
+                  );
+                })}
+              </ul>
+            </section>
+          )}
+          {ended.length > 0 && (
+            <section aria-labelledby="tl-ended">
+              <h3 id="tl-ended" className="term-list-section">
+                Ended
+              </h3>
+              <ul className="term-items">
+                {ended.map((t) => (
                   <li
                     key={t.id}
-                    className="term-item"
+                    className="term-item term-item-ended"
                     data-terminal-id={t.id}
-                    data-state={here ? 'open' : t.attached > 0 ? 'attached' : 'detached'}
+                    data-state="ended"
                   >
                     <div className="term-item-main">
                       <span
-                        className={`status-dot ${t.attached > 0 || here ? 'status-ready' : 'status-detached'}`}
+                        className={`status-dot ${t.status === 'lost' ? 'status-error' : 'status-exited'}`}
                         aria-hidden="true"
                       />
                       <span className="term-item-title">{summaryLabel(t)}</span>
                     </div>
-                    <div className="term-item-sub" title={`Started ${absoluteTime(t.createdAt)}`}>
-                      {state} · {t.cols}×{t.rows} · {relativeTime(t.lastOutputAt ?? t.createdAt)}
-                    </div>
-                    <div className="term-item-actions">
-                      <button
-                        type="button"
-                        className="btn btn-sm"
-                        onClick={() => attach(t)}
-                        aria-label={`${here ? 'Open' : 'Reattach'} ${summaryLabel(t)}`}
-                      >
-                        {here ? 'Open' : 'Reattach'}
-                      </button>
-                      {confirmEnd === t.id ? (
-                        <>
-                          <button
-                            type="button"
-                            className="btn btn-danger btn-sm"
-                            onClick={() => void endFromList(t)}
-                          >
-                            Confirm end
-                          </button>
-                          <button
-                            type="button"
-                            className="btn btn-ghost btn-sm"
-                            onClick={() => setConfirmEnd(null)}
-                          >
-                            Keep
-                          </button>
-                        </>
-                      ) : (
-                        <button
-                          type="button"
-                          className="btn btn-ghost btn-sm"
-                          onClick={() => setConfirmEnd(t.id)}
-                          aria-label={`End ${summaryLabel(t)}`}
-                        >
-                          End
-                        </button>
-                      )}
+                    <div className="term-item-sub" title={absoluteTime(t.endedAt)}>
+                      {endText(t)} · {relativeTime(t.endedAt ?? t.createdAt)}
                     </div>
                   </li>
-                );
-              })}
-            </ul>
-          </section>
-        )}
-        {ended.length > 0 && (
-          <section aria-labelledby="tl-ended">
-            <h3 id="tl-ended" className="term-list-section">
-              Ended
-            </h3>
-            <ul className="term-items">
-              {ended.map((t) => (
-                <li
-                  key={t.id}
-                  className="term-item term-item-ended"
-                  data-terminal-id={t.id}
-                  data-state="ended"
-                >
-                  <div className="term-item-main">
-                    <span
-                      className={`status-dot ${t.status === 'lost' ? 'status-error' : 'status-exited'}`}
-                      aria-hidden="true"
-                    />
-                    <span className="term-item-title">{summaryLabel(t)}</span>
-                  </div>
-                  <div className="term-item-sub" title={absoluteTime(t.endedAt)}>
-                    {endText(t)} · {relativeTime(t.endedAt ?? t.createdAt)}
-                  </div>
-                </li>
-              ))}
-            </ul>
-          </section>
-        )}
-      </aside>
+                ))}
+              </ul>
+            </section>
+          )}
+        </aside>
+      </div>
 
       <section className="term-main" aria-label="Open terminals">
         {tabs.length > 0 && (

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IsoDateSchema, PasswordSchema, RoleSchema, UsernameSchema, UserSchema } from './common.js';
+import { TerminalSummarySchema } from './terminals.js';
 
 export const AdminUserSchema = UserSchema.extend({
   disabledAt: IsoDateSchema.nullable(),
@@ -79,3 +80,118 @@ export const AuditPageSchema = z.object({
   nextCursor: z.string().nullable(),
 });
 export type AuditPage = z.infer<typeof AuditPageSchema>;
+
+/** GET /api/admin/terminals: `live` (default) = connecting and running; `all` adds recent ended ones. */
+export const AdminTerminalQuerySchema = z.object({
+  status: z.enum(['live', 'all']).default('live'),
+  userId: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(500),
+});
+export type AdminTerminalQuery = z.input<typeof AdminTerminalQuerySchema>;
+
+export const AdminTerminalSchema = TerminalSummarySchema.extend({
+  userId: z.uuid(),
+  /** The owner's username (null when the account was deleted). */
+  ownerUsername: z.string().nullable(),
+  /** Broker process that holds the SSH session. */
+  nodeId: z.string(),
+  /** True when this broker process holds it (only then can it end it). */
+  local: z.boolean(),
+});
+export type AdminTerminal = z.infer<typeof AdminTerminalSchema>;
+
+export const AdminTerminalListSchema = z.object({ terminals: z.array(AdminTerminalSchema) });
+export type AdminTerminalList = z.infer<typeof AdminTerminalListSchema>;
+
+const BytesSchema = z.number().nonnegative();
+
+/** GET /api/admin/status: one broker process, as it sees itself right now. */
+export const AdminStatusSchema = z.object({
+  version: z.string(),
+  nodeId: z.string(),
+  hostname: z.string(),
+  runtime: z.object({ node: z.string(), platform: z.string(), arch: z.string(), pid: z.number().int() }),
+  startedAt: IsoDateSchema,
+  uptimeSeconds: z.number(),
+  systemUptimeSeconds: z.number(),
+  database: z.object({
+    driver: z.enum(['postgres', 'pglite']),
+    status: z.enum(['ok', 'down']),
+    latencyMs: z.number().optional(),
+  }),
+  connections: z.object({
+    /** Open WebSocket connections (terminal sockets). */
+    websockets: z.number().int(),
+    /** Live SSH sessions (terminals not yet ended) on this node. */
+    sshSessions: z.number().int(),
+    limits: z.object({
+      maxConnections: z.number().int(),
+      maxTerminalsPerUser: z.number().int(),
+      messageSizeLimit: z.number().int(),
+      terminalBufferBytes: z.number().int(),
+      terminalDetachedTimeoutMs: z.number().int(),
+      heartbeatIntervalMs: z.number().int(),
+      heartbeatTimeoutMs: z.number().int(),
+    }),
+  }),
+  terminals: z.object({
+    running: z.number().int(),
+    /** Running with no socket attached. */
+    detached: z.number().int(),
+    /** Ended, kept a few minutes so a client can still read the final output. */
+    ended: z.number().int(),
+    /** Sockets attached to terminals. */
+    viewers: z.number().int(),
+    ringBytes: BytesSchema,
+  }),
+  /** null when the database could not be asked. */
+  users: z
+    .object({
+      /** Distinct users with a live web session. */
+      online: z.number().int(),
+      liveSessions: z.number().int(),
+      total: z.number().int(),
+    })
+    .nullable(),
+  memory: z.object({
+    rssBytes: BytesSchema,
+    heapUsedBytes: BytesSchema,
+    heapTotalBytes: BytesSchema,
+    externalBytes: BytesSchema,
+    systemTotalBytes: BytesSchema,
+    systemFreeBytes: BytesSchema,
+  }),
+  cpu: z.object({
+    cores: z.number().int(),
+    model: z.string(),
+    /** This process, percent of one core, over the last sampling interval. */
+    processPercent: z.number(),
+    /** Whole machine, percent of all cores, over the last sampling interval. */
+    systemPercent: z.number(),
+    /** 1, 5 and 15 minute load averages. */
+    loadAverage: z.tuple([z.number(), z.number(), z.number()]),
+    eventLoopLagMs: z.number(),
+  }),
+  /** The file system holding DATA_DIR; null when it cannot be read. */
+  disk: z
+    .object({
+      path: z.string(),
+      totalBytes: BytesSchema,
+      freeBytes: BytesSchema,
+      availableBytes: BytesSchema,
+    })
+    .nullable(),
+  /** Per-interface counters since boot (Linux /proc/net/dev); empty elsewhere. */
+  network: z.array(
+    z.object({
+      interface: z.string(),
+      rxBytes: BytesSchema,
+      txBytes: BytesSchema,
+      rxPackets: BytesSchema,
+      txPackets: BytesSchema,
+      rxErrors: BytesSchema,
+      txErrors: BytesSchema,
+    }),
+  ),
+});
+export type AdminStatus = z.infer<typeof AdminStatusSchema>;

@@ -12,6 +12,8 @@ export const Permission = {
   TERMINALS_MANAGE: 'terminals:manage',
   SYSTEM_MONITOR: 'system:monitor',
   AUDIT_READ: 'audit:read',
+  /** Instance-wide integration settings (the NetBox URL). */
+  SETTINGS_MANAGE: 'settings:manage',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 

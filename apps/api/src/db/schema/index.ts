@@ -1,4 +1,6 @@
 export * from './audit.js';
+export * from './netbox.js';
+export * from './profiles.js';
 export * from './sessions.js';
 export * from './terminals.js';
 export * from './users.js';
