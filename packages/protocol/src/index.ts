@@ -1,4 +1,3 @@
-export * from './csp.js';
 export * from './errors.js';
 export * from './limits.js';
 export * from './rest/admin.js';
