@@ -1,13 +1,14 @@
 import type { AdminSession, AdminSessionList } from '@tether/protocol';
 import { useState } from 'react';
 import { useAuth } from '../auth/auth-context';
+import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
 import { describeError, useApiData } from '../lib/use-api-data';
 
 export function AdminSessionsPage() {
   const { api } = useAuth();
   const sessions = useApiData<AdminSessionList>('admin/sessions');
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const [message, setMessage] = useState<NoticeMessage>(null);
   const [busy, setBusy] = useState<string | null>(null);
 
   const revoke = async (s: AdminSession) => {
@@ -35,19 +36,8 @@ export function AdminSessionsPage() {
         Live web sessions. Revoking one signs that browser out and detaches its terminals; the terminals keep
         running.
       </p>
-      {message && (
-        <div
-          role={message.kind === 'error' ? 'alert' : 'status'}
-          className={`notice notice-${message.kind === 'error' ? 'error' : 'ok'}`}
-        >
-          {message.text}
-        </div>
-      )}
-      {sessions.error && (
-        <div role="alert" className="notice notice-error">
-          {sessions.error}
-        </div>
-      )}
+      <Notice message={message} />
+      <ErrorNotice error={sessions.error} />
       <div className="table-wrap">
         <table className="table">
           <thead>

@@ -2,6 +2,7 @@ import type { AdminTerminal, AdminTerminalList } from '@tether/protocol';
 import { useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
+import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
 import { describeError, useApiData } from '../lib/use-api-data';
 import { usePolling } from '../lib/use-polling';
@@ -18,7 +19,7 @@ export function AdminTerminalsPage() {
   const id = useId();
   const [show, setShow] = useState<'live' | 'all'>('live');
   const list = useApiData<AdminTerminalList>(`admin/terminals?status=${show}`);
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const [message, setMessage] = useState<NoticeMessage>(null);
   const [ending, setEnding] = useState<AdminTerminal | null>(null);
   const [busy, setBusy] = useState(false);
   usePolling(() => list.reload(), REFRESH_MS);
@@ -68,19 +69,8 @@ export function AdminTerminalsPage() {
       <p className="muted">
         Terminals of every user. Ending one closes its SSH session; its owner sees it as ended.
       </p>
-      {message && (
-        <div
-          role={message.kind === 'error' ? 'alert' : 'status'}
-          className={`notice notice-${message.kind === 'error' ? 'error' : 'ok'}`}
-        >
-          {message.text}
-        </div>
-      )}
-      {list.error && (
-        <div role="alert" className="notice notice-error">
-          {list.error}
-        </div>
-      )}
+      <Notice message={message} />
+      <ErrorNotice error={list.error} />
       <div className="table-wrap">
         <table className="table">
           <thead>

@@ -2,6 +2,7 @@ import { type AdminUser, type AdminUserList, PASSWORD_MIN_LENGTH, type Role } fr
 import { type FormEvent, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
+import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
 import { describeError, useApiData } from '../lib/use-api-data';
 
@@ -16,7 +17,7 @@ function userStatus(u: AdminUser, now = Date.now()): UserStatus {
 export function AdminUsersPage() {
   const { api, user: me } = useAuth();
   const users = useApiData<AdminUserList>('admin/users');
-  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+  const [message, setMessage] = useState<NoticeMessage>(null);
   const [resetFor, setResetFor] = useState<AdminUser | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
 
@@ -41,19 +42,8 @@ export function AdminUsersPage() {
           Refresh
         </button>
       </div>
-      {message && (
-        <div
-          role={message.kind === 'error' ? 'alert' : 'status'}
-          className={`notice notice-${message.kind === 'error' ? 'error' : 'ok'}`}
-        >
-          {message.text}
-        </div>
-      )}
-      {users.error && (
-        <div role="alert" className="notice notice-error">
-          {users.error}
-        </div>
-      )}
+      <Notice message={message} />
+      <ErrorNotice error={users.error} />
       <div className="table-wrap">
         <table className="table">
           <thead>

@@ -11,12 +11,11 @@ import {
 import { type FormEvent, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
+import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { hostLabel } from '../connections/saved-connections';
 import { isApiError } from '../lib/api-client';
 import { absoluteTime, relativeTime } from '../lib/format';
 import { describeError, useApiData } from '../lib/use-api-data';
-
-type Notice = { kind: 'ok' | 'error'; text: string } | null;
 
 /**
  * Credential sets: a named username + password or private key, encrypted at rest, linked from
@@ -26,7 +25,7 @@ export function CredentialsPage() {
   const { hasPermission } = useAuth();
   const canWrite = hasPermission(Permission.PROFILES_WRITE);
   const list = useApiData<CredentialList>('credentials');
-  const [message, setMessage] = useState<Notice>(null);
+  const [message, setMessage] = useState<NoticeMessage>(null);
   const [editing, setEditing] = useState<Credential | null>(null);
   const [replacing, setReplacing] = useState<Credential | null>(null);
   const [deleting, setDeleting] = useState<Credential | null>(null);
@@ -53,19 +52,8 @@ export function CredentialsPage() {
         Credential sets are shared by saved connections. Passwords and keys are encrypted on the server and
         never shown again: replace a secret to change it.
       </p>
-      {message && (
-        <div
-          role={message.kind === 'error' ? 'alert' : 'status'}
-          className={`notice notice-${message.kind === 'error' ? 'error' : 'ok'}`}
-        >
-          {message.text}
-        </div>
-      )}
-      {list.error && (
-        <div role="alert" className="notice notice-error">
-          {list.error}
-        </div>
-      )}
+      <Notice message={message} />
+      <ErrorNotice error={list.error} />
       <div className="table-wrap">
         <table className="table">
           <thead>

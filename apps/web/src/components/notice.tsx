@@ -1,0 +1,19 @@
+/** An outcome to show the user: errors are announced as alerts, successes politely. */
+export type NoticeMessage = { kind: 'ok' | 'error'; text: string } | null;
+
+export function Notice({ message }: { message: NoticeMessage }) {
+  if (!message) return null;
+  return (
+    <div
+      role={message.kind === 'error' ? 'alert' : 'status'}
+      className={`notice notice-${message.kind === 'error' ? 'error' : 'ok'}`}
+    >
+      {message.text}
+    </div>
+  );
+}
+
+/** A load or request error (or nothing). */
+export function ErrorNotice({ error }: { error: string | null | undefined }) {
+  return error ? <Notice message={{ kind: 'error', text: error }} /> : null;
+}
