@@ -363,7 +363,7 @@ export function ConnectProfileDialog(props: {
                 rows={5}
                 spellCheck={false}
                 autoFocus={!missing.username}
-                placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
+                placeholder="Paste a private key (OpenSSH or PEM)"
                 value={privateKey}
                 onChange={(e) => setPrivateKey(e.target.value)}
               />

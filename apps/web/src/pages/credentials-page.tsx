@@ -203,7 +203,7 @@ function SecretFields(props: {
               className="mono"
               rows={5}
               spellCheck={false}
-              placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
+              placeholder="Paste a private key (OpenSSH or PEM)"
               value={props.secret}
               onChange={(e) => props.onSecret(e.target.value)}
             />

@@ -169,7 +169,7 @@ export function NewConnectionDialog(props: {
                 className="mono"
                 rows={5}
                 spellCheck={false}
-                placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"
+                placeholder="Paste a private key (OpenSSH or PEM)"
                 value={privateKey}
                 aria-invalid={errors.privateKey ? true : undefined}
                 aria-describedby={describedBy('privateKey')}
