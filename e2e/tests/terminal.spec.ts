@@ -45,6 +45,36 @@ test.describe('terminals', () => {
     await sshd?.stop();
   });
 
+  test('connects with an encrypted private key loaded from a file', async ({ page, broker }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await page.getByRole('button', { name: 'New connection' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'New connection' });
+    await dialog.getByLabel('Host').fill(sshd.host);
+    await dialog.getByLabel('Port').fill(String(sshd.port));
+    await dialog.getByLabel('Username').fill(sshd.username);
+    await dialog.getByRole('radio', { name: 'Private key' }).check();
+    // Empty key: the form says what is missing instead of connecting.
+    await dialog.getByRole('button', { name: 'Connect' }).click();
+    await expect(dialog.getByText('Paste a private key or load one from a file.')).toBeVisible();
+    await dialog.getByLabel('Load key from file…').setInputFiles({
+      name: 'id_ed25519',
+      mimeType: 'text/plain',
+      buffer: Buffer.from(sshd.keys.encrypted.privateKey),
+    });
+    await expect(dialog.getByRole('textbox', { name: 'Private key' })).toHaveValue(/BEGIN OPENSSH PRIVATE KEY/);
+    await dialog.getByLabel('Passphrase').fill(sshd.keys.encrypted.passphrase);
+    await dialog.getByRole('button', { name: 'Connect' }).click();
+    await page
+      .getByRole('dialog', { name: 'Verify host key' })
+      .getByRole('button', { name: 'Accept' })
+      .click();
+    const pane = activeTerminal(page);
+    await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await run(page, 'echo ke""yed');
+    await expect(pane.locator('.xterm-rows')).toContainText('keyed');
+  });
+
   test('connects, survives a reload and reattaches with earlier output intact', async ({ page, broker }) => {
     const csp = await watchCsp(page);
     const user = await createUser(broker);

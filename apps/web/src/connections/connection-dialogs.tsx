@@ -2,6 +2,7 @@ import type { Folder, Profile, SshAuth } from '@tether/protocol';
 import { type FormEvent, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
+import { PrivateKeyFields } from '../components/private-key-fields';
 import { describeError } from '../lib/use-api-data';
 import { hostLabel, type MissingForConnect, sortFolders } from './saved-connections';
 
@@ -287,15 +288,6 @@ export function ConnectProfileDialog(props: {
   const [passphrase, setPassphrase] = useState('');
   const { busy, error, setError, run } = useDialogAction();
 
-  const loadKey = async (file: File | undefined) => {
-    if (!file) return;
-    if (file.size > 32 * 1024) {
-      setError('That file is too large to be a private key.');
-      return;
-    }
-    setPrivateKey(await file.text());
-  };
-
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (missing.username && !username.trim()) {
@@ -354,43 +346,14 @@ export function ConnectProfileDialog(props: {
           </div>
         )}
         {missing.secret === 'publickey' && (
-          <>
-            <div className="field">
-              <label htmlFor={`${id}-key`}>Private key</label>
-              <textarea
-                id={`${id}-key`}
-                className="mono"
-                rows={5}
-                spellCheck={false}
-                autoFocus={!missing.username}
-                placeholder="Paste a private key (OpenSSH or PEM)"
-                value={privateKey}
-                onChange={(e) => setPrivateKey(e.target.value)}
-              />
-              <div className="file-row">
-                <label htmlFor={`${id}-keyfile`} className="btn btn-sm">
-                  Load key from file…
-                </label>
-                <input
-                  id={`${id}-keyfile`}
-                  type="file"
-                  className="sr-only"
-                  onChange={(e) => void loadKey(e.target.files?.[0])}
-                />
-              </div>
-            </div>
-            <div className="field">
-              <label htmlFor={`${id}-pp`}>Passphrase</label>
-              <input
-                id={`${id}-pp`}
-                type="password"
-                autoComplete="off"
-                placeholder="Only if the key is encrypted"
-                value={passphrase}
-                onChange={(e) => setPassphrase(e.target.value)}
-              />
-            </div>
-          </>
+          <PrivateKeyFields
+            idPrefix={id}
+            privateKey={privateKey}
+            onPrivateKey={setPrivateKey}
+            passphrase={passphrase}
+            onPassphrase={setPassphrase}
+            autoFocus={!missing.username}
+          />
         )}
         {missing.secret && (
           <p className="muted small">

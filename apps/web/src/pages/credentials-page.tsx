@@ -12,6 +12,7 @@ import { type FormEvent, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
+import { PrivateKeyFields } from '../components/private-key-fields';
 import { hostLabel } from '../connections/saved-connections';
 import { isApiError } from '../lib/api-client';
 import { absoluteTime, relativeTime } from '../lib/format';
@@ -167,9 +168,6 @@ function SecretFields(props: {
   secretLabel?: string;
 }) {
   const { idPrefix: id } = props;
-  const loadKey = async (file: File | undefined) => {
-    if (file && file.size <= 32 * 1024) props.onSecret(await file.text());
-  };
   return (
     <>
       <div className="field span-2">
@@ -195,42 +193,14 @@ function SecretFields(props: {
           />
         </div>
       ) : (
-        <>
-          <div className="field span-4">
-            <label htmlFor={`${id}-secret`}>Private key</label>
-            <textarea
-              id={`${id}-secret`}
-              className="mono"
-              rows={5}
-              spellCheck={false}
-              placeholder="Paste a private key (OpenSSH or PEM)"
-              value={props.secret}
-              onChange={(e) => props.onSecret(e.target.value)}
-            />
-            <div className="file-row">
-              <label htmlFor={`${id}-keyfile`} className="btn btn-sm">
-                Load key from file…
-              </label>
-              <input
-                id={`${id}-keyfile`}
-                type="file"
-                className="sr-only"
-                onChange={(e) => void loadKey(e.target.files?.[0])}
-              />
-            </div>
-          </div>
-          <div className="field span-4">
-            <label htmlFor={`${id}-passphrase`}>Passphrase</label>
-            <input
-              id={`${id}-passphrase`}
-              type="password"
-              autoComplete="new-password"
-              placeholder="Only if the key is encrypted"
-              value={props.passphrase}
-              onChange={(e) => props.onPassphrase(e.target.value)}
-            />
-          </div>
-        </>
+        <PrivateKeyFields
+          idPrefix={id}
+          fieldClassName="span-4"
+          privateKey={props.secret}
+          onPrivateKey={props.onSecret}
+          passphrase={props.passphrase}
+          onPassphrase={props.onPassphrase}
+        />
       )}
     </>
   );

@@ -1,6 +1,7 @@
 import { type SshAuth, SshTargetSchema } from '@tether/protocol';
-import { type FormEvent, useId, useRef, useState } from 'react';
+import { type FormEvent, useId, useState } from 'react';
 import { Modal } from '../components/modal';
+import { PrivateKeyFields } from '../components/private-key-fields';
 import type { OpenRequest } from './terminal-connection';
 
 type Method = SshAuth['method'];
@@ -28,7 +29,6 @@ export function NewConnectionDialog(props: {
   const [privateKey, setPrivateKey] = useState('');
   const [passphrase, setPassphrase] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const fileRef = useRef<HTMLInputElement>(null);
   const id = useId();
 
   const submit = (e: FormEvent) => {
@@ -64,16 +64,6 @@ export function NewConnectionDialog(props: {
       { target: parsed.data, auth },
       { host: parsed.data.host, port: String(parsed.data.port), username: parsed.data.username, method },
     );
-  };
-
-  const loadKey = async (file: File | undefined) => {
-    if (!file) return;
-    if (file.size > 32 * 1024) {
-      setErrors((e) => ({ ...e, privateKey: 'That file is too large to be a private key.' }));
-      return;
-    }
-    setPrivateKey(await file.text());
-    setErrors(({ privateKey: _drop, ...rest }) => rest);
   };
 
   const err = (key: string) =>
@@ -161,47 +151,19 @@ export function NewConnectionDialog(props: {
           </div>
         )}
         {method === 'publickey' && (
-          <>
-            <div className="field span-4">
-              <label htmlFor={`${id}-key`}>Private key</label>
-              <textarea
-                id={`${id}-key`}
-                className="mono"
-                rows={5}
-                spellCheck={false}
-                placeholder="Paste a private key (OpenSSH or PEM)"
-                value={privateKey}
-                aria-invalid={errors.privateKey ? true : undefined}
-                aria-describedby={describedBy('privateKey')}
-                onChange={(e) => setPrivateKey(e.target.value)}
-              />
-              {err('privateKey')}
-              <div className="file-row">
-                <label htmlFor={`${id}-keyfile`} className="btn btn-sm">
-                  Load key from file…
-                </label>
-                <input
-                  ref={fileRef}
-                  id={`${id}-keyfile`}
-                  type="file"
-                  className="sr-only"
-                  onChange={(e) => void loadKey(e.target.files?.[0])}
-                />
-                <span className="muted">The key is sent once to the broker to connect and not stored.</span>
-              </div>
-            </div>
-            <div className="field span-4">
-              <label htmlFor={`${id}-passphrase`}>Passphrase</label>
-              <input
-                id={`${id}-passphrase`}
-                type="password"
-                autoComplete="off"
-                placeholder="Only if the key is encrypted"
-                value={passphrase}
-                onChange={(e) => setPassphrase(e.target.value)}
-              />
-            </div>
-          </>
+          <PrivateKeyFields
+            idPrefix={id}
+            fieldClassName="span-4"
+            privateKey={privateKey}
+            onPrivateKey={(value) => {
+              setPrivateKey(value);
+              setErrors(({ privateKey: _drop, ...rest }) => rest);
+            }}
+            passphrase={passphrase}
+            onPassphrase={setPassphrase}
+            error={errors.privateKey}
+            note="The key is sent once to the broker to connect and not stored."
+          />
         )}
         {method === 'keyboard-interactive' && (
           <p className="span-4 muted">
