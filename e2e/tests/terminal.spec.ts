@@ -62,7 +62,9 @@ test.describe('terminals', () => {
       mimeType: 'text/plain',
       buffer: Buffer.from(sshd.keys.encrypted.privateKey),
     });
-    await expect(dialog.getByRole('textbox', { name: 'Private key' })).toHaveValue(/BEGIN OPENSSH PRIVATE KEY/);
+    await expect(dialog.getByRole('textbox', { name: 'Private key' })).toHaveValue(
+      /BEGIN OPENSSH PRIVATE KEY/,
+    );
     await dialog.getByLabel('Passphrase').fill(sshd.keys.encrypted.passphrase);
     await dialog.getByRole('button', { name: 'Connect' }).click();
     await page
