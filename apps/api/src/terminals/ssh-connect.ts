@@ -392,6 +392,9 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshConnect
         hostVerifier,
         authHandler: authHandler as unknown as ssh2.AuthHandlerMiddleware,
       });
+      // Interactive traffic: a keystroke must not wait behind Nagle's algorithm for the ACK of
+      // earlier output-window adjustments (OpenSSH sets TCP_NODELAY for PTY sessions too).
+      client.setNoDelay(true);
     } catch {
       fail(new TerminalError(ErrorCode.SSH_ERROR, 'The SSH connection could not be started.'));
     }

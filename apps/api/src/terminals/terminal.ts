@@ -94,11 +94,13 @@ interface ViewerState {
 
 const FRAME_BYTES = 64 * 1024;
 /**
- * Output that arrives within one event-loop turn is sent as one frame per viewer (flushed on
- * setImmediate, i.e. right after the current I/O callbacks: no added latency for a keystroke
- * echo). ssh2 hands over one SSH packet at a time, often a few KiB, so during bulk output this
- * turns thousands of frames and socket writes per second into a few hundred. Past this many
- * bytes the batch is flushed at once, bounding both the delay and the extra memory.
+ * Output that arrives in one read from the SSH socket is sent as one frame per viewer. ssh2
+ * hands over one SSH packet at a time (often a few KiB, or one byte for an echo), and parses
+ * every packet of a socket read synchronously; the batch is flushed in a microtask, which runs
+ * as soon as that read's callback returns, before any other I/O or timer. So bulk output goes
+ * out in a few large frames instead of thousands of small ones, and a keystroke echo is not
+ * delayed behind the rest of the event-loop turn. Past this many bytes the batch is flushed at
+ * once, bounding both the delay and the extra memory.
  */
 const BATCH_MAX_BYTES = 64 * 1024;
 /** Readable buffer of the paused channel; ssh2 stops re-opening the SSH window past it. */
@@ -180,7 +182,7 @@ export class Terminal {
   private batch: Buffer[] = [];
   private batchStart = 0;
   private batchBytes = 0;
-  private batchFlush: NodeJS.Immediate | null = null;
+  private flushQueued = false;
 
   constructor(options: TerminalOptions) {
     validateSize(options.cols, options.rows);
@@ -450,7 +452,10 @@ export class Terminal {
       this.batch.push(chunk);
       this.batchBytes += chunk.length;
       if (this.batchBytes >= BATCH_MAX_BYTES) this.flushOutput();
-      else this.batchFlush ??= setImmediate(() => this.flushOutput());
+      else if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(this.flushQueuedOutput);
+      }
     }
     const now = Date.now();
     this.lastOutputAtMs = now;
@@ -461,9 +466,12 @@ export class Terminal {
     if (this.viewers.size > 0) this.evaluateFlow();
   }
 
+  private readonly flushQueuedOutput = (): void => {
+    this.flushQueued = false;
+    this.flushOutput();
+  };
+
   private dropBatch(): void {
-    if (this.batchFlush) clearImmediate(this.batchFlush);
-    this.batchFlush = null;
     this.batch = [];
     this.batchBytes = 0;
   }
@@ -479,8 +487,6 @@ export class Terminal {
    * gets the part past its `sentOffset`: still exactly once, in order.
    */
   private flushOutput(): void {
-    if (this.batchFlush) clearImmediate(this.batchFlush);
-    this.batchFlush = null;
     if (this.batchBytes === 0) return;
     const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
     const start = this.batchStart;

@@ -330,39 +330,62 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         }
       }
 
+      const handleBinary = (buf: Buffer) => {
+        if (phase !== 'attached' || !terminal)
+          return protocolError('Binary input before a terminal is attached.');
+        if (!terminal.input(buf))
+          sendError(ErrorCode.RATE_LIMITED, 'Input is arriving faster than the server accepts it.');
+        if (ctx) void auth.touch(ctx).catch(() => {});
+      };
+
+      const handleFrame = async (buf: Buffer, isBinary: boolean) => {
+        if (phase === 'closed') return;
+        if (isBinary) return handleBinary(buf);
+        let json: unknown;
+        try {
+          json = JSON.parse(buf.toString('utf8'));
+        } catch {
+          return protocolError('Text frames must be JSON.');
+        }
+        const parsed = ClientMessageSchema.safeParse(json);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          return protocolError(
+            `Invalid message: ${issue?.path.join('.') || 'type'} ${issue?.message ?? ''}`.trim(),
+          );
+        }
+        await handleText(parsed.data);
+      };
+
       // Messages are handled strictly in order. Handlers are attached synchronously, before any
       // await, so frames sent right after the handshake are never lost (fastify-websocket).
+      // A keystroke with nothing queued ahead of it (the common case) is written to the SSH
+      // channel at once; anything arriving while an earlier message is still being handled
+      // (an `attach` awaiting its snapshot, say) waits its turn in the queue.
       let queue: Promise<void> = Promise.resolve();
+      let queued = 0;
       socket.on('message', (data: RawData, isBinary: boolean) => {
         lastSeen = Date.now();
+        const buf = Buffer.isBuffer(data)
+          ? data
+          : Array.isArray(data)
+            ? Buffer.concat(data)
+            : Buffer.from(data);
+        if (queued === 0 && isBinary) {
+          try {
+            if (phase !== 'closed') handleBinary(buf);
+          } catch (err) {
+            fail(err, 'input failed');
+          }
+          return;
+        }
+        queued++;
         queue = queue
-          .then(async () => {
-            if (phase === 'closed') return;
-            const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-            if (isBinary) {
-              if (phase !== 'attached' || !terminal)
-                return protocolError('Binary input before a terminal is attached.');
-              if (!terminal.input(buf))
-                sendError(ErrorCode.RATE_LIMITED, 'Input is arriving faster than the server accepts it.');
-              if (ctx) void auth.touch(ctx).catch(() => {});
-              return;
-            }
-            let json: unknown;
-            try {
-              json = JSON.parse(buf.toString('utf8'));
-            } catch {
-              return protocolError('Text frames must be JSON.');
-            }
-            const parsed = ClientMessageSchema.safeParse(json);
-            if (!parsed.success) {
-              const issue = parsed.error.issues[0];
-              return protocolError(
-                `Invalid message: ${issue?.path.join('.') || 'type'} ${issue?.message ?? ''}`.trim(),
-              );
-            }
-            await handleText(parsed.data);
-          })
-          .catch((err) => fail(err, 'message handling failed'));
+          .then(() => handleFrame(buf, isBinary))
+          .catch((err) => fail(err, 'message handling failed'))
+          .finally(() => {
+            queued--;
+          });
       });
 
       socket.on('close', (code: number) => {
