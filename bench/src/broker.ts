@@ -59,6 +59,7 @@ export interface Broker {
 export async function startBroker(options: {
   tmpDir: string;
   env?: Record<string, string>;
+  nodeArgs?: string[];
 }): Promise<Broker> {
   const port = await freePort();
   const dataDir = join(options.tmpDir, `broker-${randomBytes(4).toString('hex')}`);
@@ -82,11 +83,15 @@ export async function startBroker(options: {
     MAX_CONNECTIONS: '20000',
     ...options.env,
   };
-  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', '--import', PRELOAD, SERVER_JS], {
-    cwd: API_DIR,
-    env,
-    stdio: ['ignore', logFd, logFd, 'ipc'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--expose-gc', ...(options.nodeArgs ?? []), '--import', PRELOAD, SERVER_JS],
+    {
+      cwd: API_DIR,
+      env,
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+    },
+  );
   closeSync(logFd);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let exitedEarly = false;

@@ -11,6 +11,8 @@ export interface BenchContext {
   admin: Login;
   /** The user whose terminals the OpenSSH figures open. */
   user: Login;
+  /** Extra `node` flags for every broker this run starts (`--profile`: V8 CPU profiles). */
+  brokerNodeArgs: string[];
   log(line: string): void;
 }
 

@@ -1,10 +1,11 @@
 /**
- * `pnpm bench [--quick] [--only=bulk,echo,reattach,logins,many] [--no-build]`
+ * `pnpm bench [--quick] [--only=bulk,echo,reattach,logins,many] [--no-build] [--profile]`
  *
  * Runs the built broker (`node apps/api/dist/server.js`, NODE_ENV=production) against a real
  * loopback OpenSSH sshd and compares it with raw OpenSSH / ssh2 / argon2 in the same run,
  * alternating broker and reference over several rounds. Prints a table and writes
- * bench-results/<timestamp>.json.
+ * bench-results/<timestamp>.json. `--profile` also writes a V8 CPU profile of every broker the run
+ * starts to bench-results/profiles/ (open in Chrome DevTools or speedscope).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,13 +32,14 @@ type FigureId = keyof typeof FIGURES;
 function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
   const noBuild = argv.includes('--no-build');
+  const profile = argv.includes('--profile');
   const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const ids = (only ? only.split(',') : Object.keys(FIGURES)) as FigureId[];
   for (const id of ids)
     if (!(id in FIGURES)) throw new Error(`unknown figure "${id}" (${Object.keys(FIGURES).join(', ')})`);
   // `many` runs last: it replaces the shared broker with its own.
   ids.sort((a, b) => Number(a === 'many') - Number(b === 'many'));
-  return { quick, noBuild, ids };
+  return { quick, noBuild, profile, ids };
 }
 
 const log = (line: string) =>
@@ -112,12 +114,25 @@ async function main(): Promise<void> {
     sshd = await startSshd();
     const keyPath = join(tmpDir, 'id_plain');
     writeFileSync(keyPath, sshd.keys.plain.privateKey, { mode: 0o600 });
-    broker = await startBroker({ tmpDir });
+    const brokerNodeArgs = args.profile
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results', 'profiles')}`]
+      : [];
+    broker = await startBroker({ tmpDir, nodeArgs: brokerNodeArgs });
     log(`broker pid ${broker.pid} at ${broker.url}; sshd on 127.0.0.1:${sshd.port}`);
     const admin = await login(broker.url, ADMIN.username, ADMIN.password);
     await createUser(broker.url, admin, 'bench-term', 'bench-term-password');
     const user = await login(broker.url, 'bench-term', 'bench-term-password');
-    const ctx: BenchContext = { quick: args.quick, tmpDir, sshd, keyPath, broker, admin, user, log };
+    const ctx: BenchContext = {
+      quick: args.quick,
+      tmpDir,
+      sshd,
+      keyPath,
+      broker,
+      admin,
+      user,
+      brokerNodeArgs,
+      log,
+    };
 
     for (const id of args.ids) {
       if (id === 'many') {

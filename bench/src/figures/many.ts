@@ -24,7 +24,7 @@ export async function manyFigure(ctx: BenchContext): Promise<FigureResult> {
   const detail: Record<string, unknown> = { holdMs, greetingBytes: GREETING_BYTES };
   try {
     for (const n of counts) {
-      const broker = await startBroker({ tmpDir: ctx.tmpDir });
+      const broker = await startBroker({ tmpDir: ctx.tmpDir, nodeArgs: ctx.brokerNodeArgs });
       try {
         const r = await runOne(ctx, broker, standIn, n, holdMs);
         detail[`n${n}`] = r;
