@@ -1,5 +1,13 @@
+import xtermSerialize from '@xterm/addon-serialize';
 import { describe, expect, it } from 'vitest';
-import { createHeadless, historyOf, restore, screenOf, writeAsync } from '../../test/terminals/screen.js';
+import {
+  createHeadless,
+  type HeadlessTerminal,
+  historyOf,
+  restore,
+  screenOf,
+  writeAsync,
+} from '../../test/terminals/screen.js';
 import { TerminalMirror } from './mirror.js';
 import { ByteRing } from './ring-buffer.js';
 
@@ -15,7 +23,7 @@ function setup(capacity = 1 << 20, cols = 80, rows = 24) {
     written.push(chunk);
   };
   const referenceScreen = async () => {
-    for (const chunk of written.splice(0)) await writeAsync(reference, chunk);
+    await writeAsync(reference, Buffer.concat(written.splice(0)));
     return screenOf(reference);
   };
   return { ring, mirror, reference, output, referenceScreen };
@@ -119,4 +127,139 @@ describe('TerminalMirror', () => {
     expect(historyOf(b)).toEqual(historyOf(a));
     mirror.dispose();
   });
+
+  describe('plain-text fast path', () => {
+    it('leaves bulk plain text that scrolls out of the scrollback unparsed, with an identical result', async () => {
+      const { mirror, output, reference, referenceScreen } = setup(1 << 20, 120, 40);
+      output('\x1b[1;32mgreen from here on\r\n');
+      for (let i = 0; i < 60_000; i++) {
+        output(`${String(i).padStart(6, '0')} ${'QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo='.repeat(2)}\r\n`);
+        if (i % 1000 === 0) await settle();
+      }
+      output('$ ');
+      expect(mirror.skippedBytes).toBeGreaterThan(3_000_000);
+      await expectSameAsReference(mirror, reference, referenceScreen);
+    });
+
+    it('does not skip when the parser is inside an escape sequence at the start of the batch', async () => {
+      // "\x1b[" then "31m…" across a feed boundary: "31m" is printable, but it ends the CSI.
+      const run = async (split: boolean) => {
+        const { mirror, output, reference, referenceScreen } = setup(1 << 18, 80, 24);
+        output(split ? 'before\x1b[' : 'before');
+        await mirror.snapshot();
+        await settle();
+        output(split ? '31m' : 'x31m');
+        for (let i = 0; i < 12_000; i++) {
+          output(`line ${i} ${'.'.repeat(60)}\r\n`);
+          if (i % 1000 === 0) await settle();
+        }
+        await expectSameAsReference(mirror, reference, referenceScreen);
+        return mirror.skippedBytes;
+      };
+      expect(await run(false)).toBeGreaterThan(0);
+      // Skipping here would lose the SGR: every later line would be white instead of red.
+      const skippedAfterSplit = await run(true);
+      expect(skippedAfterSplit).toBeGreaterThan(0); // later batches start in the ground state again
+    });
+
+    it('gives the same snapshot as parsing every byte, for random mixes of text, escapes and UTF-8', async () => {
+      const skippedBySeed: number[] = [];
+      for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+        const chunks = randomStream(seed);
+        const run = async (skipPlainText: boolean) => {
+          const ring = new ByteRing(1 << 19);
+          const mirror = new TerminalMirror({ ring, cols: 80, rows: 24, hibernateAfterMs: 0, skipPlainText });
+          for (const { bytes, settleAfter } of chunks) {
+            mirror.beforeAppend(bytes);
+            ring.append(bytes);
+            if (settleAfter) await settle();
+          }
+          const snap = await mirror.snapshot();
+          return { snap, skipped: mirror.skippedBytes };
+        };
+        const everything = await run(false);
+        const fast = await run(true);
+        expect(everything.skipped).toBe(0);
+        expect(fast.snap, `seed ${seed}`).toEqual(everything.snap);
+        skippedBySeed.push(fast.skipped);
+      }
+      // The fast path was taken, and often: this test is about its correctness.
+      expect(skippedBySeed.filter((n) => n > 0).length).toBeGreaterThanOrEqual(4);
+    });
+  });
 });
+
+const { SerializeAddon } = xtermSerialize;
+
+function serializeWhole(term: HeadlessTerminal): string {
+  const addon = new SerializeAddon();
+  term.loadAddon(addon as unknown as Parameters<HeadlessTerminal['loadAddon']>[0]);
+  return addon.serialize({ scrollback: 1000 });
+}
+
+async function expectSameAsReference(
+  mirror: TerminalMirror,
+  reference: HeadlessTerminal,
+  referenceScreen: () => Promise<ReturnType<typeof screenOf>>,
+): Promise<void> {
+  const snap = await mirror.snapshot();
+  const restored = await restore(snap);
+  expect(screenOf(restored)).toEqual(await referenceScreen());
+  expect(historyOf(restored)).toEqual(historyOf(reference));
+  // Attributes, colours and wrapped lines too, not just the text.
+  expect(serializeWhole(restored)).toEqual(serializeWhole(reference));
+}
+
+/**
+ * Output a shell could produce: long runs of plain lines, mixed with colours, an OSC string that
+ * swallows plain text, scroll regions, the alternate screen, insert mode, bare line feeds, UTF-8,
+ * cursor moves and the DEC line-drawing charset; cut into chunks of random sizes (splitting
+ * escapes and UTF-8 characters anywhere), with pauses that let xterm catch up.
+ */
+function randomStream(seed: number): Array<{ bytes: Buffer; settleAfter: boolean }> {
+  const random = mulberry32(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
+  let stream = '';
+  for (let segment = 0; segment < 40; segment++) {
+    const lines = Math.floor(random() * 6000);
+    const width = 10 + Math.floor(random() * 100);
+    const body = Array.from({ length: lines }, (_, i) => `${i}:${'x'.repeat(width)}`).join('\r\n');
+    stream += pick([
+      `${body}\r\n`,
+      `${body}\r\n`,
+      `\x1b[3${Math.floor(random() * 8)};4${Math.floor(random() * 8)}m${body}\r\n`,
+      `\x1b]0;title ${body}\x07`,
+      `\x1b[5;15r${body}\r\n\x1b[r`,
+      `\x1b[?1049h${body}\x1b[?1049l`,
+      `\x1b[4h${body}\r\n\x1b[4l`,
+      `${body.replaceAll('\r\n', '\n')}\n`,
+      `héllo wörld ✓ 日本語 ${body}\r\n`,
+      `\x1b[10;5H\x1b[K${body}\t\b\r\n`,
+      '\x1b[0m',
+      '\x1b(0lqqk\x1b(B\r\n',
+      `\x1b)0\x0e${body}\x0f\r\n`, // G1 = line drawing, shifted in and out
+      `\x07\x00\x7f${body.replaceAll(':', '\t')}\r\n`, // harmless controls
+    ]);
+  }
+  const bytes = Buffer.from(stream, 'utf8');
+  const chunks: Array<{ bytes: Buffer; settleAfter: boolean }> = [];
+  for (let pos = 0; pos < bytes.length; ) {
+    const n = 1 + Math.floor(random() * 32 * 1024);
+    chunks.push({ bytes: Buffer.from(bytes.subarray(pos, pos + n)), settleAfter: random() < 0.3 });
+    pos += n;
+  }
+  return chunks;
+}
+
+/** Lets xterm parse what it was given (it parses in timer-driven slices). */
+const settle = () => new Promise((r) => setTimeout(r, 5));
+
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

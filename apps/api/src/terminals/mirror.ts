@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import xtermSerialize from '@xterm/addon-serialize';
 import xtermHeadless from '@xterm/headless';
 import type { ByteRing } from './ring-buffer.js';
@@ -33,6 +34,11 @@ export interface TerminalMirrorOptions {
   hibernateAfterMs?: number;
   /** Called whenever `backlog` changes, so the owner can apply flow control. */
   onBacklogChange?: () => void;
+  /**
+   * Leave plain text that cannot affect the result unparsed (see `skippable`). Default true;
+   * false parses every byte (the tests compare both).
+   */
+  skipPlainText?: boolean;
 }
 
 interface PendingResize {
@@ -42,6 +48,8 @@ interface PendingResize {
 }
 
 const FEED_SLICE_BYTES = 64 * 1024;
+/** Plain text shorter than this is parsed even when it could be skipped: not worth a scan. */
+const MIN_SKIP_BYTES = 64 * 1024;
 const FEED_HEADROOM_BYTES = 256 * 1024;
 const MAX_PENDING_RESIZES = 32;
 
@@ -65,6 +73,7 @@ export class TerminalMirror {
   private readonly scrollback: number;
   private readonly hibernateAfterMs: number;
   private readonly onBacklogChange: (() => void) | undefined;
+  private readonly skipPlainText: boolean;
 
   private term: HeadlessTerminal | null = null;
   private serializer: Serializer | null = null;
@@ -78,6 +87,7 @@ export class TerminalMirror {
   private pendingResizes: PendingResize[] = [];
   private fed = 0;
   private queued = 0;
+  private skipped = 0;
   private hibernateTimer: NodeJS.Timeout | null = null;
   private disposed = false;
 
@@ -88,6 +98,7 @@ export class TerminalMirror {
     this.scrollback = options.scrollback ?? 1000;
     this.hibernateAfterMs = options.hibernateAfterMs ?? 5 * 60_000;
     this.onBacklogChange = options.onBacklogChange;
+    this.skipPlainText = options.skipPlainText ?? true;
     this.fed = this.ring.end;
   }
 
@@ -99,6 +110,11 @@ export class TerminalMirror {
   /** Bytes handed to the parser but not parsed yet (xterm parses asynchronously). */
   get backlog(): number {
     return this.queued;
+  }
+
+  /** Bytes of plain text never parsed because they could not affect the screen (see `skippable`). */
+  get skippedBytes(): number {
+    return this.skipped;
   }
 
   get state(): 'empty' | 'live' | 'hibernated' {
@@ -187,6 +203,14 @@ export class TerminalMirror {
   /** Feeds `bytes`, which cover [fedOffset, endOffset), applying recorded resizes in between. */
   private feed(bytes: Buffer, endOffset: number): void {
     const term = this.materialize();
+    const skip = this.pendingResizes.length === 0 ? this.skippable(term, bytes) : 0;
+    if (skip > 0) {
+      // The skipped text ended with CR LF, so the cursor was in column 0: put it there.
+      term.write('\r');
+      bytes = bytes.subarray(skip);
+      this.fed += skip;
+      this.skipped += skip;
+    }
     let pos = this.fed;
     let cursor = 0;
     while (pos < endOffset || (this.pendingResizes[0] && this.pendingResizes[0].at <= endOffset)) {
@@ -215,6 +239,37 @@ export class TerminalMirror {
     this.fed = endOffset;
     if (this.queued > 0) this.onBacklogChange?.();
     this.armHibernation();
+  }
+
+  /**
+   * How many leading bytes of `bytes` can be left unparsed without changing the screen, the
+   * scrollback or any mode: the bulk-output fast path (a build log, `cat` of a big file, the
+   * bench's base64 stream), where xterm's parser would otherwise be the broker's main cost.
+   *
+   * Plain text (see `plainPrefixLength`) only prints characters and moves the cursor: it changes
+   * no mode, attribute, charset or title. If it is followed by more plain text holding at least
+   * 2 × rows + scrollback line feeds, everything the skipped part wrote has scrolled out of the
+   * scrollback by the end of it: the first `rows` line feeds bring the cursor to the bottom row
+   * wherever it started, the next `rows + scrollback` push every older line out. Cutting right
+   * after a CR LF puts the cursor in column 0 on both paths (feed() writes a CR to match). This
+   * holds only from a known parser state, so the skip happens only when xterm has parsed
+   * everything written so far and its parser is in the ground state (not inside an escape
+   * sequence or an OSC/DCS string, no partial UTF-8 character), on the normal screen with
+   * full-screen margins and insert mode off. xterm internals are read defensively: if any is
+   * missing (an xterm upgrade), nothing is skipped and the mirror is exactly as before.
+   */
+  private skippable(term: HeadlessTerminal, bytes: Buffer): number {
+    if (!this.skipPlainText || this.queued !== 0 || bytes.length < MIN_SKIP_BYTES) return 0;
+    if (!atRest(term)) return 0;
+    const plainEnd = plainPrefixLength(bytes);
+    if (plainEnd < MIN_SKIP_BYTES) return 0;
+    const needed = 2 * term.rows + this.scrollback;
+    let lineFeeds = 0;
+    for (let i = bytes.lastIndexOf(0x0a, plainEnd - 1); i >= 1; i = bytes.lastIndexOf(0x0a, i - 1)) {
+      if (lineFeeds >= needed && bytes[i - 1] === 0x0d) return i + 1 >= MIN_SKIP_BYTES ? i + 1 : 0;
+      lineFeeds++;
+    }
+    return 0;
   }
 
   private materialize(): HeadlessTerminal {
@@ -278,10 +333,63 @@ export function createTerminalMirror(options: TerminalMirrorOptions): TerminalMi
 
 interface XtermInternals {
   _core?: {
-    coreService?: { isCursorHidden?: boolean };
+    coreService?: { isCursorHidden?: boolean; modes?: { insertMode?: boolean } };
     coreMouseService?: { activeEncoding?: string };
     buffer?: { scrollTop?: number; scrollBottom?: number };
+    buffers?: { active?: unknown; normal?: unknown };
+    _writeBuffer?: { _pendingData?: number; _writeBuffer?: unknown[] };
+    _inputHandler?: {
+      _parser?: { currentState?: number };
+      _utf8Decoder?: { interim?: Uint8Array };
+    };
   };
+}
+
+/**
+ * Length of the leading run of plain text: ASCII without ESC, SO or SI. In the parser's ground
+ * state such bytes print characters or move the cursor (CR, LF, BS, TAB…) and change nothing
+ * else; ESC starts a sequence, SO/SI switch the character set, and non-ASCII bytes could carry
+ * C1 controls. Found with memchr-speed scans (indexOf, isAscii), not a loop per byte.
+ */
+function plainPrefixLength(bytes: Buffer): number {
+  let end = bytes.length;
+  for (const control of [0x1b, 0x0e, 0x0f]) {
+    const at = bytes.indexOf(control);
+    if (at !== -1 && at < end) end = at;
+  }
+  if (isAscii(bytes.subarray(0, end))) return end;
+  // Binary search for the first non-ASCII byte: [0, lo) is ASCII, it lies in [lo, hi).
+  let lo = 0;
+  let hi = end;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >>> 1;
+    if (isAscii(bytes.subarray(lo, mid))) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * True when xterm has parsed everything written to it (resizes included), its parser is in the ground state with
+ * no partial UTF-8 character, and it shows the normal screen with full-screen margins and
+ * insert mode off. False when unsure (any internal missing or of another shape).
+ */
+function atRest(term: HeadlessTerminal): boolean {
+  const core = (term as unknown as XtermInternals)._core;
+  const input = core?._inputHandler;
+  const interim = input?._utf8Decoder?.interim;
+  return (
+    core?._writeBuffer?._pendingData === 0 &&
+    core._writeBuffer._writeBuffer?.length === 0 &&
+    input?._parser?.currentState === 0 &&
+    interim instanceof Uint8Array &&
+    interim[0] === 0 &&
+    core.buffers?.active !== undefined &&
+    core.buffers.active === core.buffers.normal &&
+    core.buffer?.scrollTop === 0 &&
+    core.buffer.scrollBottom === term.rows - 1 &&
+    core.coreService?.modes?.insertMode === false
+  );
 }
 
 /**
