@@ -1,4 +1,4 @@
-import argon2 from 'argon2';
+import { hash, verify } from '@node-rs/argon2';
 import { createUser, login, ROOT } from '../broker.ts';
 import type { BenchContext, FigureResult } from '../context.ts';
 import { median, percentile, round } from '../stats.ts';
@@ -9,7 +9,7 @@ const PASSWORD = 'bench-login-password';
 /**
  * Logins: 20 concurrent clients, each its own user (one live session per user: every login
  * revokes that user's previous session), logging in back to back. Reference: one argon2id
- * verify at the broker's own parameters, in this process, alternating with the login rounds.
+ * verify with the broker's own library and parameters, in this process, between the rounds.
  */
 export async function loginsFigure(ctx: BenchContext): Promise<FigureResult> {
   const perClient = ctx.quick ? 20 : 200;
@@ -19,8 +19,8 @@ export async function loginsFigure(ctx: BenchContext): Promise<FigureResult> {
   for (const u of users) await createUser(ctx.broker.url, ctx.admin, u, PASSWORD);
 
   const options = await argon2Options();
-  const hash = await argon2.hash(PASSWORD, options);
-  await argon2.verify(hash, PASSWORD);
+  const hashed = await hash(PASSWORD, options);
+  await verify(hashed, PASSWORD);
 
   const latencies: number[] = [];
   const reference: number[] = [];
@@ -29,7 +29,7 @@ export async function loginsFigure(ctx: BenchContext): Promise<FigureResult> {
     ctx.log(`  logins round ${r + 1}/${rounds} (${CLIENTS} clients x ${perRound})`);
     for (let i = 0; i < 10; i++) {
       const t0 = performance.now();
-      if (!(await argon2.verify(hash, PASSWORD))) throw new Error('argon2 reference failed');
+      if (!(await verify(hashed, PASSWORD))) throw new Error('argon2 reference failed');
       reference.push(performance.now() - t0);
     }
     const t0 = performance.now();
@@ -93,19 +93,10 @@ export async function loginsFigure(ctx: BenchContext): Promise<FigureResult> {
   };
 }
 
-/** The broker's own argon2 parameters, read from its build; OWASP minimum as a fallback. */
-async function argon2Options(): Promise<{
-  type: 0 | 1 | 2;
-  memoryCost: number;
-  timeCost: number;
-  parallelism: number;
-}> {
-  try {
-    const mod = (await import(`${ROOT}/apps/api/dist/auth/passwords.js`)) as {
-      ARGON2_OPTIONS: { type: 0 | 1 | 2; memoryCost: number; timeCost: number; parallelism: number };
-    };
-    return { ...mod.ARGON2_OPTIONS };
-  } catch {
-    return { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
-  }
+/** The broker's own argon2 parameters, read from its build. */
+async function argon2Options(): Promise<Parameters<typeof hash>[1]> {
+  const mod = (await import(`${ROOT}/apps/api/dist/auth/passwords.js`)) as {
+    ARGON2_OPTIONS: NonNullable<Parameters<typeof hash>[1]>;
+  };
+  return { ...mod.ARGON2_OPTIONS };
 }

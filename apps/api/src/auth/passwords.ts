@@ -1,12 +1,19 @@
 import { availableParallelism } from 'node:os';
-import argon2 from 'argon2';
+import { type Algorithm, hash, parseOptions, type Version, verify } from '@node-rs/argon2';
 
 /**
- * argon2id at OWASP's minimum (m=19 MiB, t=2, p=1). The hash string records its parameters, so
- * raising them later still verifies old hashes; `needsRehash` upgrades on the next login.
+ * argon2id at OWASP's minimum (m=19 MiB, t=2, p=1), version 0x13. The hash string records its
+ * parameters, so raising them later still verifies old hashes; `needsRehash` upgrades on the
+ * next login. Hashes are standard PHC strings, interchangeable with any other argon2 library.
+ *
+ * @node-rs/argon2 (the RustCrypto implementation, prebuilt per platform) rather than the
+ * node-gyp `argon2` package: the same hash in less than half the time on x86-64 (SIMD), and no
+ * compiler at install time. The enum values are spelled out: const enums do not survive
+ * isolated-module builds.
  */
 export const ARGON2_OPTIONS = {
-  type: argon2.argon2id,
+  algorithm: 2 as Algorithm, // Argon2id
+  version: 1 as Version, // 0x13
   memoryCost: 19_456,
   timeCost: 2,
   parallelism: 1,
@@ -34,19 +41,31 @@ async function withSlot<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export function hashPassword(password: string): Promise<string> {
-  return withSlot(() => argon2.hash(password, ARGON2_OPTIONS));
+  return withSlot(() => hash(password, ARGON2_OPTIONS));
 }
 
-export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+export async function verifyPassword(hashed: string, password: string): Promise<boolean> {
   try {
-    return await withSlot(() => argon2.verify(hash, password));
+    return await withSlot(() => verify(hashed, password));
   } catch {
     return false;
   }
 }
 
-export function needsRehash(hash: string): boolean {
-  return argon2.needsRehash(hash, ARGON2_OPTIONS);
+/** True when `hashed` was made with other parameters (or is not an argon2 hash at all). */
+export function needsRehash(hashed: string): boolean {
+  try {
+    const used = parseOptions(hashed);
+    return (
+      used.algorithm !== ARGON2_OPTIONS.algorithm ||
+      used.version !== ARGON2_OPTIONS.version ||
+      used.memoryCost !== ARGON2_OPTIONS.memoryCost ||
+      used.timeCost !== ARGON2_OPTIONS.timeCost ||
+      used.parallelism !== ARGON2_OPTIONS.parallelism
+    );
+  } catch {
+    return true;
+  }
 }
 
 let dummyHash: Promise<string> | undefined;
