@@ -8,11 +8,13 @@ export interface BenchContext {
   /** Private key file (plain ed25519) that the sshd harness authorizes, for `ssh -i`. */
   keyPath: string;
   broker: Broker;
+  /** `pglite` (embedded, the quick start's default) or `postgres` (a throwaway local cluster). */
+  database: 'pglite' | 'postgres';
   admin: Login;
   /** The user whose terminals the OpenSSH figures open. */
   user: Login;
-  /** Extra `node` flags for every broker this run starts (`--profile`: V8 CPU profiles). */
-  brokerNodeArgs: string[];
+  /** Starts another broker configured like the shared one (same database kind, node flags). */
+  startBroker(): Promise<Broker>;
   log(line: string): void;
 }
 

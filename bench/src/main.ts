@@ -1,9 +1,12 @@
 /**
- * `pnpm bench [--quick] [--only=bulk,echo,reattach,logins,many] [--no-build] [--profile]`
+ * `pnpm bench [--quick] [--only=bulk,echo,reattach,logins,many] [--database=pglite|postgres]
+ *   [--no-build] [--profile]`
  *
  * Runs the built broker (`node apps/api/dist/server.js`, NODE_ENV=production) against a real
  * loopback OpenSSH sshd and compares it with raw OpenSSH / ssh2 / argon2 in the same run,
- * alternating broker and reference over several rounds. Prints a table and writes
+ * alternating broker and reference over several rounds. The broker's database is embedded PGlite
+ * (the quick start's default) or, with `--database=postgres`, a throwaway PostgreSQL cluster on
+ * loopback (the production deployment's). Prints a table and writes
  * bench-results/<timestamp>.json. `--profile` also writes a V8 CPU profile of every broker the run
  * starts to bench-results/profiles/ (open in Chrome DevTools or speedscope).
  */
@@ -11,7 +14,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import {
+  type SshdHarness,
+  sshdSkipReason,
+  startPostgres,
+  startSshd,
+  type TestPostgres,
+} from '@tether/testkit';
 import { ADMIN, type Broker, buildBroker, createUser, login, ROOT, startBroker } from './broker.ts';
 import type { BenchContext, FigureResult, Metric } from './context.ts';
 import { bulkFigure } from './figures/bulk.ts';
@@ -33,13 +42,16 @@ function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
   const noBuild = argv.includes('--no-build');
   const profile = argv.includes('--profile');
+  const database = argv.find((a) => a.startsWith('--database='))?.slice('--database='.length) ?? 'pglite';
+  if (database !== 'pglite' && database !== 'postgres')
+    throw new Error(`unknown database "${database}" (pglite, postgres)`);
   const only = argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   const ids = (only ? only.split(',') : Object.keys(FIGURES)) as FigureId[];
   for (const id of ids)
     if (!(id in FIGURES)) throw new Error(`unknown figure "${id}" (${Object.keys(FIGURES).join(', ')})`);
   // `many` runs last: it replaces the shared broker with its own.
   ids.sort((a, b) => Number(a === 'many') - Number(b === 'many'));
-  return { quick, noBuild, profile, ids };
+  return { quick, noBuild, profile, database: database as 'pglite' | 'postgres', ids };
 }
 
 const log = (line: string) =>
@@ -89,9 +101,11 @@ async function main(): Promise<void> {
   const tmpDir = mkdtempSync(join(os.tmpdir(), 'tether-bench-'));
   let sshd: SshdHarness | undefined;
   let broker: Broker | undefined;
+  let postgres: TestPostgres | undefined;
   const cleanup = async () => {
     await broker?.stop().catch(() => {});
     await sshd?.stop().catch(() => {});
+    postgres?.stop();
     rmSync(tmpDir, { recursive: true, force: true });
   };
   let interrupted = false;
@@ -114,11 +128,20 @@ async function main(): Promise<void> {
     sshd = await startSshd();
     const keyPath = join(tmpDir, 'id_plain');
     writeFileSync(keyPath, sshd.keys.plain.privateKey, { mode: 0o600 });
-    const brokerNodeArgs = args.profile
+    const nodeArgs = args.profile
       ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results', 'profiles')}`]
       : [];
-    broker = await startBroker({ tmpDir, nodeArgs: brokerNodeArgs });
-    log(`broker pid ${broker.pid} at ${broker.url}; sshd on 127.0.0.1:${sshd.port}`);
+    if (args.database === 'postgres') postgres = await startPostgres();
+    let brokers = 0;
+    const newBroker = () => {
+      // Each broker its own empty database, as each gets its own PGlite data directory.
+      const env: Record<string, string> = postgres
+        ? { DATABASE_URL: postgres.createDatabase(`bench_${++brokers}`) }
+        : {};
+      return startBroker({ tmpDir, nodeArgs, env });
+    };
+    broker = await newBroker();
+    log(`broker pid ${broker.pid} at ${broker.url} (${args.database}); sshd on 127.0.0.1:${sshd.port}`);
     const admin = await login(broker.url, ADMIN.username, ADMIN.password);
     await createUser(broker.url, admin, 'bench-term', 'bench-term-password');
     const user = await login(broker.url, 'bench-term', 'bench-term-password');
@@ -130,7 +153,8 @@ async function main(): Promise<void> {
       broker,
       admin,
       user,
-      brokerNodeArgs,
+      database: args.database,
+      startBroker: newBroker,
       log,
     };
 
@@ -159,7 +183,7 @@ async function main(): Promise<void> {
   const table = formatTable(metrics);
   process.stdout.write(`\n${table}\n`);
   process.stdout.write(
-    `\nload average (1 min) at start ${loadAtStart[0]?.toFixed(2)}, at end ${os.loadavg()[0]?.toFixed(2)} on ${os.cpus().length} cores\n`,
+    `\ndatabase: ${args.database}; load average (1 min) at start ${loadAtStart[0]?.toFixed(2)}, at end ${os.loadavg()[0]?.toFixed(2)} on ${os.cpus().length} cores\n`,
   );
   if (failures.length)
     process.stdout.write(`\nfailed figures: ${failures.map((f) => `${f.figure} (${f.error})`).join('; ')}\n`);
@@ -174,6 +198,7 @@ async function main(): Promise<void> {
         startedAt: started.toISOString(),
         durationSeconds: Math.round((Date.now() - started.getTime()) / 1000),
         mode: args.quick ? 'quick' : 'full',
+        database: args.database,
         command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
         machine: machine(),
         loadAverage: {

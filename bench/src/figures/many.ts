@@ -1,4 +1,4 @@
-import { ADMIN, type Broker, createUser, login, startBroker } from '../broker.ts';
+import { ADMIN, type Broker, createUser, login } from '../broker.ts';
 import type { BenchContext, FigureResult, Metric } from '../context.ts';
 import { STAND_IN_PASSWORD, STAND_IN_USER, startStandIn } from '../stand-in.ts';
 import { mapLimit, round, sleep } from '../stats.ts';
@@ -24,7 +24,7 @@ export async function manyFigure(ctx: BenchContext): Promise<FigureResult> {
   const detail: Record<string, unknown> = { holdMs, greetingBytes: GREETING_BYTES };
   try {
     for (const n of counts) {
-      const broker = await startBroker({ tmpDir: ctx.tmpDir, nodeArgs: ctx.brokerNodeArgs });
+      const broker = await ctx.startBroker();
       try {
         const r = await runOne(ctx, broker, standIn, n, holdMs);
         detail[`n${n}`] = r;
