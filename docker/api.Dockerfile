@@ -28,15 +28,10 @@ COPY bench/package.json bench/
 RUN pnpm install --frozen-lockfile --filter "@tether/api..." --filter "@tether/web..." --filter tether
 
 COPY . .
-# `pnpm deploy` gives the API with production dependencies only (workspace packages copied in,
-# not linked); of that, the runtime needs dist/ (code + migrations), node_modules and the
-# manifest. `cp -a` keeps pnpm's relative symlinks.
+# docker/assemble.sh lays out /out exactly as the Playwright suite runs it (behind nginx, as an
+# unprivileged user): dist/, production node_modules, package.json, web/, healthcheck.mjs.
 RUN pnpm exec turbo run build --filter "@tether/api" --filter "@tether/web" \
- && pnpm --filter "@tether/api" deploy --prod --legacy /tmp/deploy \
- && mkdir /out \
- && cp -a /tmp/deploy/dist /tmp/deploy/node_modules /tmp/deploy/package.json /out/ \
- && cp -a apps/web/dist /out/web \
- && cp docker/healthcheck.mjs /out/healthcheck.mjs
+ && sh docker/assemble.sh /out
 
 # ── runtime ──
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime

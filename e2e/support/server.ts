@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,8 +21,49 @@ export interface BrokerInfo {
 }
 
 export interface RunningBroker extends BrokerInfo {
+  pid: number;
   stop(): Promise<void>;
   logs(): string;
+}
+
+/** The broker image's /app, laid out by docker/assemble.sh in a temp directory. */
+export interface ImageTree {
+  dir: string;
+  remove(): Promise<void>;
+}
+
+/** The user the image runs as (`USER node`): here `nobody`, when the tests run as root. */
+const UNPRIVILEGED = { uid: 65534, gid: 65534 };
+
+/**
+ * Runs docker/assemble.sh — the script api.Dockerfile's build stage runs — into a temp
+ * directory: the tree the image ships, to be served by `startBroker({ image })`. Needs the API
+ * and web app built. pnpm comes from PNPM, PATH, or npx at the version package.json pins.
+ */
+export async function assembleImageTree(): Promise<ImageTree> {
+  const parent = await mkdtemp(join(tmpdir(), 'tether-image-'));
+  // Readable and traversable by the unprivileged user, writable only by the owner (root), as
+  // the image's /app is.
+  chmodSync(parent, 0o755);
+  const dir = join(parent, 'app');
+  const pnpm =
+    process.env.PNPM ??
+    (spawnSync('pnpm', ['--version'], { stdio: 'ignore' }).status === 0
+      ? 'pnpm'
+      : `npx -y ${JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).packageManager}`);
+  const result = spawnSync('sh', [join(REPO_ROOT, 'docker/assemble.sh'), dir], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, PNPM: pnpm },
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
+  if (result.status !== 0) {
+    await rm(parent, { recursive: true, force: true });
+    throw new Error(
+      `docker/assemble.sh failed (${result.status ?? result.signal}):\n${result.stderr.slice(-4000)}`,
+    );
+  }
+  return { dir, remove: () => rm(parent, { recursive: true, force: true }) };
 }
 
 export function freePort(): Promise<number> {
@@ -43,15 +84,21 @@ export function freePort(): Promise<number> {
  * answers.
  */
 export async function startBroker(
-  opts: { basePath?: string; env?: Record<string, string> } = {},
+  opts: { basePath?: string; env?: Record<string, string>; image?: ImageTree } = {},
 ): Promise<RunningBroker> {
-  if (!existsSync(API_ENTRY))
-    throw new Error(`${API_ENTRY} is missing: build the API first (pnpm --filter @tether/api build)`);
-  if (!existsSync(join(WEB_DIST, 'index.html')))
-    throw new Error(`${WEB_DIST} is missing: build the web app first`);
+  // From an image tree: its own code, modules and web app, run from /app's equivalent as an
+  // unprivileged user that can write only DATA_DIR — as the container runs it.
+  const entry = opts.image ? join(opts.image.dir, 'dist/server.js') : API_ENTRY;
+  const webDist = opts.image ? join(opts.image.dir, 'web') : WEB_DIST;
+  const asUser = opts.image && process.getuid?.() === 0 ? UNPRIVILEGED : undefined;
+  if (!existsSync(entry))
+    throw new Error(`${entry} is missing: build the API first (pnpm --filter @tether/api build)`);
+  if (!existsSync(join(webDist, 'index.html')))
+    throw new Error(`${webDist} is missing: build the web app first`);
 
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'tether-e2e-'));
+  if (asUser) chownSync(dataDir, asUser.uid, asUser.gid);
   const logFile = join(dataDir, 'broker.log');
   const adminPassword = `e2e-${randomBytes(12).toString('base64url')}`;
   const basePath = (opts.basePath ?? '').replace(/\/+$/, '');
@@ -66,17 +113,18 @@ export async function startBroker(
     JWT_SECRET: randomBytes(48).toString('base64url'),
     ADMIN_USERNAME: 'admin',
     ADMIN_PASSWORD: adminPassword,
-    WEB_DIST,
+    WEB_DIST: webDist,
     LOG_LEVEL: process.env.TETHER_E2E_LOG_LEVEL ?? 'info',
     // Every test signs in several times; the per-IP login limit is tested in the API suite.
     LOGIN_RATE_LIMIT: '10000',
     ...opts.env,
   };
 
-  const child: ChildProcess = spawn(process.execPath, [API_ENTRY], {
+  const child: ChildProcess = spawn(process.execPath, [entry], {
     env,
-    cwd: REPO_ROOT,
+    cwd: opts.image?.dir ?? REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...asUser,
   });
   const log = createWriteStream(logFile);
   child.stdout?.pipe(log);
@@ -116,5 +164,14 @@ export async function startBroker(
     if (!process.env.TETHER_E2E_KEEP) await rm(dataDir, { recursive: true, force: true });
   };
 
-  return { baseURL, adminUsername: 'admin', adminPassword, dataDir, logFile, stop, logs };
+  return {
+    baseURL,
+    adminUsername: 'admin',
+    adminPassword,
+    dataDir,
+    logFile,
+    pid: child.pid ?? -1,
+    stop,
+    logs,
+  };
 }

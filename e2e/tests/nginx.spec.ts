@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import {
   type NginxHarness,
@@ -9,7 +12,13 @@ import {
 } from '@tether/testkit';
 import { documentCspViolations, watchCsp } from '../support/csp.ts';
 import { createUser, prepareContext, signIn } from '../support/fixtures.ts';
-import { type RunningBroker, startBroker } from '../support/server.ts';
+import {
+  assembleImageTree,
+  freePort,
+  type ImageTree,
+  type RunningBroker,
+  startBroker,
+} from '../support/server.ts';
 import { activeTerminal, typeInTerminal } from '../support/terminal.ts';
 
 const PREFIX = '/ssh-ws';
@@ -17,10 +26,14 @@ const skipReason = nginxSkipReason() ?? sshdSkipReason();
 if (skipReason && process.env.CI) throw new Error(`the nginx e2e test cannot run in CI: ${skipReason}`);
 
 /**
- * docker/nginx/tether.conf — the deployable file — run by Debian's nginx in front of a second
- * broker under /ssh-ws/, driven by Chromium: sign-in and cookies, the SPA under its CSP, the
- * WebSocket upgrade to a real sshd, an idle socket that outlives several heartbeats, and a
- * reattach after a reload. Everything the page loads must come through the proxy.
+ * The compose deployment without Docker (no engine runs on the CI machines): docker/nginx/
+ * tether.conf — the deployable file — run by Debian's nginx in front of a broker under /ssh-ws/,
+ * and that broker is the image's own tree (docker/assemble.sh, as the Dockerfile's build stage
+ * runs it) started the way the image starts it: `node dist/server.js` from that tree, as an
+ * unprivileged user that can write only DATA_DIR. Driven by Chromium: sign-in and cookies, the
+ * SPA under its CSP, the WebSocket upgrade to a real sshd, an idle socket that outlives several
+ * heartbeats, and a reattach after a reload. Everything the page loads must come through the
+ * proxy. The image's HEALTHCHECK command is run against it too.
  */
 test.describe('through nginx under /ssh-ws/', () => {
   test.skip(skipReason !== null, skipReason ?? '');
@@ -28,10 +41,16 @@ test.describe('through nginx under /ssh-ws/', () => {
   let broker: RunningBroker;
   let nginx: NginxHarness;
   let sshd: SshdHarness;
+  let image: ImageTree;
 
-  test.beforeAll(async () => {
+  // biome-ignore lint/correctness/noEmptyPattern: Playwright hooks must destructure their fixtures
+  test.beforeAll(async ({}, testInfo) => {
+    // `pnpm deploy` of the production dependencies takes a while on a cold machine.
+    testInfo.setTimeout(300_000);
     sshd = await startSshd();
+    image = await assembleImageTree();
     broker = await startBroker({
+      image,
       basePath: PREFIX,
       env: {
         TRUST_PROXY: '1',
@@ -47,6 +66,21 @@ test.describe('through nginx under /ssh-ws/', () => {
     await nginx?.stop();
     await broker?.stop();
     await sshd?.stop();
+    await image?.remove();
+  });
+
+  test('the image tree runs unprivileged, and its HEALTHCHECK command reports health', async () => {
+    const status = readFileSync(`/proc/${broker.pid}/status`, 'utf8');
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+    if (process.getuid?.() === 0) expect(uid).toBe(65534);
+    const healthcheck = (port: string) =>
+      spawnSync(process.execPath, [join(image.dir, 'healthcheck.mjs')], {
+        env: { PATH: process.env.PATH, PORT: port, BASE_PATH: PREFIX },
+        timeout: 10_000,
+      }).status;
+    expect(healthcheck(new URL(broker.baseURL).port)).toBe(0);
+    // Nothing listening there: unhealthy.
+    expect(healthcheck(String(await freePort()))).toBe(1);
   });
 
   // biome-ignore lint/correctness/noEmptyPattern: Playwright hooks must destructure their fixtures
