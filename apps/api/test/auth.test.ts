@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { ErrorCode } from '@tether/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN, Browser, buildTestApp, DRIVERS, type TestApp } from './helpers.js';
@@ -72,6 +72,48 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     );
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 401)).toHaveLength(19);
+  });
+
+  it('the login write, run twenty times at once for one user, leaves exactly one live session', async () => {
+    // Straight to the database, past argon2's queue: the statements really overlap here, so on
+    // PostgreSQL later ones meet the one-live-session index and are retried.
+    const app = await start();
+    await new Browser(app).login();
+    const [first] = await app.auth.sessions.listLive();
+    const userId = first!.userId;
+    const at = new Date();
+    const ids = Array.from({ length: 20 }, () => randomUUID());
+    const results = await Promise.all(
+      ids.map((id) =>
+        app.auth.sessions.replaceLive({
+          userId,
+          audit: { username: ADMIN.username, ip: null },
+          session: {
+            id,
+            tokenId: `jti-${id}`,
+            fingerprintHash: 'fph',
+            createdAt: at,
+            expiresAt: new Date(at.getTime() + 60_000),
+          },
+        }),
+      ),
+    );
+    expect(results.every((r) => Array.isArray(r))).toBe(true);
+    const live = await app.auth.sessions.listLive();
+    expect(live).toHaveLength(1);
+    expect(ids).toContain(live[0]!.id);
+    // Every session but the survivor was revoked by exactly one of the writes.
+    const revoked = results.flatMap((r) => r ?? []);
+    expect(new Set(revoked).size).toBe(revoked.length);
+    expect(revoked.sort()).toEqual([first!.id, ...ids.filter((id) => id !== live[0]!.id)].sort());
+    // A user that no longer exists gets no session.
+    expect(
+      await app.auth.sessions.replaceLive({
+        userId: randomUUID(),
+        audit: { username: 'nobody', ip: null },
+        session: { id: randomUUID(), tokenId: 'x', fingerprintHash: 'y', createdAt: at, expiresAt: at },
+      }),
+    ).toBeNull();
   });
 
   it('logout invalidates the session and clears the cookie', async () => {

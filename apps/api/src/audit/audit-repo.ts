@@ -28,9 +28,8 @@ export type AuditListener = (event: AuditInput) => void;
 
 export function createAuditRepo(db: DbOrTx) {
   const listeners = new Set<AuditListener>();
-  /** Several events in one insert (one round trip), e.g. a login and the session it replaced. */
-  async function recordMany(events: AuditInput[]): Promise<void> {
-    if (events.length === 0) return;
+  /** Tells the listeners only: for events a caller wrote itself, in a statement of its own. */
+  function notify(events: AuditInput[]): void {
     for (const event of events) {
       for (const listener of listeners) {
         try {
@@ -40,6 +39,12 @@ export function createAuditRepo(db: DbOrTx) {
         }
       }
     }
+  }
+
+  /** Several events in one insert (one round trip), e.g. a login and the session it replaced. */
+  async function recordMany(events: AuditInput[]): Promise<void> {
+    if (events.length === 0) return;
+    notify(events);
     await db.insert(auditEvents).values(
       events.map((event) => ({
         type: event.type,
@@ -68,6 +73,8 @@ export function createAuditRepo(db: DbOrTx) {
     record: (event: AuditInput): Promise<void> => recordMany([event]),
 
     recordMany,
+
+    notify,
 
     query(filter: AuditFilter): Promise<AuditEventRow[]> {
       return db

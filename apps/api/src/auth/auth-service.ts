@@ -102,7 +102,7 @@ export function createAuthService(deps: {
   database: Pick<Database, 'db'>;
   config: Pick<Config, 'session' | 'login' | 'jwt'>;
   jwt: JwtFunctions;
-  audit: Pick<AuditRepo, 'record' | 'recordMany'>;
+  audit: Pick<AuditRepo, 'record' | 'recordMany' | 'notify'>;
   now?: () => Date;
 }) {
   const { database, config, jwt, audit } = deps;
@@ -228,19 +228,12 @@ export function createAuthService(deps: {
     const sessionId = randomUUID();
     const minted = mint(user, sessionId, fph);
 
-    const revoked = await database.db.transaction(async (tx) => {
-      const txSessions = createSessionsRepo(tx);
-      // The UPDATE takes the user's row lock, serialising concurrent logins of this user, and
-      // clears the failure counter in the same statement.
-      await createUsersRepo(tx).update(user.id, {
-        failedLoginCount: 0,
-        lockedUntil: null,
-        ...(rehash ? { passwordHash: rehash } : {}),
-      });
-      const revoked = await txSessions.revokeLiveForUser(user.id, 'replaced');
-      await txSessions.insert({
+    const revoked = await sessions.replaceLive({
+      userId: user.id,
+      passwordHash: rehash,
+      audit: { username: user.username, ip: meta.ip },
+      session: {
         id: sessionId,
-        userId: user.id,
         tokenId: minted.jti,
         fingerprintHash: fph,
         ip: meta.ip,
@@ -248,14 +241,15 @@ export function createAuthService(deps: {
         createdAt: at,
         lastActivityAt: at,
         expiresAt: new Date(at.getTime() + config.session.absoluteTimeoutMs),
-      });
-      return revoked;
+      },
     });
+    if (revoked === null) throw INVALID_CREDENTIALS(); // deleted while signing in
     const session = { id: sessionId };
 
     emitEnded(user.id, revoked, 'replaced');
     const who = { userId: user.id, username: user.username, ip: meta.ip };
-    await audit.recordMany([
+    // The rows were written by replaceLive's statement; the listeners (metrics) hear of them here.
+    audit.notify([
       { type: 'auth.login', outcome: 'success', ...who, sessionId: session.id },
       ...revoked.map((id) => ({
         type: 'session.revoked',

@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/index.js';
-import { type SessionRow, sessions, users } from '../db/schema/index.js';
+import { auditEvents, type SessionRow, sessions, users } from '../db/schema/index.js';
+import { uniqueViolation } from '../profiles/db-errors.js';
 
 export type RevokeReason =
   | 'replaced'
@@ -13,6 +14,80 @@ export type RevokeReason =
 
 export function createSessionsRepo(db: DbOrTx) {
   return {
+    /**
+     * A login's write, in one statement and one round trip: takes the user's row lock (resetting
+     * the failure counter, storing a rehashed password), revokes the user's live session(s) and
+     * inserts the new one, and writes the audit rows (`auth.login`, one `session.revoked` per
+     * replaced session). Returns the revoked ids, or null when the user no longer exists; the
+     * caller tells the audit listeners (`audit.notify`).
+     *
+     * A statement sees the database as of its start, so two concurrent logins of one user can
+     * both miss the session the other just created: the second then fails the one-live-session
+     * index (SQLSTATE 23505) without having changed anything, and is simply run again — by then
+     * the lock is free and the new statement sees the other login's session and revokes it. The
+     * database keeps the guarantee; the retry only turns its refusal into the right outcome.
+     */
+    async replaceLive(input: {
+      userId: string;
+      session: Omit<typeof sessions.$inferInsert, 'userId' | 'revokedAt' | 'revokeReason'> & {
+        id: string;
+        createdAt: Date;
+      };
+      passwordHash?: string | null;
+      audit: { username: string; ip: string | null };
+    }): Promise<string[] | null> {
+      const { userId, session: v, passwordHash, audit } = input;
+      const at = v.createdAt.toISOString();
+      const statement = sql`
+        with locked as (
+          update ${users}
+          set failed_login_count = 0, locked_until = null
+            ${passwordHash ? sql`, password_hash = ${passwordHash}` : sql``}
+          where id = ${userId}
+          returning id
+        ), revoked as (
+          update ${sessions}
+          set revoked_at = ${at}::timestamptz, revoke_reason = 'replaced'
+          where user_id = (select id from locked) and revoked_at is null
+          returning id
+        ), inserted as (
+          insert into ${sessions}
+            (id, user_id, token_id, fingerprint_hash, ip, user_agent, created_at, last_activity_at, expires_at)
+          select ${v.id}::uuid, id, ${v.tokenId}::text, ${v.fingerprintHash}::text, ${v.ip ?? null}::text,
+            ${v.userAgent ?? null}::text, ${at}::timestamptz,
+            ${(v.lastActivityAt ?? v.createdAt).toISOString()}::timestamptz, ${v.expiresAt.toISOString()}::timestamptz
+          from locked
+          -- after the revoke: the new row must not meet the old live one in the unique index
+          where (select count(*) from revoked) >= 0
+          returning id
+        ), audited as (
+          insert into ${auditEvents} (type, outcome, user_id, username, session_id, ip, detail)
+          select 'auth.login', 'success', ${userId}::uuid, ${audit.username}::text, id, ${audit.ip}::text, null::jsonb
+          from inserted
+          union all
+          select 'session.revoked', 'success', ${userId}::uuid, ${audit.username}::text, id, ${audit.ip}::text,
+            '{"reason":"replaced"}'::jsonb
+          from revoked
+        )
+        select id::text as id, 'revoked' as kind from revoked
+        union all
+        select id::text, 'inserted' from inserted`;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const result = await db.execute<{ id: string; kind: string }>(statement);
+          const rows = Array.isArray(result)
+            ? result
+            : (result as { rows: Array<{ id: string; kind: string }> }).rows;
+          if (!rows.some((r) => r.kind === 'inserted')) return null;
+          return rows.filter((r) => r.kind === 'revoked').map((r) => r.id);
+        } catch (err) {
+          // Each retry follows another login's commit; logins reach this point a few at a time
+          // (argon2 admits one per core), so a handful of attempts is plenty.
+          if (attempt >= 10 || uniqueViolation(err) !== 'sessions_one_live_per_user_idx') throw err;
+        }
+      }
+    },
+
     async insert(values: typeof sessions.$inferInsert): Promise<SessionRow> {
       const [row] = await db.insert(sessions).values(values).returning();
       return row!;
