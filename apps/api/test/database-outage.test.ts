@@ -98,9 +98,7 @@ describe.skipIf(skipReason)('PostgreSQL unavailable', () => {
     expect((await app.inject({ method: 'GET', url: '/api/health' })).statusCode).toBe(200);
     // A request may still meet a pooled connection the outage broke: it gets a 503 with
     // Retry-After, like any client during the outage, and the next attempt goes through.
-    await expect
-      .poll(async () => (await new Browser(app).login()).statusCode, { timeout: 20_000 })
-      .toBe(200);
+    await expect.poll(async () => (await new Browser(app).login()).statusCode, { timeout: 20_000 }).toBe(200);
     // That login replaced the admin's session: the old socket is closed as "signed in elsewhere".
     expect((await watching.waitForClose()).code).toBe(CloseCode.SIGNED_IN_ELSEWHERE);
     expect(unhandled).toEqual([]);
