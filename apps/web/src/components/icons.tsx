@@ -36,3 +36,26 @@ export function Icon({ name, className }: { name: IconName; className?: string }
     </svg>
   );
 }
+
+/** A square toolbar button showing one icon; `label` is its accessible name. */
+export function IconButton(props: {
+  icon: IconName;
+  label: string;
+  title: string;
+  onClick: () => void;
+  danger?: boolean;
+  disabled?: boolean;
+}) {
+  return (
+    <button
+      type="button"
+      className={props.danger ? 'icon-btn icon-btn-danger' : 'icon-btn'}
+      aria-label={props.label}
+      title={props.title}
+      disabled={props.disabled}
+      onClick={props.onClick}
+    >
+      <Icon name={props.icon} />
+    </button>
+  );
+}

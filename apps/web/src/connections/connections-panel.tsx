@@ -10,7 +10,7 @@ import {
   useState,
 } from 'react';
 import { useAuth } from '../auth/auth-context';
-import { Icon } from '../components/icons';
+import { Icon, IconButton } from '../components/icons';
 import { saveBlob } from '../lib/download';
 import { describeError } from '../lib/use-api-data';
 import {
@@ -236,33 +236,25 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
           </button>
           {canWrite && folder && (
             <span className="conn-actions">
-              <button
-                type="button"
-                className="icon-btn"
-                aria-label={`New connection in ${name}`}
+              <IconButton
+                icon="plus"
+                label={`New connection in ${name}`}
                 title="New connection in this folder"
                 onClick={() => setDialog({ kind: 'new-profile', folderId: folder.id })}
-              >
-                <Icon name="plus" />
-              </button>
-              <button
-                type="button"
-                className="icon-btn"
-                aria-label={`Rename folder ${name}`}
+              />
+              <IconButton
+                icon="edit"
+                label={`Rename folder ${name}`}
                 title="Rename folder"
                 onClick={() => setDialog({ kind: 'rename-folder', folder })}
-              >
-                <Icon name="edit" />
-              </button>
-              <button
-                type="button"
-                className="icon-btn icon-btn-danger"
-                aria-label={`Delete folder ${name}`}
+              />
+              <IconButton
+                icon="trash"
+                label={`Delete folder ${name}`}
                 title="Delete folder"
+                danger
                 onClick={() => setDialog({ kind: 'delete-folder', folder })}
-              >
-                <Icon name="trash" />
-              </button>
+              />
             </span>
           )}
         </div>
@@ -287,55 +279,40 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
         <div className="panel-tools">
           {canWrite && (
             <>
-              <button
-                type="button"
-                className="icon-btn"
-                aria-label="New saved connection"
+              <IconButton
+                icon="plus"
+                label="New saved connection"
                 title="New saved connection"
                 onClick={() => setDialog({ kind: 'new-profile', folderId: null })}
-              >
-                <Icon name="plus" />
-              </button>
-              <button
-                type="button"
-                className="icon-btn"
-                aria-label="New folder"
+              />
+              <IconButton
+                icon="folderPlus"
+                label="New folder"
                 title="New folder"
                 onClick={() => setDialog({ kind: 'new-folder' })}
-              >
-                <Icon name="folderPlus" />
-              </button>
-              <button
-                type="button"
-                className="icon-btn"
-                aria-label="Import connections"
+              />
+              <IconButton
+                icon="upload"
+                label="Import connections"
                 title="Import VelociTerm YAML"
                 onClick={() => setDialog({ kind: 'import' })}
-              >
-                <Icon name="upload" />
-              </button>
+              />
             </>
           )}
-          <button
-            type="button"
-            className="icon-btn"
-            // Not "Import from NetBox": other tests' getByLabel('From') would match it.
-            aria-label="NetBox"
+          {/* Not "Import from NetBox": other tests' getByLabel('From') would match it. */}
+          <IconButton
+            icon="server"
+            label="NetBox"
             title="Find devices in NetBox and import them"
             onClick={() => setDialog({ kind: 'netbox' })}
-          >
-            <Icon name="server" />
-          </button>
-          <button
-            type="button"
-            className="icon-btn"
-            aria-label="Export connections"
+          />
+          <IconButton
+            icon="download"
+            label="Export connections"
             title="Export as VelociTerm YAML"
             disabled={empty}
             onClick={() => void exportYaml()}
-          >
-            <Icon name="download" />
-          </button>
+          />
         </div>
       </div>
       <div className="conn-search">
@@ -585,45 +562,29 @@ function ProfileItem(props: {
         </button>
         <span className="conn-actions">
           {props.canConnect && (
-            <button
-              type="button"
-              className="icon-btn"
-              aria-label={`Connect to ${p.name}`}
+            <IconButton
+              icon="play"
+              label={`Connect to ${p.name}`}
               title="Connect"
               onClick={props.onConnect}
-            >
-              <Icon name="play" />
-            </button>
+            />
           )}
           {props.canWrite && (
             <>
-              <button
-                type="button"
-                className="icon-btn"
-                aria-label={`Edit ${p.name}`}
-                title="Edit (F2)"
-                onClick={props.onEdit}
-              >
-                <Icon name="edit" />
-              </button>
-              <button
-                type="button"
-                className="icon-btn"
-                aria-label={`Move ${p.name}`}
+              <IconButton icon="edit" label={`Edit ${p.name}`} title="Edit (F2)" onClick={props.onEdit} />
+              <IconButton
+                icon="move"
+                label={`Move ${p.name}`}
                 title="Move to folder"
                 onClick={props.onMove}
-              >
-                <Icon name="move" />
-              </button>
-              <button
-                type="button"
-                className="icon-btn icon-btn-danger"
-                aria-label={`Delete ${p.name}`}
+              />
+              <IconButton
+                icon="trash"
+                label={`Delete ${p.name}`}
                 title="Delete (Del)"
+                danger
                 onClick={props.onDelete}
-              >
-                <Icon name="trash" />
-              </button>
+              />
             </>
           )}
         </span>
