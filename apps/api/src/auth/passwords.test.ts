@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { hash } from '@node-rs/argon2';
 import { describe, expect, it } from 'vitest';
 import { ARGON2_OPTIONS, burnVerify, hashPassword, needsRehash, verifyPassword } from './passwords.js';
@@ -44,4 +45,20 @@ describe('passwords', () => {
     }
     expect(await burnVerify('anything')).toBe(false);
   });
+
+  it.runIf(process.platform === 'linux')(
+    'hashes on threads with a lower CPU priority than the event loop',
+    async () => {
+      expect(await verifyPassword(NODE_ARGON2_HASH, 'bench-login-password')).toBe(true);
+      // /proc/<pid>/task/<tid>/stat: field 19 is the nice value; the main thread's tid is the pid.
+      const niceOf = (tid: string) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      };
+      const main = niceOf(String(process.pid));
+      const niced = readdirSync('/proc/self/task').filter((tid) => niceOf(tid) === Math.min(19, main + 10));
+      expect(niced.length).toBeGreaterThanOrEqual(1);
+      expect(niced).not.toContain(String(process.pid));
+    },
+  );
 });
