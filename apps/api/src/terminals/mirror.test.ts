@@ -11,9 +11,9 @@ import {
 import { TerminalMirror } from './mirror.js';
 import { ByteRing } from './ring-buffer.js';
 
-function setup(capacity = 1 << 20, cols = 80, rows = 24) {
+function setup(capacity = 1 << 20, cols = 80, rows = 24, hibernateAfterMs = 0) {
   const ring = new ByteRing(capacity);
-  const mirror = new TerminalMirror({ ring, cols, rows, scrollback: 1000, hibernateAfterMs: 0 });
+  const mirror = new TerminalMirror({ ring, cols, rows, scrollback: 1000, hibernateAfterMs });
   const reference = createHeadless(cols, rows);
   const written: Buffer[] = [];
   const output = (data: string | Buffer) => {
@@ -137,8 +137,47 @@ describe('TerminalMirror', () => {
         if (i % 1000 === 0) await settle();
       }
       output('$ ');
-      expect(mirror.skippedBytes).toBeGreaterThan(3_000_000);
+      // Parsed: the first batch (it starts with an escape sequence) and the last lines; the tail
+      // of every other batch is held back, not parsed, because more plain text follows it.
+      const total = 60_000 * 81;
+      expect(mirror.skippedBytes).toBeGreaterThan(total - 1024 * 1024);
       await expectSameAsReference(mirror, reference, referenceScreen);
+    });
+
+    it('parses held-back plain text before hibernating, snapshotting or resizing', async () => {
+      for (const step of ['hibernate', 'snapshot', 'resize'] as const) {
+        const hibernateAfterMs = step === 'hibernate' ? 1_000 : 0;
+        const { ring, mirror, output, reference, referenceScreen } = setup(
+          1 << 20,
+          120,
+          40,
+          hibernateAfterMs,
+        );
+        // Stop right after the chunk whose feed skipped and held back the tail: nothing follows it.
+        let skipped = 0;
+        for (let i = 0; i < 60_000; i++) {
+          output(`${String(i).padStart(6, '0')} ${'y'.repeat(70)}\r\n`);
+          if (i % 1000 === 0) await settle();
+          if (i > 20_000 && mirror.skippedBytes > skipped) break;
+          skipped = mirror.skippedBytes;
+        }
+        expect(mirror.skippedBytes).toBeGreaterThan(skipped);
+        expect(mirror.fedOffset).toBe(ring.end);
+        if (step === 'hibernate') {
+          await new Promise((r) => setTimeout(r, 1_500));
+          expect(mirror.state).toBe('hibernated');
+        } else if (step === 'snapshot') {
+          await expectSameAsReference(mirror, reference, referenceScreen);
+        } else {
+          mirror.resize(100, 30);
+          await referenceScreen(); // the reference takes the resize after the same bytes
+          reference.resize(100, 30);
+        }
+        output('\x1b[1;31mred\x1b[0m after\r\n$ ');
+        expect(ring.end).toBeGreaterThan(1_500_000);
+        await expectSameAsReference(mirror, reference, referenceScreen);
+        mirror.dispose();
+      }
     });
 
     it('does not skip when the parser is inside an escape sequence at the start of the batch', async () => {
@@ -169,18 +208,23 @@ describe('TerminalMirror', () => {
         const run = async (skipPlainText: boolean) => {
           const ring = new ByteRing(1 << 19);
           const mirror = new TerminalMirror({ ring, cols: 80, rows: 24, hibernateAfterMs: 0, skipPlainText });
-          for (const { bytes, settleAfter } of chunks) {
+          // Snapshots along the way (plain text may be held back at that moment) and at the end.
+          const snaps = [];
+          for (const { bytes, settleAfter, then } of chunks) {
             mirror.beforeAppend(bytes);
             ring.append(bytes);
+            if (then === 'snapshot') snaps.push(await mirror.snapshot());
+            else if (then) mirror.resize(then.cols, then.rows);
             if (settleAfter) await settle();
           }
-          const snap = await mirror.snapshot();
-          return { snap, skipped: mirror.skippedBytes };
+          snaps.push(await mirror.snapshot());
+          return { snaps, skipped: mirror.skippedBytes };
         };
         const everything = await run(false);
         const fast = await run(true);
         expect(everything.skipped).toBe(0);
-        expect(fast.snap, `seed ${seed}`).toEqual(everything.snap);
+        expect(fast.snaps.length).toBeGreaterThan(1);
+        expect(fast.snaps, `seed ${seed}`).toEqual(everything.snaps);
         skippedBySeed.push(fast.skipped);
       }
       // The fast path was taken, and often: this test is about its correctness.
@@ -210,13 +254,16 @@ async function expectSameAsReference(
   expect(serializeWhole(restored)).toEqual(serializeWhole(reference));
 }
 
+type Then = 'snapshot' | { cols: number; rows: number } | null;
+
 /**
  * Output a shell could produce: long runs of plain lines, mixed with colours, an OSC string that
  * swallows plain text, scroll regions, the alternate screen, insert mode, bare line feeds, UTF-8,
  * cursor moves and the DEC line-drawing charset; cut into chunks of random sizes (splitting
- * escapes and UTF-8 characters anywhere), with pauses that let xterm catch up.
+ * escapes and UTF-8 characters anywhere), with pauses that let xterm catch up, and now and
+ * then a snapshot or a resize after a chunk.
  */
-function randomStream(seed: number): Array<{ bytes: Buffer; settleAfter: boolean }> {
+function randomStream(seed: number): Array<{ bytes: Buffer; settleAfter: boolean; then: Then }> {
   const random = mulberry32(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
   let stream = '';
@@ -242,10 +289,17 @@ function randomStream(seed: number): Array<{ bytes: Buffer; settleAfter: boolean
     ]);
   }
   const bytes = Buffer.from(stream, 'utf8');
-  const chunks: Array<{ bytes: Buffer; settleAfter: boolean }> = [];
+  const chunks: Array<{ bytes: Buffer; settleAfter: boolean; then: Then }> = [];
   for (let pos = 0; pos < bytes.length; ) {
     const n = 1 + Math.floor(random() * 32 * 1024);
-    chunks.push({ bytes: Buffer.from(bytes.subarray(pos, pos + n)), settleAfter: random() < 0.3 });
+    const roll = random();
+    const then: Then =
+      roll < 0.03
+        ? 'snapshot'
+        : roll < 0.045
+          ? { cols: 60 + Math.floor(random() * 60), rows: 20 + Math.floor(random() * 20) }
+          : null;
+    chunks.push({ bytes: Buffer.from(bytes.subarray(pos, pos + n)), settleAfter: random() < 0.3, then });
     pos += n;
   }
   return chunks;

@@ -51,6 +51,8 @@ const FEED_SLICE_BYTES = 64 * 1024;
 /** Plain text shorter than this is parsed even when it could be skipped: not worth a scan. */
 const MIN_SKIP_BYTES = 64 * 1024;
 const FEED_HEADROOM_BYTES = 256 * 1024;
+/** Most plain text held back (see `deferred`) instead of parsed; longer tails are parsed. */
+const MAX_DEFERRED_BYTES = 256 * 1024;
 const MAX_PENDING_RESIZES = 32;
 
 /**
@@ -88,6 +90,14 @@ export class TerminalMirror {
   private fed = 0;
   private queued = 0;
   private skipped = 0;
+  /**
+   * Plain text at the end of the last batch, counted in `fed` but not given to xterm yet: the
+   * part after a skip, which has to be parsed only if no more plain text follows it (otherwise
+   * the next batch's skip covers it too). It starts in column 0 with xterm at rest, so writing
+   * it later gives the same state as writing it now. Written before anything else reaches xterm
+   * (after the hibernated state, which stands for the bytes before it).
+   */
+  private deferred: Buffer | null = null;
   private hibernateTimer: NodeJS.Timeout | null = null;
   private disposed = false;
 
@@ -102,7 +112,7 @@ export class TerminalMirror {
     this.fed = this.ring.end;
   }
 
-  /** Stream offset up to which bytes have been handed to the parser. */
+  /** Stream offset up to which bytes have been handed to the parser (or skipped, or held back). */
   get fedOffset(): number {
     return this.fed;
   }
@@ -136,9 +146,9 @@ export class TerminalMirror {
     if (this.ring.end + chunk.length - (this.ring.capacity - headroom) <= this.fed) return;
     const pending = this.ring.slice(this.fed);
     if (pending === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
-    this.feed(pending, this.ring.end);
-    // Copy: the producer may reuse its buffer, and xterm keeps a reference until it parses.
-    this.feed(Buffer.from(chunk), this.ring.end + chunk.length);
+    // One batch (a copy: the producer may reuse `chunk`, and xterm keeps a reference until it
+    // parses), so the plain-text fast path sees the whole run.
+    this.feed(Buffer.concat([pending, chunk]), this.ring.end + chunk.length);
   }
 
   /** Records a resize at the current end of the stream. */
@@ -188,21 +198,31 @@ export class TerminalMirror {
     this.term = null;
     this.serializer = null;
     this.hibernated = null;
+    this.deferred = null;
     this.pendingResizes = [];
   }
 
   /** Feeds everything still pending in the ring. */
   private flush(): void {
     const end = this.ring.end;
-    if (end === this.fed && this.pendingResizes.length === 0) return;
+    if (end === this.fed && this.pendingResizes.length === 0 && !this.deferred) return;
     const pending = this.ring.slice(this.fed);
     if (pending === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
-    this.feed(pending, end);
+    this.feed(pending, end, false);
   }
 
-  /** Feeds `bytes`, which cover [fedOffset, endOffset), applying recorded resizes in between. */
-  private feed(bytes: Buffer, endOffset: number): void {
+  /**
+   * Feeds `bytes`, which cover [fed, endOffset), applying recorded resizes in between. With
+   * `mayDefer`, plain text left at the end after a skip may be held back (see `deferred`).
+   */
+  private feed(bytes: Buffer, endOffset: number, mayDefer = true): void {
     const term = this.materialize();
+    if (this.deferred) {
+      // Taken back and fed again in front of the new bytes, as if never held back.
+      this.fed -= this.deferred.length;
+      bytes = Buffer.concat([this.deferred, bytes]);
+      this.deferred = null;
+    }
     const skip = this.pendingResizes.length === 0 ? this.skippable(term, bytes) : 0;
     if (skip > 0) {
       // The skipped text ended with CR LF, so the cursor was in column 0: put it there.
@@ -210,6 +230,18 @@ export class TerminalMirror {
       bytes = bytes.subarray(skip);
       this.fed += skip;
       this.skipped += skip;
+      if (
+        mayDefer &&
+        bytes.length <= MAX_DEFERRED_BYTES &&
+        this.pendingResizes.length === 0 &&
+        plainPrefixLength(bytes) === bytes.length
+      ) {
+        // Copied: `bytes` may be a view of the ring, which will overwrite it.
+        this.deferred = Buffer.from(bytes);
+        this.fed = endOffset;
+        this.armHibernation();
+        return;
+      }
     }
     let pos = this.fed;
     let cursor = 0;
