@@ -12,7 +12,7 @@ const MARKER = '__BENCH_DONE__';
  */
 export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
   const size = ctx.quick ? '20M' : '200M';
-  const rounds = ctx.quick ? 2 : 3;
+  const rounds = ctx.quick ? 2 : 5;
   const command = `head -c ${size} /dev/zero | base64 -w 100; echo __BENCH_""DONE__\r`;
   const timeoutMs = ctx.quick ? 60_000 : 180_000;
   const raw: number[] = [];
