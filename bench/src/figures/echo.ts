@@ -1,6 +1,6 @@
 import ssh2 from 'ssh2';
 import { createUser, login } from '../broker.ts';
-import type { BenchContext, FigureResult } from '../context.ts';
+import type { BenchContext, FigureResult, Metric } from '../context.ts';
 import { OpenSshShell } from '../openssh.ts';
 import { percentile, round, sleep, withTimeout } from '../stats.ts';
 import { BenchTerminal } from '../terminal-client.ts';
@@ -64,30 +64,10 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
   channel.on('data', (chunk: Buffer) => direct.onData?.(chunk));
 
   const openssh = new OpenSshShell(ctx);
-  const viaOpenSsh: EchoSide = {
-    name: 'openssh',
-    samples: [],
-    get onData() {
-      return openssh.onData;
-    },
-    set onData(fn) {
-      openssh.onData = fn;
-    },
-    type: (d) => openssh.type(d),
-  };
+  const viaOpenSsh = sideOf('openssh', openssh);
 
   const term = await BenchTerminal.connect(ctx.broker.url, ctx.user);
-  const broker: EchoSide = {
-    name: 'broker',
-    samples: [],
-    get onData() {
-      return term.onData;
-    },
-    set onData(fn) {
-      term.onData = fn;
-    },
-    type: (d) => term.type(d),
-  };
+  const broker = sideOf('broker', term);
   const sides = [broker, viaOpenSsh, direct];
   let quiet: Stats[] = [];
   try {
@@ -116,46 +96,11 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
   return {
     id: 'echo',
     metrics: [
-      {
-        figure: 'keystroke echo',
-        metric: `p50 (${samples} samples at 20/s) vs ssh -tt`,
-        unit: 'ms',
-        broker: round(b.p50, 3),
-        reference: round(o.p50, 3),
-        ratio: round(b.p50 / o.p50, 2),
-        target: '-',
-        pass: null,
-      },
-      {
-        figure: 'keystroke echo',
-        metric: 'p99 vs ssh -tt',
-        unit: 'ms',
-        broker: round(b.p99, 3),
-        reference: round(o.p99, 3),
-        ratio: round(b.p99 / o.p99, 2),
-        target: 'p99 <= raw p99 + 2 ms',
-        pass: b.p99 <= o.p99 + 2,
-      },
-      {
-        figure: 'keystroke echo',
-        metric: 'p99 vs in-process ssh2',
-        unit: 'ms',
-        broker: round(b.p99, 3),
-        reference: round(d.p99, 3),
-        ratio: round(b.p99 / d.p99, 2),
-        target: 'p99 <= raw p99 + 2 ms',
-        pass: b.p99 <= d.p99 + 2,
-      },
-      ...(['p50', 'p99'] as const).map((p) => ({
-        figure: 'keystroke echo',
-        metric: `${p} during ${STORM_CLIENTS} concurrent logins, vs ssh -tt`,
-        unit: 'ms',
-        broker: round(sb[p], 3),
-        reference: round(so[p], 3),
-        ratio: round(sb[p] / so[p], 2),
-        target: '-',
-        pass: null,
-      })),
+      row(`p50 (${samples} samples at 20/s) vs ssh -tt`, b.p50, o.p50, null),
+      row('p99 vs ssh -tt', b.p99, o.p99, b.p99 <= o.p99 + 2),
+      row('p99 vs in-process ssh2', b.p99, d.p99, b.p99 <= d.p99 + 2),
+      row(`p50 during ${STORM_CLIENTS} concurrent logins, vs ssh -tt`, sb.p50, so.p50, null),
+      row(`p99 during ${STORM_CLIENTS} concurrent logins, vs ssh -tt`, sb.p99, so.p99, null),
     ],
     detail: {
       samplesPerSide: samples,
@@ -165,6 +110,38 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       ssh2: d,
       loginStorm: { clients: STORM_CLIENTS, samplesPerSide: stormSamples, broker: sb, openssh: so, ssh2: sd },
     },
+  };
+}
+
+/** A row of the table; `pass` null for figures without a target. */
+function row(metric: string, broker: number, reference: number, pass: boolean | null): Metric {
+  return {
+    figure: 'keystroke echo',
+    metric,
+    unit: 'ms',
+    broker: round(broker, 3),
+    reference: round(reference, 3),
+    ratio: round(broker / reference, 2),
+    target: pass === null ? '-' : 'p99 <= raw p99 + 2 ms',
+    pass,
+  };
+}
+
+/** An echo side over a client that has an `onData` slot and a `type` method. */
+function sideOf(
+  name: string,
+  client: { onData: ((chunk: Buffer) => void) | null; type(data: Buffer): void },
+): EchoSide {
+  return {
+    name,
+    samples: [],
+    get onData() {
+      return client.onData;
+    },
+    set onData(fn) {
+      client.onData = fn;
+    },
+    type: (d) => client.type(d),
   };
 }
 
