@@ -9,4 +9,5 @@ log "building"
 pnpm run build
 log "starting on http://localhost:${PORT:-8080}"
 export NODE_ENV="${NODE_ENV:-production}" DATA_DIR="${DATA_DIR:-$ROOT/data}"
-exec node apps/api/dist/server.js
+# --no-memory-reducer: see docs/decisions.md ("V8 memory reducer off").
+exec node --no-memory-reducer apps/api/dist/server.js

@@ -85,7 +85,7 @@ export async function startBroker(options: {
   };
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--expose-gc', ...(options.nodeArgs ?? []), '--import', PRELOAD, SERVER_JS],
+    ['--expose-gc', '--no-memory-reducer', ...(options.nodeArgs ?? []), '--import', PRELOAD, SERVER_JS],
     {
       cwd: API_DIR,
       env,

@@ -120,7 +120,8 @@ export async function startBroker(
     ...opts.env,
   };
 
-  const child: ChildProcess = spawn(process.execPath, [entry], {
+  // With the image's node flags (docker/api.Dockerfile CMD).
+  const child: ChildProcess = spawn(process.execPath, ['--no-memory-reducer', entry], {
     env,
     cwd: opts.image?.dir ?? REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
