@@ -11,6 +11,20 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export const API_ENTRY = join(REPO_ROOT, 'apps/api/dist/server.js');
 export const WEB_DIST = join(REPO_ROOT, 'apps/web/dist');
 
+/**
+ * The node flags of the image's CMD (`CMD ["node", …flags, "dist/server.js"]` in
+ * docker/api.Dockerfile): every broker the tests start runs with them, so a flag the image
+ * passes is exercised here even though no Docker engine runs in CI.
+ */
+export const IMAGE_NODE_FLAGS: readonly string[] = (() => {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'docker/api.Dockerfile'), 'utf8');
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
+  const argv = cmd ? (JSON.parse(cmd) as string[]) : [];
+  if (argv[0] !== 'node' || argv.at(-1) !== 'dist/server.js')
+    throw new Error(`docker/api.Dockerfile: expected CMD ["node", …, "dist/server.js"], got ${cmd}`);
+  return argv.slice(1, -1);
+})();
+
 export interface BrokerInfo {
   /** Ends in "/" (the app root, including any BASE_PATH). */
   baseURL: string;
@@ -120,8 +134,7 @@ export async function startBroker(
     ...opts.env,
   };
 
-  // With the image's node flags (docker/api.Dockerfile CMD).
-  const child: ChildProcess = spawn(process.execPath, ['--no-memory-reducer', entry], {
+  const child: ChildProcess = spawn(process.execPath, [...IMAGE_NODE_FLAGS, entry], {
     env,
     cwd: opts.image?.dir ?? REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,7 +15,9 @@ import { createUser, prepareContext, signIn } from '../support/fixtures.ts';
 import {
   assembleImageTree,
   freePort,
+  IMAGE_NODE_FLAGS,
   type ImageTree,
+  REPO_ROOT,
   type RunningBroker,
   startBroker,
 } from '../support/server.ts';
@@ -67,6 +69,15 @@ test.describe('through nginx under /ssh-ws/', () => {
     await broker?.stop();
     await sshd?.stop();
     await image?.remove();
+  });
+
+  test('the quick start and pnpm start use the node flags of the image', () => {
+    expect(IMAGE_NODE_FLAGS).toContain('--no-memory-reducer'); // docs/decisions.md
+    const flags = IMAGE_NODE_FLAGS.join(' ');
+    const startScript = readFileSync(join(REPO_ROOT, 'scripts/start.sh'), 'utf8');
+    expect(startScript).toContain(`exec node ${flags} apps/api/dist/server.js`);
+    const api = JSON.parse(readFileSync(join(REPO_ROOT, 'apps/api/package.json'), 'utf8'));
+    expect(api.scripts.start).toBe(`node ${flags} dist/server.js`);
   });
 
   test('the image tree runs unprivileged, and its HEALTHCHECK command reports health', async () => {
