@@ -6,5 +6,9 @@ import { hashSync, verifySync } from '@node-rs/argon2';
 /** @param {{ op: 'hash', password: string, options: object } | { op: 'verify', hashed: string, password: string }} task */
 export default function argon2Task(task) {
   if (task.op === 'hash') return hashSync(task.password, task.options);
-  return verifySync(task.hashed, task.password);
+  try {
+    return verifySync(task.hashed, task.password);
+  } catch {
+    return false; // not an argon2 hash this library can read: a failed verify, not an error
+  }
 }

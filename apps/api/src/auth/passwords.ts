@@ -60,12 +60,13 @@ export function hashPassword(password: string): Promise<string> {
   return run({ op: 'hash', password, options: ARGON2_OPTIONS });
 }
 
-export async function verifyPassword(hashed: string, password: string): Promise<boolean> {
-  try {
-    return await run<boolean>({ op: 'verify', hashed, password });
-  } catch {
-    return false;
-  }
+/**
+ * False for a wrong password or an unreadable hash (the worker maps those). A failure of the
+ * pool itself (a worker that died) rejects instead: it must become a 500, not count as a wrong
+ * password towards the account's lockout.
+ */
+export function verifyPassword(hashed: string, password: string): Promise<boolean> {
+  return run<boolean>({ op: 'verify', hashed, password });
 }
 
 /** True when `hashed` was made with other parameters (or is not an argon2 hash at all). */
