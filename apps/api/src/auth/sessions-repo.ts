@@ -1,5 +1,5 @@
 import { and, desc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
-import type { DbOrTx } from '../db/index.js';
+import { type DbOrTx, queryRows } from '../db/index.js';
 import { auditEvents, type SessionRow, sessions, users } from '../db/schema/index.js';
 import { uniqueViolation } from '../profiles/db-errors.js';
 
@@ -74,10 +74,7 @@ export function createSessionsRepo(db: DbOrTx) {
         select id::text, 'inserted' from inserted`;
       for (let attempt = 1; ; attempt++) {
         try {
-          const result = await db.execute<{ id: string; kind: string }>(statement);
-          const rows = Array.isArray(result)
-            ? result
-            : (result as { rows: Array<{ id: string; kind: string }> }).rows;
+          const rows = await queryRows<{ id: string; kind: string }>(db, statement);
           if (!rows.some((r) => r.kind === 'inserted')) return null;
           return rows.filter((r) => r.kind === 'revoked').map((r) => r.id);
         } catch (err) {

@@ -1,13 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { PgliteSocket, preparingClient } from './pglite-socket.js';
 import * as schema from './schema/index.js';
 
 export type Schema = typeof schema;
@@ -39,9 +38,12 @@ function migrationsFolder(): string {
   return candidates.find((p) => existsSync(`${p}/meta/_journal.json`)) ?? candidates[1]!;
 }
 
-/** Opens the configured database and applies pending migrations before returning. */
+/**
+ * Opens the configured database and applies pending migrations before returning. Both databases
+ * are reached through postgres.js (and so the same Drizzle dialect, migrator and error shapes):
+ * PostgreSQL over TCP, embedded PGlite over an in-process socket (./pglite-socket.ts).
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const folder = migrationsFolder();
   if (options.url) {
     const client = postgres(options.url, {
       max: options.maxConnections ?? 10,
@@ -50,25 +52,56 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       // Fail fast rather than queue forever when the server is gone; requests get a 503.
       idle_timeout: 60,
     });
-    const db = drizzlePostgres(client, { schema, casing: 'snake_case' });
-    await migratePostgres(db, { migrationsFolder: folder });
-    return {
-      db: db as unknown as Db,
-      driver: 'postgres',
-      ping: () => timed(() => db.execute(sql`select 1`)),
-      close: () => client.end({ timeout: 5 }),
-    };
+    return ready(client, 'postgres', () => client.end({ timeout: 5 }));
   }
   if (!options.dataDir.startsWith('memory://')) mkdirSync(options.dataDir, { recursive: true });
-  const client = await PGlite.create(options.dataDir);
-  const db = drizzlePglite(client, { schema, casing: 'snake_case' });
-  await migratePglite(db, { migrationsFolder: folder });
+  const pglite = await PGlite.create(options.dataDir);
+  // `socket` is postgres.js's documented custom-socket option ("Custom socket" in its README),
+  // absent from its type definitions.
+  const overSocket: postgres.Options<Record<string, never>> & { socket: () => PgliteSocket } = {
+    // One backend: one connection, kept for the life of the process.
+    max: 1,
+    max_lifetime: 0,
+    idle_timeout: 0,
+    socket: () => new PgliteSocket(pglite),
+    // Named explicitly so that PG* variables meant for a server cannot change the startup message.
+    username: 'postgres',
+    database: 'postgres',
+    onnotice: () => {},
+  };
+  const client = postgres(overSocket);
+  return ready(preparingClient(client), 'pglite', async () => {
+    try {
+      await client.end({ timeout: 5 });
+    } finally {
+      await pglite.close();
+    }
+  });
+}
+
+async function ready(
+  client: postgres.Sql,
+  driver: Database['driver'],
+  close: () => Promise<void>,
+): Promise<Database> {
+  const db = drizzle(client, { schema, casing: 'snake_case' });
+  try {
+    await migrate(db, { migrationsFolder: migrationsFolder() });
+  } catch (err) {
+    await close().catch(() => {});
+    throw err;
+  }
   return {
     db: db as unknown as Db,
-    driver: 'pglite',
+    driver,
     ping: () => timed(() => db.execute(sql`select 1`)),
-    close: () => client.close(),
+    close,
   };
+}
+
+/** The rows of a raw statement. Both databases answer through postgres.js: a list of row objects. */
+export async function queryRows<T>(db: DbOrTx, statement: SQL): Promise<T[]> {
+  return [...((await db.execute(statement)) as unknown as Iterable<T>)];
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
