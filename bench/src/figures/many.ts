@@ -11,10 +11,16 @@ const MiB = 1024 * 1024;
 /**
  * Many terminals: a fresh broker per N opens N terminals to the ssh2 stand-in server (each prints
  * 64 KB on start), every one with its WebSocket still attached, and holds them. Broker RSS per
- * terminal = (RSS holding N − RSS holding N/10) / (N − N/10), both read after a full GC (the bench
- * starts the broker with --expose-gc; the preload triggers it) so garbage that happens to be
- * uncollected does not count; the RSS without GC is kept in the JSON. Event-loop lag is sampled
- * inside the broker (bench preload) during the hold.
+ * terminal, two ways, both from readings after a full GC (the bench starts the broker with
+ * --expose-gc; the preload triggers it) so garbage that happens to be uncollected does not count:
+ * - all in: (RSS holding N − RSS of the idle broker, signed in, no terminal yet) / N. Everything
+ *   the terminals cost, including memory the allocator keeps after the opening burst; judged
+ *   against the target because it is the larger, and the one an operator sizes a machine by;
+ * - slope: (RSS holding N − RSS holding N/10) / (N − N/10): the marginal cost of one more
+ *   terminal, without the first terminals' one-off costs. The allocator's slack from opening the
+ *   first tenth can make it lower than the bytes a terminal holds, so it is reported, not judged.
+ * The RSS without GC is kept in the JSON. Event-loop lag is sampled inside the broker (bench
+ * preload) during the hold.
  */
 export async function manyFigure(ctx: BenchContext): Promise<FigureResult> {
   const counts = ctx.quick ? [200] : [1000, 5000];
@@ -31,13 +37,33 @@ export async function manyFigure(ctx: BenchContext): Promise<FigureResult> {
         metrics.push(
           {
             figure: 'many terminals',
-            metric: `N=${n}: broker RSS per terminal`,
+            metric: `N=${n}: broker RSS before any terminal (fresh, signed in)`,
+            unit: 'MiB',
+            broker: round(r.rssIdle / MiB, 1),
+            reference: null,
+            ratio: null,
+            target: '-',
+            pass: null,
+          },
+          {
+            figure: 'many terminals',
+            metric: `N=${n}: broker RSS per terminal, all in`,
+            unit: 'MiB',
+            broker: round(r.rssPerTerminalAllIn / MiB, 3),
+            reference: round(SEED_CLAIM_BYTES / MiB, 1),
+            ratio: round(r.rssPerTerminalAllIn / SEED_CLAIM_BYTES, 3),
+            target: '<= 1.5 MiB',
+            pass: r.rssPerTerminalAllIn <= 1.5 * MiB,
+          },
+          {
+            figure: 'many terminals',
+            metric: `N=${n}: broker RSS per terminal, slope N/10 to N`,
             unit: 'MiB',
             broker: round(r.rssPerTerminal / MiB, 3),
             reference: round(SEED_CLAIM_BYTES / MiB, 1),
             ratio: round(r.rssPerTerminal / SEED_CLAIM_BYTES, 3),
-            target: '<= 1.5 MiB',
-            pass: r.rssPerTerminal <= 1.5 * MiB,
+            target: '-',
+            pass: null,
           },
           {
             figure: 'many terminals',
@@ -71,6 +97,7 @@ async function runOne(
   const admin = await login(broker.url, ADMIN.username, ADMIN.password);
   await createUser(broker.url, admin, 'bench-many', 'bench-many-password');
   const user = await login(broker.url, 'bench-many', 'bench-many-password');
+  const rssIdle = await broker.settledRss();
   // The first open asks about the host key; accept it once so the rest run without a prompt.
   const warm = await BenchTerminal.connect(broker.url, user);
   await warm.open(
@@ -119,7 +146,7 @@ async function runOne(
   const rssHoldNoGc = broker.rss();
   const rssHold = await broker.settledRss();
   ctx.log(
-    `    held ${n}: RSS ${round(rssHold / MiB, 1)} MiB (before ${round(rssBefore / MiB, 1)}), lag p99 ${hold.lag.p99} ms`,
+    `    held ${n}: RSS ${round(rssHold / MiB, 1)} MiB (idle ${round(rssIdle / MiB, 1)}, at N/10 ${round(rssBefore / MiB, 1)}), lag p99 ${hold.lag.p99} ms`,
   );
   for (const t of terminals) t.ws.terminate();
   return {
@@ -129,9 +156,11 @@ async function runOne(
     baseline: base,
     openLag,
     holdLag: hold.lag,
+    rssIdle,
     rssBefore,
     rssHoldNoGc,
     rssHold,
+    rssPerTerminalAllIn: (rssHold - rssIdle) / n,
     rssPerTerminal: (rssHold - rssBefore) / (n - base),
     heapBefore: before.memory,
     heapHold: hold.memory,
