@@ -11,3 +11,9 @@ cpSync(
   new URL('../src/auth/hash-worker.mjs', import.meta.url),
   new URL('../dist/auth/hash-worker.mjs', import.meta.url),
 );
+
+// The embedded database's first-run initialiser, run as a child process (src/db/index.ts).
+cpSync(
+  new URL('../src/db/pglite-init.mjs', import.meta.url),
+  new URL('../dist/db/pglite-init.mjs', import.meta.url),
+);

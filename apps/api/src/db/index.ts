@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
@@ -31,6 +33,38 @@ export interface DatabaseOptions {
   maxConnections?: number;
 }
 
+/**
+ * PGlite's own start-up parameters plus a 16 MB buffer pool. PostgreSQL's default (128 MB) is
+ * sized for a server with a database to cache; the broker's embedded database (accounts,
+ * sessions, terminals, saved connections, audit) is a few MB for a small team, its pages are
+ * also in the kernel's page cache, and the pool is resident memory of the broker process: 128 MB
+ * made an idle broker ~310 MiB RSS, 16 MB ~180 MiB (docs/decisions.md).
+ */
+const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
+const INIT_TIMEOUT_MS = 120_000;
+
+/**
+ * Runs PGlite's initdb for a new data directory in a child process (./pglite-init.mjs): in this
+ * process its second WebAssembly instance left a first-run broker at ~800 MB RSS instead of the
+ * ~260 MB of every later start.
+ */
+function initPgliteDirectory(dataDir: string): Promise<void> {
+  const script = fileURLToPath(new URL('./pglite-init.mjs', import.meta.url));
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [script, dataDir],
+      { timeout: INIT_TIMEOUT_MS, maxBuffer: 1 << 20 },
+      (err, _stdout, stderr) => {
+        if (!err) return resolve();
+        const detail = stderr.trim().split('\n').slice(-5).join('\n');
+        reject(new Error(`creating the embedded database in ${dataDir} failed: ${detail || err.message}`));
+      },
+    );
+  });
+}
+
 // Migrations sit beside the compiled code in dist/drizzle (copied at build) and at the package
 // root in development; whichever exists relative to this module is used.
 function migrationsFolder(): string {
@@ -54,8 +88,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     });
     return ready(client, 'postgres', () => client.end({ timeout: 5 }));
   }
-  if (!options.dataDir.startsWith('memory://')) mkdirSync(options.dataDir, { recursive: true });
-  const pglite = await PGlite.create(options.dataDir);
+  if (!options.dataDir.startsWith('memory://')) {
+    mkdirSync(options.dataDir, { recursive: true });
+    if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await initPgliteDirectory(options.dataDir);
+  }
+  const pglite = await PGlite.create(options.dataDir, { startParams: PGLITE_START_PARAMS });
   // `socket` is postgres.js's documented custom-socket option ("Custom socket" in its README),
   // absent from its type definitions.
   const overSocket: postgres.Options<Record<string, never>> & { socket: () => PgliteSocket } = {

@@ -138,4 +138,16 @@ describe('PGlite through postgres.js', () => {
     cleanups.push(() => second.close());
     expect(await queryRows(second.db, sql`select v from probe`)).toEqual([{ v: 'kept' }]);
   });
+
+  it("runs embedded PGlite with a small buffer pool, not PostgreSQL's 128 MB default", async () => {
+    const database = await open();
+    const [row] = await queryRows<{ shared_buffers: string }>(database.db, sql`show shared_buffers`);
+    expect(row?.shared_buffers).toBe('16MB');
+    // The rest of PGlite's start-up parameters (single-user mode, no parallel workers, …) stay.
+    const [workers] = await queryRows<{ max_worker_processes: string }>(
+      database.db,
+      sql`show max_worker_processes`,
+    );
+    expect(workers?.max_worker_processes).toBe('0');
+  });
 });
