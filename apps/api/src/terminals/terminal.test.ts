@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { RecordingViewer, waitFor } from '../../test/terminals/helpers.js';
 import { createHeadless, restore, screenOf, writeAsync } from '../../test/terminals/screen.js';
 import type { SshClient } from './ssh-connect.js';
@@ -112,6 +112,45 @@ describe('Terminal', () => {
     }
     expect(restoredScreens).toBeGreaterThan(3);
     expect(viewers.some((x) => !x.snapshot)).toBe(true);
+  });
+
+  it('sends streaming output in fewer, larger frames, and output after a quiet moment at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const { channel, terminal } = setup(1 << 20);
+      const v = new RecordingViewer();
+      v.autoAck = (o) => terminal.ack(v, o);
+      await terminal.attach(v, { resumeFrom: 0 });
+      const kib = (n: number, c: string) => Buffer.alloc(n * 1024, c);
+      // A first large read goes out as soon as it is parsed: nothing was streaming before it.
+      channel.output(kib(20, 'a'));
+      await tick();
+      expect(v.chunks.map((c) => c.length)).toEqual([20 * 1024]);
+      // Reads that follow it within a few ms are held and leave together.
+      vi.advanceTimersByTime(1);
+      for (const c of 'bcd') {
+        channel.output(kib(10, c));
+        await tick();
+      }
+      expect(v.chunks).toHaveLength(1);
+      vi.advanceTimersByTime(4);
+      expect(v.chunks.map((c) => c.length)).toEqual([20 * 1024, 30 * 1024]);
+      // A batch reaching 64 KiB does not wait for the timer.
+      vi.advanceTimersByTime(1);
+      channel.output(kib(40, 'e'));
+      await tick();
+      channel.output(kib(30, 'f'));
+      await tick();
+      expect(v.chunks.map((c) => c.length)).toEqual([20 * 1024, 30 * 1024, 70 * 1024]);
+      // After a quiet moment, a keystroke's echo is not held.
+      vi.advanceTimersByTime(100);
+      channel.output('x');
+      await tick();
+      expect(v.chunks.at(-1)?.toString()).toBe('x');
+      expect(Buffer.concat(v.chunks).length).toBe(terminal.offset);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('pauses on unacked bytes or a full socket and resumes under the low watermark', async () => {

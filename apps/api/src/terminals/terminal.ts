@@ -103,6 +103,15 @@ const FRAME_BYTES = 64 * 1024;
  * once, bounding both the delay and the extra memory.
  */
 const BATCH_MAX_BYTES = 64 * 1024;
+/**
+ * While output streams — the previous frame was at least STREAM_FRAME_BYTES and left less than
+ * 2 × COALESCE_MS ago — a batch waits up to COALESCE_MS for more reads before it is sent, so a
+ * flood leaves in frames of up to BATCH_MAX_BYTES instead of one per socket read: fewer writes,
+ * and fewer wake-ups of the viewer (each one an interrupt on a VM). An echo or a prompt after a
+ * quiet moment still leaves at once.
+ */
+const COALESCE_MS = 4;
+const STREAM_FRAME_BYTES = 16 * 1024;
 /** Readable buffer of the paused channel; ssh2 stops re-opening the SSH window past it. */
 const CHANNEL_HIGH_WATER_MARK = 64 * 1024;
 const FLOW_POLL_MS = 25;
@@ -183,6 +192,9 @@ export class Terminal {
   private batchStart = 0;
   private batchBytes = 0;
   private flushQueued = false;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private lastFlushAtMs = 0;
+  private lastFlushBytes = 0;
 
   constructor(options: TerminalOptions) {
     validateSize(options.cols, options.rows);
@@ -454,7 +466,12 @@ export class Terminal {
       if (this.batchBytes >= BATCH_MAX_BYTES) this.flushOutput();
       else if (!this.flushQueued) {
         this.flushQueued = true;
-        queueMicrotask(this.flushQueuedOutput);
+        if (
+          this.lastFlushBytes >= STREAM_FRAME_BYTES &&
+          performance.now() - this.lastFlushAtMs < 2 * COALESCE_MS
+        )
+          this.flushTimer = setTimeout(this.flushQueuedOutput, COALESCE_MS);
+        else queueMicrotask(this.flushQueuedOutput);
       }
     }
     const now = Date.now();
@@ -472,8 +489,16 @@ export class Terminal {
   };
 
   private dropBatch(): void {
+    this.cancelQueuedFlush();
     this.batch = [];
     this.batchBytes = 0;
+  }
+
+  /** A flush already queued is not needed any more (the batch was sent or dropped). */
+  private cancelQueuedFlush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.flushQueued = false;
   }
 
   private hasLiveViewer(): boolean {
@@ -487,7 +512,10 @@ export class Terminal {
    * gets the part past its `sentOffset`: still exactly once, in order.
    */
   private flushOutput(): void {
+    this.cancelQueuedFlush();
     if (this.batchBytes === 0) return;
+    this.lastFlushAtMs = performance.now();
+    this.lastFlushBytes = this.batchBytes;
     const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
     const start = this.batchStart;
     const end = start + this.batchBytes;
