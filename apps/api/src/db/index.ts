@@ -37,8 +37,8 @@ export interface DatabaseOptions {
  * PGlite's own start-up parameters plus a 16 MB buffer pool. PostgreSQL's default (128 MB) is
  * sized for a server with a database to cache; the broker's embedded database (accounts,
  * sessions, terminals, saved connections, audit) is a few MB for a small team, its pages are
- * also in the kernel's page cache, and the pool is resident memory of the broker process: 128 MB
- * made an idle broker ~310 MiB RSS, 16 MB ~180 MiB (docs/decisions.md).
+ * also in the kernel's page cache, and the pool is resident memory of the broker process: with
+ * 128 MB an idle, signed-in broker held ~395 MB RSS, with 16 MB ~264 MB (docs/decisions.md).
  */
 const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
 

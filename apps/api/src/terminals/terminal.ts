@@ -107,8 +107,8 @@ const BATCH_MAX_BYTES = 64 * 1024;
  * While output streams — the previous frame was at least STREAM_FRAME_BYTES and left less than
  * 2 × COALESCE_MS ago — a batch waits up to COALESCE_MS for more reads before it is sent, so a
  * flood leaves in frames of up to BATCH_MAX_BYTES instead of one per socket read: fewer writes,
- * and fewer wake-ups of the viewer (each one an interrupt on a VM). An echo or a prompt after a
- * quiet moment still leaves at once.
+ * and fewer wake-ups of the viewer. An echo or a prompt after a quiet moment still leaves at
+ * once (docs/decisions.md, "…except while output streams").
  */
 const COALESCE_MS = 4;
 const STREAM_FRAME_BYTES = 16 * 1024;
