@@ -7,7 +7,9 @@ log "installing dependencies"
 pnpm install --frozen-lockfile
 log "building"
 pnpm run build
-log "starting on http://localhost:${PORT:-8080}"
+# Loopback only unless HOST says otherwise (e.g. HOST=0.0.0.0 behind a TLS proxy on another machine).
+export HOST="${HOST:-127.0.0.1}"
+log "starting on http://${HOST}:${PORT:-8080} (loopback only; set HOST to listen elsewhere)"
 export NODE_ENV="${NODE_ENV:-production}" DATA_DIR="${DATA_DIR:-$ROOT/data}"
 # --no-memory-reducer: see docs/decisions.md ("V8 memory reducer off").
 exec node --no-memory-reducer apps/api/dist/server.js

@@ -6,6 +6,7 @@ import { CloseCode } from '@tether/protocol';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { ensureFirstAdmin } from './auth/bootstrap.js';
 import type { Config } from './config.js';
+import { type Database, openDatabase } from './db/index.js';
 import authPlugin from './plugins/auth.js';
 import configPlugin from './plugins/config.js';
 import dbPlugin from './plugins/db.js';
@@ -52,6 +53,18 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
  * config → db → auth → websocket → error handler → routes.
  */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  // Opened outside Fastify's plugin loading, whose 10 s per-plugin timeout a first start of the
+  // embedded database on a slow or busy machine can exceed; openDatabase has its own limits.
+  const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir });
+  try {
+    return await assemble(config, options, database);
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function assemble(config: Config, options: BuildOptions, database: Database): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     logger: options.logger ?? loggerOptions(config),
     trustProxy: config.trustProxy,
@@ -64,7 +77,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(configPlugin, { config });
   await app.register(requestLogPlugin);
-  await app.register(dbPlugin);
+  await app.register(dbPlugin, { database });
   await app.register(authPlugin);
   await app.register(profilesPlugin);
   await app.register(netboxPlugin);

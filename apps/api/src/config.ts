@@ -52,7 +52,9 @@ const basePath = z
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(8080, 0, 65535),
-  HOST: z.string().default('0.0.0.0'),
+  // Loopback unless told otherwise: the quick start serves plain HTTP, which must not reach the
+  // LAN by accident. The image and compose file set 0.0.0.0 explicitly.
+  HOST: z.string().default('127.0.0.1'),
   BASE_PATH: basePath,
   DATABASE_URL: z
     .string()

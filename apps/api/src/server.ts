@@ -1,5 +1,6 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { DatabaseOpenError } from './db/index.js';
 
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -15,7 +16,16 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const app = await buildApp(config);
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  try {
+    app = await buildApp(config);
+  } catch (err) {
+    if (err instanceof DatabaseOpenError) {
+      process.stderr.write(`fatal: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) {

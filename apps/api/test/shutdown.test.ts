@@ -1,75 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { CloseCode } from '@tether/protocol';
-import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/index.js';
 import { createTerminalsRepo } from '../src/persistence/terminals-repo.js';
-import { ADMIN } from './helpers.js';
+import { type BrokerProcess, startBroker } from './broker-process.js';
 import { HttpBrowser } from './http-browser.js';
 import { TestTerminalClient } from './ws-client.js';
 
 const skip = sshdSkipReason();
 if (skip && process.env.CI) throw new Error(`sshd tests cannot run in CI: ${skip}`);
 
-const API_ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-interface Broker {
-  child: ChildProcess;
-  base: string;
-  dataDir: string;
-  output(): string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
-
-/** The real entry point (src/server.ts: listen + signal handling) in its own process. */
-async function startBroker(): Promise<Broker> {
-  const port = await freePort();
-  const dataDir = `/tmp/tether-shutdown-${randomBytes(6).toString('hex')}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: API_ROOT,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      ADMIN_PASSWORD: ADMIN.password,
-      LOG_LEVEL: 'info',
-      WEB_DIST: '/nonexistent',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
-  );
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`broker exited during start-up:\n${out}`);
-    try {
-      if ((await fetch(`${base}/api/health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`broker did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, base, dataDir, output: () => out, exit };
-}
-
 describe.skipIf(skip)('graceful shutdown of the real server process', () => {
   let sshd: SshdHarness;
-  const started: Broker[] = [];
+  const started: BrokerProcess[] = [];
 
   beforeAll(async () => {
     sshd = await startSshd();

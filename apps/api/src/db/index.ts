@@ -58,8 +58,10 @@ function initPgliteDirectory(dataDir: string): Promise<void> {
       { timeout: INIT_TIMEOUT_MS, maxBuffer: 1 << 20 },
       (err, _stdout, stderr) => {
         if (!err) return resolve();
-        const detail = stderr.trim().split('\n').slice(-5).join('\n');
-        reject(new Error(`creating the embedded database in ${dataDir} failed: ${detail || err.message}`));
+        const detail = err.killed
+          ? `creating it took longer than ${INIT_TIMEOUT_MS / 1000} s`
+          : `creating it failed: ${stderr.trim().split('\n').slice(-5).join('\n') || err.message}`;
+        reject(new DatabaseOpenError(`the embedded database in ${dataDir}`, new Error(detail)));
       },
     );
   });
@@ -86,13 +88,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       // Fail fast rather than queue forever when the server is gone; requests get a 503.
       idle_timeout: 60,
     });
-    return ready(client, 'postgres', () => client.end({ timeout: 5 }));
+    return ready(client, 'postgres', describeUrl(options.url), () => client.end({ timeout: 5 }));
   }
   if (!options.dataDir.startsWith('memory://')) {
     mkdirSync(options.dataDir, { recursive: true });
     if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await initPgliteDirectory(options.dataDir);
   }
-  const pglite = await PGlite.create(options.dataDir, { startParams: PGLITE_START_PARAMS });
+  const pglite = await PGlite.create(options.dataDir, { startParams: PGLITE_START_PARAMS }).catch((err) => {
+    throw new DatabaseOpenError(`the embedded database in ${options.dataDir}`, err);
+  });
   // `socket` is postgres.js's documented custom-socket option ("Custom socket" in its README),
   // absent from its type definitions.
   const overSocket: postgres.Options<Record<string, never>> & { socket: () => PgliteSocket } = {
@@ -107,7 +111,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     onnotice: () => {},
   };
   const client = postgres(overSocket);
-  return ready(preparingClient(client), 'pglite', async () => {
+  return ready(preparingClient(client), 'pglite', `the embedded database in ${options.dataDir}`, async () => {
     try {
       await client.end({ timeout: 5 });
     } finally {
@@ -116,9 +120,32 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   });
 }
 
+/** Start-up failed: the message names the database (never its password) and the cause. */
+export class DatabaseOpenError extends Error {
+  constructor(what: string, cause: unknown) {
+    // Drizzle wraps the driver's error ("Failed query: …"); the innermost one says what happened.
+    let root = cause;
+    while (root instanceof Error && root.cause instanceof Error) root = root.cause;
+    const reason = root instanceof Error ? root.message : String(root);
+    super(`cannot open ${what}: ${reason}`, { cause });
+    this.name = 'DatabaseOpenError';
+  }
+}
+
+/** `PostgreSQL at host:port/name` — a DATABASE_URL without its credentials, for messages. */
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `PostgreSQL at ${u.host}${u.pathname} (DATABASE_URL)`;
+  } catch {
+    return 'PostgreSQL (DATABASE_URL)';
+  }
+}
+
 async function ready(
   client: postgres.Sql,
   driver: Database['driver'],
+  what: string,
   close: () => Promise<void>,
 ): Promise<Database> {
   const db = drizzle(client, { schema, casing: 'snake_case' });
@@ -126,7 +153,7 @@ async function ready(
     await migrate(db, { migrationsFolder: migrationsFolder() });
   } catch (err) {
     await close().catch(() => {});
-    throw err;
+    throw new DatabaseOpenError(what, err);
   }
   return {
     db: db as unknown as Db,

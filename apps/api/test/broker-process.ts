@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '@tether/testkit';
+import { ADMIN } from './helpers.js';
+
+const API_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface BrokerProcess {
+  child: ChildProcess;
+  base: string;
+  port: number;
+  dataDir: string;
+  output(): string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** Resolves once /api/health answers 200; rejects if the process exits first or after `timeoutMs`. */
+  healthy(timeoutMs?: number): Promise<void>;
+}
+
+/** The real entry point (src/server.ts: listen + signal handling) in its own process, not yet waited for. */
+export async function spawnBroker(env: Record<string, string | undefined> = {}): Promise<BrokerProcess> {
+  const port = await freePort();
+  const dataDir = `/tmp/tether-broker-${randomBytes(6).toString('hex')}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: API_ROOT,
+    // An `undefined` in `env` leaves that variable unset (the broker's default applies).
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      ADMIN_PASSWORD: ADMIN.password,
+      LOG_LEVEL: 'info',
+      WEB_DIST: '/nonexistent',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  const base = `http://127.0.0.1:${port}`;
+  const healthy = async (timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`broker exited during start-up:\n${out}`);
+      try {
+        if ((await fetch(`${base}/api/health`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`broker did not start:\n${out}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  return { child, base, port, dataDir, output: () => out, exit, healthy };
+}
+
+/** Starts the real server process and waits until it answers. */
+export async function startBroker(env: Record<string, string | undefined> = {}): Promise<BrokerProcess> {
+  const broker = await spawnBroker(env);
+  await broker.healthy();
+  return broker;
+}
