@@ -207,6 +207,32 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     }
   });
 
+  it('refuses tokens signed with the right key but for another issuer or audience, or without exp', async () => {
+    const app = await start();
+    const b = new Browser(app);
+    await b.login();
+    const [, p] = b.token!.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+    expect(claims).toMatchObject({ iss: 'tether', aud: 'tether-api' });
+    const { exp: _exp, ...noExp } = claims;
+    const { iss: _iss, ...noIss } = claims;
+    for (const forged of [
+      { ...claims, iss: 'someone-else' },
+      { ...claims, aud: 'another-app' },
+      noExp,
+      noIss,
+    ]) {
+      // Signed with the broker's own key: only the claims are wrong.
+      const head = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+      const body = Buffer.from(JSON.stringify(forged)).toString('base64url');
+      const sig = createHmac('sha256', t!.config.jwt.secret).update(`${head}.${body}`).digest('base64url');
+      b.token = `${head}.${body}.${sig}`;
+      const res = await b.request('GET', '/api/auth/me');
+      expect(res.statusCode, JSON.stringify(forged)).toBe(401);
+      expect(res.json().error.code).toBe(ErrorCode.TOKEN_INVALID);
+    }
+  });
+
   it('protected routes require authentication', async () => {
     const app = await start();
     const anon = new Browser(app);
@@ -251,6 +277,23 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     b.token = next.token;
     expect((await b.request('GET', '/api/auth/me')).statusCode).toBe(200);
     expect(await app.auth.sessions.listLive()).toHaveLength(1);
+  });
+
+  it('a refresh retires the token it replaced', async () => {
+    const app = await start();
+    const b = new Browser(app);
+    await b.login();
+    const old = b.token!;
+    const res = await b.request('POST', '/api/auth/refresh');
+    expect(res.statusCode).toBe(200);
+    b.token = old;
+    const stale = await b.request('GET', '/api/auth/me');
+    expect(stale.statusCode).toBe(401);
+    expect(stale.json().error.code).toBe(ErrorCode.TOKEN_SUPERSEDED);
+    // Nor can the old token refresh itself back to life.
+    expect((await b.request('POST', '/api/auth/refresh')).json().error.code).toBe(ErrorCode.TOKEN_SUPERSEDED);
+    b.token = res.json().token;
+    expect((await b.request('GET', '/api/auth/me')).statusCode).toBe(200);
   });
 
   it('answers unknown user and wrong password with the same status and body, after comparable work', async () => {

@@ -71,6 +71,15 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     expect((await c.waitForMessage('error')).code).toBe(ErrorCode.TOKEN_INVALID);
     expect((await c.waitForClose()).code).toBe(CloseCode.UNAUTHENTICATED);
 
+    // A token that a refresh replaced.
+    const old = admin.token!;
+    const refreshed = await admin.request('POST', '/api/auth/refresh');
+    c = await TestTerminalClient.connect(base, admin);
+    c.send({ type: 'auth', token: old });
+    expect((await c.waitForMessage('error')).code).toBe(ErrorCode.TOKEN_SUPERSEDED);
+    expect((await c.waitForClose()).code).toBe(CloseCode.UNAUTHENTICATED);
+    admin.token = refreshed.json().token;
+
     const noCookie = new Browser(app);
     noCookie.token = admin.token;
     c = await TestTerminalClient.connect(base, noCookie);

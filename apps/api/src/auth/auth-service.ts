@@ -292,6 +292,14 @@ export function createAuthService(deps: {
     const session = await sessions.findById(claims.sid);
     if (!session || session.userId !== claims.sub) throw sessionEndedError('deleted');
     if (session.revokedAt) throw sessionEndedError(session.revokeReason ?? 'logout');
+    // Only the newest token of a session is valid: a refresh retires the one it replaced, so a
+    // copied token stops working at the owner's next refresh.
+    if (claims.jti !== session.tokenId) {
+      throw new UnauthorizedError(
+        ErrorCode.TOKEN_SUPERSEDED,
+        'This access token was replaced by a newer one',
+      );
+    }
     const at = now();
     if (session.expiresAt <= at) {
       await endSession(session, 'expired');

@@ -34,6 +34,10 @@ declare module 'fastify' {
   }
 }
 
+/** The `iss` and `aud` of every access token; verification accepts nothing else. */
+export const JWT_ISSUER = 'tether';
+export const JWT_AUDIENCE = 'tether-api';
+
 export function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
@@ -52,9 +56,20 @@ export default fp(
     await app.register(cookie);
     await app.register(jwt, {
       secret: config.jwt.secret,
-      // Algorithm pinned on both sides: no "none", no RS/HS confusion.
-      sign: { algorithm: 'HS256', expiresIn: Math.floor(config.jwt.expiresInMs / 1000) },
-      verify: { algorithms: ['HS256'] },
+      // Algorithm, issuer and audience pinned, expiry required: a token signed with this key for
+      // anything else (another tool sharing the secret, a hand-made token without `exp`) is refused.
+      sign: {
+        algorithm: 'HS256',
+        expiresIn: Math.floor(config.jwt.expiresInMs / 1000),
+        iss: JWT_ISSUER,
+        aud: JWT_AUDIENCE,
+      },
+      verify: {
+        algorithms: ['HS256'],
+        allowedIss: JWT_ISSUER,
+        allowedAud: JWT_AUDIENCE,
+        requiredClaims: ['exp', 'iat', 'iss', 'aud', 'sub', 'sid', 'jti', 'fph'],
+      },
     });
 
     const audit = createAuditRepo(app.database.db);

@@ -83,6 +83,35 @@ describe('api client', () => {
     expect(sessionEndMessage(err.code)).toBe('You signed in somewhere else.');
   });
 
+  it('sends a call again with the new token when a refresh superseded the one it carried', async () => {
+    let token = 'old';
+    const seen: string[] = [];
+    const fetchImpl = vi.fn<typeof fetch>(async (_url, init) => {
+      const auth = ((init?.headers ?? {}) as Record<string, string>).authorization ?? '';
+      seen.push(auth);
+      if (auth === 'Bearer old') {
+        token = 'new'; // the refresh landed while this call was in flight
+        return jsonResponse(401, { error: { code: 'TOKEN_SUPERSEDED', message: 'replaced' } });
+      }
+      return jsonResponse(200, { ok: true });
+    });
+    const onUnauthorized = vi.fn();
+    const api = createApiClient({ url: (p) => p, getToken: () => token, fetchImpl, onUnauthorized });
+    await expect(api.post('profiles', { a: 1 })).resolves.toEqual({ ok: true });
+    expect(seen).toEqual(['Bearer old', 'Bearer new']);
+    expect(onUnauthorized).not.toHaveBeenCalled();
+  });
+
+  it('ends the session when the superseded token is still the newest it has', async () => {
+    const fetchImpl = vi.fn<typeof fetch>(async () =>
+      jsonResponse(401, { error: { code: 'TOKEN_SUPERSEDED', message: 'replaced' } }),
+    );
+    const { api, onUnauthorized } = client(fetchImpl);
+    await expect(api.get('auth/me')).rejects.toBeInstanceOf(ApiError);
+    expect(fetchImpl).toHaveBeenCalledTimes(1);
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
+  });
+
   it('maps a network failure to NETWORK_ERROR', async () => {
     const fetchImpl = vi.fn<typeof fetch>(async () => {
       throw new TypeError('Failed to fetch');

@@ -104,6 +104,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     path: string,
     opts: RequestOptions,
     accept = 'application/json',
+    retried = false,
   ): Promise<Response> {
     const headers: Record<string, string> = { accept };
     if (opts.body !== undefined) headers['content-type'] = 'application/json';
@@ -128,6 +129,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
 
     if (!res.ok) {
       const err = await toApiError(res);
+      // A refresh finished while this call was in flight with the token it replaced. The broker
+      // refused it before running anything, so it is sent again, once, with the new token.
+      if (err.code === 'TOKEN_SUPERSEDED' && token && !retried) {
+        const current = options.getToken();
+        if (current && current !== token) return send(method, path, opts, accept, true);
+      }
       // A wrong *current* password (change-password form) is a form error, not a dead session.
       if (res.status === 401 && !opts.anonymous && err.code !== 'INVALID_CREDENTIALS')
         options.onUnauthorized?.(err);

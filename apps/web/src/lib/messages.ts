@@ -11,6 +11,8 @@ export function sessionEndMessage(code: string | null | undefined): string {
       return 'Your session expired. Sign in again.';
     case ErrorCode.SESSION_REVOKED:
       return 'You were signed out.';
+    case ErrorCode.TOKEN_SUPERSEDED:
+      return 'Your sign-in was renewed somewhere else with this session. Sign in again.';
     case ErrorCode.ACCOUNT_DISABLED:
       return 'Your account was disabled.';
     default:

@@ -275,6 +275,35 @@ describe('TerminalConnection', () => {
     expect(t.sockets).toHaveLength(1);
   });
 
+  it('authenticates again with the new token when a refresh superseded the one it sent', () => {
+    let token = 'tok-old';
+    const t = setup({ getToken: () => token });
+    t.conn.connect();
+    const first = t.last();
+    first.h.onOpen();
+    expect(first.json()[0]).toEqual({ type: 'auth', token: 'tok-old' });
+    token = 'tok-new'; // the refresh answered meanwhile
+    first.server({ type: 'error', code: 'TOKEN_SUPERSEDED', message: 'replaced' });
+    first.h.onClose(4001, 'authentication failed');
+    expect(t.sessionEnded).toEqual([]);
+    const second = t.last();
+    expect(second).not.toBe(first);
+    second.h.onOpen();
+    second.server(authenticated);
+    expect(second.json()).toEqual([
+      { type: 'auth', token: 'tok-new' },
+      expect.objectContaining({ type: 'open', target: { host: 'example.org', port: 22, username: 'me' } }),
+    ]);
+  });
+
+  it('ends the session when the token it holds is itself the superseded one', () => {
+    const t = setup();
+    t.conn.connect();
+    t.last().h.onOpen();
+    t.last().server({ type: 'error', code: 'TOKEN_SUPERSEDED', message: 'replaced' });
+    expect(t.sessionEnded).toEqual(['TOKEN_SUPERSEDED']);
+  });
+
   it('marks the terminal ended on close 4014 and does not reconnect', () => {
     const ended: string[] = [];
     const t = setup({ events: { ended: (r) => ended.push(r) } });

@@ -111,6 +111,7 @@ const SESSION_ERROR_CODES = new Set<string>([
   ErrorCode.UNAUTHENTICATED,
   ErrorCode.TOKEN_INVALID,
   ErrorCode.TOKEN_EXPIRED,
+  ErrorCode.TOKEN_SUPERSEDED,
   ErrorCode.FINGERPRINT_MISMATCH,
   ErrorCode.SESSION_REPLACED,
   ErrorCode.SESSION_REVOKED,
@@ -168,6 +169,10 @@ export class TerminalConnection {
   private finished = false;
   private disposed = false;
   private sessionOver = false;
+  /** The token sent in this socket's `auth` message. */
+  private sentToken: string | null = null;
+  /** A refresh replaced the token while this socket authenticated: reconnect with the new one. */
+  private reauth = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private ackTimer: ReturnType<typeof setInterval> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -265,6 +270,7 @@ export class TerminalConnection {
       return;
     }
     this.lastHeard = this.now();
+    this.sentToken = token;
     // The token travels only inside the socket, as the very first message, never in the URL.
     this.send({ type: 'auth', token });
   }
@@ -399,6 +405,13 @@ export class TerminalConnection {
   }
 
   private handleError(msg: TerminalError): void {
+    if (msg.code === ErrorCode.TOKEN_SUPERSEDED) {
+      const current = this.opts.getToken();
+      if (current && current !== this.sentToken) {
+        this.reauth = true;
+        return;
+      }
+    }
     if (SESSION_ERROR_CODES.has(msg.code)) {
       this.endSession(msg.code);
       return;
@@ -428,6 +441,12 @@ export class TerminalConnection {
     this.stopTimers();
     if (this.disposed) return;
     if (this.sessionOver) return;
+    if (this.reauth) {
+      // Nothing was opened or attached on that socket; the same request goes again.
+      this.reauth = false;
+      this.connect();
+      return;
+    }
     const sessionCode = SESSION_CLOSE_CODES[code];
     if (sessionCode) {
       this.endSession(sessionCode);
