@@ -1,6 +1,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { ErrorCode } from '@tether/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { nameKey } from '../src/auth/login-failures-repo.js';
 import { ADMIN, Browser, buildTestApp, DRIVERS, type TestApp } from './helpers.js';
 
 describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
@@ -35,7 +38,17 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
       .slice(0, 2)
       .map((p: string) => JSON.parse(Buffer.from(p, 'base64url').toString()));
     expect(header.alg).toBe('HS256');
-    expect(Object.keys(payload).sort()).toEqual(['exp', 'fph', 'iat', 'jti', 'role', 'sid', 'sub']);
+    expect(Object.keys(payload).sort()).toEqual([
+      'aud',
+      'exp',
+      'fph',
+      'iat',
+      'iss',
+      'jti',
+      'role',
+      'sid',
+      'sub',
+    ]);
     expect(payload.exp - payload.iat).toBe(15 * 60);
     expect(payload.fph).not.toBe(b.cookies.get('tether_fp'));
     expect((await b.request('GET', '/api/auth/me')).json().user.username).toBe('admin');
@@ -87,6 +100,7 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
       ids.map((id) =>
         app.auth.sessions.replaceLive({
           userId,
+          nameKey: nameKey(ADMIN.username),
           audit: { username: ADMIN.username, ip: null },
           session: {
             id,
@@ -110,6 +124,7 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     expect(
       await app.auth.sessions.replaceLive({
         userId: randomUUID(),
+        nameKey: nameKey('nobody'),
         audit: { username: 'nobody', ip: null },
         session: { id: randomUUID(), tokenId: 'x', fingerprintHash: 'y', createdAt: at, expiresAt: at },
       }),
@@ -354,7 +369,45 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     await new Promise((r) => setTimeout(r, 1_100));
     expect((await b.login()).statusCode).toBe(200);
     const types = (await app.audit.query({ limit: 100 })).map((e) => e.type);
-    expect(types).toContain('auth.lockout');
+    expect(types.filter((type) => type === 'auth.lockout')).toHaveLength(2);
+  });
+
+  it('a name stays locked across a restart (the lock is in the database), known or not', async () => {
+    await start({ LOGIN_MAX_FAILURES: '2', LOGIN_LOCKOUT: '1m', LOGIN_RATE_LIMIT: '1000' });
+    // The same database across two broker lifetimes (for PGlite, a directory instead of memory).
+    const config = {
+      ...t!.config,
+      database: driver === 'pglite' ? { dataDir: `${t!.config.dataDir}/pglite` } : t!.config.database,
+    };
+    const dataDir = t!.config.dataDir;
+    await t!.app.close();
+    t = { app: t!.app, config, close: async () => rmSync(dataDir, { recursive: true, force: true }) };
+
+    const first = await buildApp(config, { logger: false });
+    await first.ready();
+    const b = new Browser(first);
+    for (const username of ['admin', 'ADMIN', 'ghost', 'Ghost']) {
+      await b.request('POST', '/api/auth/login', { username, password: 'bad-password' });
+    }
+    await first.close();
+
+    const second = await buildApp(config, { logger: false });
+    try {
+      await second.ready();
+      const other = new Browser(second);
+      for (const username of ['admin', 'ghost']) {
+        const res = await other.request('POST', '/api/auth/login', { username, password: 'bad-password' });
+        expect(res.statusCode, username).toBe(423);
+        expect(res.json().error.code).toBe(ErrorCode.ACCOUNT_LOCKED);
+      }
+      // The right password does not get through a lock either.
+      expect((await other.login()).statusCode).toBe(423);
+      // An admin unlock lifts it.
+      await second.auth.failures.clear(nameKey(ADMIN.username));
+      expect((await other.login()).statusCode).toBe(200);
+    } finally {
+      await second.close();
+    }
   });
 
   it('rate-limits login attempts per IP with RATE_LIMITED', async () => {

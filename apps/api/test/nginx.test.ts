@@ -87,6 +87,10 @@ describe.skipIf(skip)('through nginx under /ssh-ws/', () => {
     expect(root.headers.get('location')).toBe('/ssh-ws/');
     // The API is only under the prefix.
     expect((await fetch(`${nginx.origin}/api/health`)).status).toBe(404);
+    // Metrics stay off the public edge (the broker itself still serves them to a scraper).
+    expect((await fetch(`${nginx.origin}/ssh-ws/metrics`)).status).toBe(404);
+    expect((await fetch(`${nginx.origin}/ssh-ws/metrics?x=1`)).status).toBe(404);
+    expect((await t.app.inject({ url: '/ssh-ws/metrics' })).statusCode).toBe(200);
   });
 
   it('signs in through the proxy: cookie scoped to the prefix, client address from X-Forwarded-For', async () => {
@@ -180,7 +184,7 @@ describe.skipIf(skip)('through nginx under /ssh-ws/', () => {
     });
 
     // Metrics under the prefix, through the proxy.
-    const metrics = await (await b.request('GET', 'metrics')).text();
+    const metrics = (await t.app.inject({ url: '/ssh-ws/metrics' })).body;
     expect(metrics).toMatch(/tether_terminal_attach_seconds_count\{kind="replay"\} 1/);
     expect(metrics).toMatch(/tether_terminal_attach_seconds_count\{kind="snapshot"\} 1/);
     expect(metrics).toMatch(/tether_terminals\{state="running"\} 1/);

@@ -7,6 +7,7 @@ import type { Database } from '../db/index.js';
 import type { SessionRow, UserRow } from '../db/schema/index.js';
 import { AppError, NotFoundError, UnauthorizedError } from '../errors.js';
 import { fingerprintMatches, hashFingerprint, newFingerprint } from './fingerprint.js';
+import { createLoginFailuresRepo, nameKey } from './login-failures-repo.js';
 import { burnVerify, hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import { createSessionsRepo, type RevokeReason } from './sessions-repo.js';
 import { createUsersRepo, type Role } from './users-repo.js';
@@ -90,6 +91,9 @@ export function sessionEndedError(reason: string): UnauthorizedError {
     : new UnauthorizedError(ErrorCode.SESSION_REVOKED, 'Your session was ended');
 }
 
+/** Failed sign-ins of a name are forgotten after a day without another (known and unknown alike). */
+const FAILURES_MEMORY_MS = 24 * 3_600_000;
+
 const INVALID_CREDENTIALS = () =>
   new AppError(401, ErrorCode.INVALID_CREDENTIALS, 'Invalid username or password');
 
@@ -109,13 +113,9 @@ export function createAuthService(deps: {
   const now = deps.now ?? (() => new Date());
   const users = createUsersRepo(database.db);
   const sessions = createSessionsRepo(database.db);
+  const failures = createLoginFailuresRepo(database.db);
   const events = new EventEmitter() as EventEmitter & AuthEvents;
   events.setMaxListeners(0);
-
-  // Unknown usernames lock exactly like real ones, so "locked" does not reveal that an account
-  // exists. Bounded so a flood of random names cannot grow memory.
-  const phantomFailures = new Map<string, { count: number; lockedUntil: number }>();
-  const PHANTOM_MAX = 10_000;
 
   // Sliding the idle window costs a write at most once per interval, not on every request.
   const touchIntervalMs = Math.min(60_000, Math.max(1_000, Math.floor(config.session.idleTimeoutMs / 10)));
@@ -142,66 +142,41 @@ export function createAuthService(deps: {
     for (const sessionId of ids) events.emit('session-ended', { sessionId, userId, reason });
   }
 
-  async function phantomLogin(username: string, password: string, meta: RequestMeta): Promise<never> {
-    const key = username.toLowerCase();
-    const entry = phantomFailures.get(key);
-    if (entry && entry.lockedUntil > now().getTime()) throw lockoutError(new Date(entry.lockedUntil));
-    await burnVerify(password);
-    const count = (entry?.count ?? 0) + 1;
-    if (phantomFailures.size >= PHANTOM_MAX) phantomFailures.delete(phantomFailures.keys().next().value!);
-    if (count >= config.login.maxFailures) {
-      phantomFailures.set(key, { count: 0, lockedUntil: now().getTime() + config.login.lockoutMs });
-    } else {
-      phantomFailures.set(key, { count, lockedUntil: 0 });
-    }
-    await audit.record({
-      type: 'auth.login',
-      outcome: 'failure',
-      username: key.slice(0, 64),
-      ip: meta.ip,
-      detail: { reason: 'unknown_user' },
-    });
-    throw INVALID_CREDENTIALS();
-  }
-
   async function login(username: string, password: string, meta: RequestMeta): Promise<IssuedToken> {
+    // The same queries in the same order for every name, known or not: the answer (401, 423),
+    // its timing and what any node remembers must not tell which accounts exist.
+    const key = nameKey(username);
+    const lockedUntil = await failures.lockedUntil(key, now());
     const user = await users.findByUsername(username);
-    if (!user) return phantomLogin(username, password, meta);
-
-    if (user.lockedUntil && user.lockedUntil > now()) {
-      await audit.record({
-        type: 'auth.login',
-        outcome: 'failure',
-        userId: user.id,
-        username: user.username,
-        ip: meta.ip,
-        detail: { reason: 'locked' },
-      });
-      throw lockoutError(user.lockedUntil);
+    const who = user
+      ? { userId: user.id, username: user.username, ip: meta.ip }
+      : { username: username.toLowerCase().slice(0, 64), ip: meta.ip };
+    if (lockedUntil) {
+      await audit.record({ type: 'auth.login', outcome: 'failure', ...who, detail: { reason: 'locked' } });
+      throw lockoutError(lockedUntil);
     }
 
-    if (!(await verifyPassword(user.passwordHash, password))) {
-      const failures = await users.incrementFailures(user.id);
+    let valid = false;
+    // An unknown name pays for a full verification too (against a dummy hash).
+    if (user) valid = await verifyPassword(user.passwordHash, password);
+    else await burnVerify(password);
+    if (!user || !valid) {
+      const r = await failures.recordFailure(key, config.login.maxFailures, config.login.lockoutMs, now());
       await audit.record({
         type: 'auth.login',
         outcome: 'failure',
-        userId: user.id,
-        username: user.username,
-        ip: meta.ip,
-        detail: { reason: 'bad_password', failures },
+        ...who,
+        // The audit log (admins only) may say which; metrics and answers never do.
+        detail: { reason: user ? 'bad_password' : 'unknown_user', failures: r.failures },
       });
-      if (failures >= config.login.maxFailures) {
+      if (r.lockedUntil) {
         // The lock is time-bounded and the counter restarts, so an attacker can delay a user
         // for at most LOGIN_LOCKOUT after their last burst, never lock them out for good.
-        const until = new Date(now().getTime() + config.login.lockoutMs);
-        await users.update(user.id, { lockedUntil: until, failedLoginCount: 0 });
         await audit.record({
           type: 'auth.lockout',
           outcome: 'success',
-          userId: user.id,
-          username: user.username,
-          ip: meta.ip,
-          detail: { until: until.toISOString() },
+          ...who,
+          detail: { until: r.lockedUntil.toISOString() },
         });
       }
       throw INVALID_CREDENTIALS();
@@ -230,6 +205,7 @@ export function createAuthService(deps: {
 
     const revoked = await sessions.replaceLive({
       userId: user.id,
+      nameKey: key,
       passwordHash: rehash,
       audit: { username: user.username, ip: meta.ip },
       session: {
@@ -247,7 +223,6 @@ export function createAuthService(deps: {
     const session = { id: sessionId };
 
     emitEnded(user.id, revoked, 'replaced');
-    const who = { userId: user.id, username: user.username, ip: meta.ip };
     // The rows were written by replaceLive's statement; the listeners (metrics) hear of them here.
     audit.notify([
       { type: 'auth.login', outcome: 'success', ...who, sessionId: session.id },
@@ -456,10 +431,9 @@ export function createAuthService(deps: {
     const row = await users.update(userId, {
       passwordHash: await hashPassword(password),
       passwordChangedAt: now(),
-      failedLoginCount: 0,
-      lockedUntil: null,
     });
     if (!row) throw new NotFoundError('User');
+    await failures.clear(nameKey(row.username));
     const revoked = await sessions.revokeLiveForUser(userId, 'password_changed');
     emitEnded(userId, revoked, 'password_changed');
   }
@@ -472,18 +446,21 @@ export function createAuthService(deps: {
   }
 
   /** Periodic housekeeping of session rows. */
-  async function sweepSessions(): Promise<{ expired: number; deleted: number }> {
+  async function sweepSessions(): Promise<{ expired: number; deleted: number; failuresForgotten: number }> {
     const at = now().getTime();
-    return sessions.sweep(
+    const r = await sessions.sweep(
       new Date(at - config.session.idleTimeoutMs),
       new Date(at - (config.session.retentionMs ?? 0)),
     );
+    const failuresForgotten = await failures.sweep(now(), new Date(at - FAILURES_MEMORY_MS));
+    return { ...r, failuresForgotten };
   }
 
   return {
     events,
     users,
     sessions,
+    failures,
     login,
     authenticate,
     touch,

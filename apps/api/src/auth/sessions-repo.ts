@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { type DbOrTx, queryRows } from '../db/index.js';
-import { auditEvents, type SessionRow, sessions, users } from '../db/schema/index.js';
+import { auditEvents, loginFailures, type SessionRow, sessions, users } from '../db/schema/index.js';
 import { uniqueViolation } from '../profiles/db-errors.js';
 
 export type RevokeReason =
@@ -15,8 +15,8 @@ export type RevokeReason =
 export function createSessionsRepo(db: DbOrTx) {
   return {
     /**
-     * A login's write, in one statement and one round trip: takes the user's row lock (resetting
-     * the failure counter, storing a rehashed password), revokes the user's live session(s) and
+     * A login's write, in one statement and one round trip: takes the user's row lock (storing a
+     * rehashed password), forgets the name's failed sign-ins, revokes the user's live session(s) and
      * inserts the new one, and writes the audit rows (`auth.login`, one `session.revoked` per
      * replaced session). Returns the revoked ids, or null when the user no longer exists; the
      * caller tells the audit listeners (`audit.notify`).
@@ -29,6 +29,8 @@ export function createSessionsRepo(db: DbOrTx) {
      */
     async replaceLive(input: {
       userId: string;
+      /** login_failures key of the name signed in with: a success forgets its failures. */
+      nameKey: string;
       session: Omit<typeof sessions.$inferInsert, 'userId' | 'revokedAt' | 'revokeReason'> & {
         id: string;
         createdAt: Date;
@@ -36,15 +38,17 @@ export function createSessionsRepo(db: DbOrTx) {
       passwordHash?: string | null;
       audit: { username: string; ip: string | null };
     }): Promise<string[] | null> {
-      const { userId, session: v, passwordHash, audit } = input;
+      const { userId, nameKey, session: v, passwordHash, audit } = input;
       const at = v.createdAt.toISOString();
       const statement = sql`
         with locked as (
           update ${users}
-          set failed_login_count = 0, locked_until = null
+          set id = id
             ${passwordHash ? sql`, password_hash = ${passwordHash}` : sql``}
           where id = ${userId}
           returning id
+        ), forgotten as (
+          delete from ${loginFailures} where name_key = ${nameKey}::text and exists (select 1 from locked)
         ), revoked as (
           update ${sessions}
           set revoked_at = ${at}::timestamptz, revoke_reason = 'replaced'

@@ -53,16 +53,6 @@ export function createUsersRepo(db: DbOrTx) {
       const [row] = await db.update(users).set(patch).where(eq(users.id, id)).returning();
       return row;
     },
-
-    /** Atomically counts a failed login; returns the new count. */
-    async incrementFailures(id: string): Promise<number> {
-      const [row] = await db
-        .update(users)
-        .set({ failedLoginCount: sql`${users.failedLoginCount} + 1` })
-        .where(eq(users.id, id))
-        .returning({ n: users.failedLoginCount });
-      return row?.n ?? 0;
-    },
   };
 }
 

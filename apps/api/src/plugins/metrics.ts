@@ -55,6 +55,12 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
  * and SSH connects from the audit trail (every such event is audited anyway), and terminal
  * gauges are read from the terminal manager at scrape time.
  */
+/** The metric label of a failed sign-in: unknown user and wrong password are the same failure. */
+function loginFailureReason(detail: Record<string, unknown>): string {
+  const reason = String(detail.reason ?? 'unknown');
+  return reason === 'unknown_user' || reason === 'bad_password' ? 'invalid_credentials' : reason;
+}
+
 export default fp(
   async (app) => {
     const { config } = app;
@@ -142,13 +148,15 @@ export default fp(
     // ── auth, from the audit trail ──
     const logins = new Counter({
       name: 'tether_logins_total',
-      help: 'Sign-in attempts, by outcome and failure reason (unknown_user, bad_password, locked, disabled).',
+      // One reason for a wrong name and a wrong password: /metrics must not tell which usernames
+      // exist any more than the login answer does.
+      help: 'Sign-in attempts, by outcome and failure reason (invalid_credentials, locked, disabled).',
       labelNames: ['outcome', 'reason'] as const,
       registers: [registry],
     });
     const lockouts = new Counter({
       name: 'tether_login_lockouts_total',
-      help: 'Accounts locked after repeated failed sign-ins.',
+      help: 'Usernames locked after repeated failed sign-ins (whether or not an account has the name).',
       registers: [registry],
     });
     const revocations = new Counter({
@@ -282,7 +290,7 @@ export default fp(
         case 'auth.login':
           logins.inc({
             outcome: e.outcome,
-            reason: e.outcome === 'success' ? '' : String(detail.reason ?? 'unknown'),
+            reason: e.outcome === 'success' ? '' : loginFailureReason(detail),
           });
           break;
         case 'auth.lockout':

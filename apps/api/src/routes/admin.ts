@@ -17,6 +17,7 @@ import {
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { toApiUser } from '../auth/auth-service.js';
+import { nameKey } from '../auth/login-failures-repo.js';
 import type { UserRow } from '../db/schema/index.js';
 import { AppError, NotFoundError } from '../errors.js';
 import { parseBody } from '../lib/validate.js';
@@ -49,14 +50,25 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
     });
   }
 
+  /** Admin views of users, with the failed sign-ins and lock of each one's name. */
+  async function toAdminUsers(rows: UserRow[], online: Set<string>): Promise<AdminUser[]> {
+    const keys = rows.map((r) => nameKey(r.username));
+    const failures = new Map((await auth.failures.findMany(keys)).map((f) => [f.nameKey, f]));
+    const at = new Date();
+    return rows.map((row, i) => {
+      const f = failures.get(keys[i]!);
+      return {
+        ...toApiUser(row),
+        disabledAt: row.disabledAt?.toISOString() ?? null,
+        lockedUntil: f?.lockedUntil && f.lockedUntil > at ? f.lockedUntil.toISOString() : null,
+        failedLoginCount: f?.failures ?? 0,
+        online: online.has(row.id),
+      };
+    });
+  }
+
   async function toAdminUser(row: UserRow, online: Set<string>): Promise<AdminUser> {
-    return {
-      ...toApiUser(row),
-      disabledAt: row.disabledAt?.toISOString() ?? null,
-      lockedUntil: row.lockedUntil && row.lockedUntil > new Date() ? row.lockedUntil.toISOString() : null,
-      failedLoginCount: row.failedLoginCount,
-      online: online.has(row.id),
-    };
+    return (await toAdminUsers([row], online))[0]!;
   }
 
   async function onlineUserIds(): Promise<Set<string>> {
@@ -77,7 +89,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
     users.get('/api/admin/users', async (): Promise<AdminUserList> => {
       const online = await onlineUserIds();
       const rows = await auth.users.list();
-      return { users: await Promise.all(rows.map((r) => toAdminUser(r, online))) };
+      return { users: await toAdminUsers(rows, online) };
     });
 
     users.post('/api/admin/users', async (request, reply) => {
@@ -116,7 +128,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
         );
       }
       if (body.unlock) {
-        row = (await auth.users.update(target.id, { lockedUntil: null, failedLoginCount: 0 })) ?? row;
+        await auth.failures.clear(nameKey(target.username));
         await adminAudit(request, 'admin.user_unlocked', target.username);
       }
       return { user: await toAdminUser(row, await onlineUserIds()) };
