@@ -74,6 +74,12 @@ export interface SshdHarness {
   kill(): Promise<void>;
   /** SIGKILLs the listener and every per-connection process (monitors, shells): "sshd died". */
   killAll(): Promise<void>;
+  /**
+   * SIGSTOPs every per-connection process (not the listener): established sessions go silent
+   * while their TCP connections stay up, as in a network partition without a FIN. Returns a
+   * function that SIGCONTs them again.
+   */
+  freezeSessions(): Promise<() => void>;
   /** Kills everything this harness started and removes its temp dir. Idempotent. */
   stop(): Promise<void>;
   /** Last lines the current sshd process wrote to stderr (sshd -e), for diagnosing failing tests. */
@@ -168,6 +174,18 @@ export async function startSshd(options: SshdHarnessOptions = {}): Promise<SshdH
 
     await start();
 
+    const signalSessions = async (signal: NodeJS.Signals): Promise<number[]> => {
+      const pids = proc?.pid ? await descendants(proc.pid) : [];
+      for (const pid of pids) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // already gone
+        }
+      }
+      return pids;
+    };
+
     const harness: SshdHarness = {
       host: '127.0.0.1',
       port,
@@ -196,6 +214,18 @@ export async function startSshd(options: SshdHarnessOptions = {}): Promise<SshdH
       },
       kill: killListener,
       killAll: killTree,
+      async freezeSessions() {
+        const pids = await signalSessions('SIGSTOP');
+        return () => {
+          for (const pid of pids) {
+            try {
+              process.kill(pid, 'SIGCONT');
+            } catch {
+              // already gone
+            }
+          }
+        };
+      },
       async stop() {
         if (stopped) return;
         stopped = true;

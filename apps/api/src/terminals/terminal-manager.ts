@@ -86,7 +86,7 @@ export class TerminalManager {
     this.config = {
       scrollback: 1000,
       keepaliveIntervalMs: 15_000,
-      keepaliveCountMax: 4,
+      keepaliveCountMax: 3,
       interactionTimeoutMs: 120_000,
       endedRetentionMs: 5 * 60_000,
       mirrorHibernateAfterMs: 5 * 60_000,

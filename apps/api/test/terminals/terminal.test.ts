@@ -288,6 +288,29 @@ describe.skipIf(skip !== null)(`terminals on a real OpenSSH sshd${skip ? ` (skip
     await sshd.restart();
   });
 
+  it('declares a silent SSH server dead after keepalive interval × count, not an interval later', async () => {
+    // 2 s × 2: dead 4 s after the last answer. ssh2's own reading of these values gave 6 s.
+    const m = manager({ keepaliveIntervalMs: 2_000, keepaliveCountMax: 2 });
+    const t = await open(m);
+    // The shell request's answer was the last thing the server said; silence from here on,
+    // with the TCP connection up (a partition without a FIN).
+    const thaw = await sshd.freezeSessions();
+    const frozenAt = Date.now();
+    try {
+      const v = new RecordingViewer();
+      await t.attach(v);
+      await waitFor(() => v.closed !== null, 15_000, 'keepalive timeout');
+      const elapsed = Date.now() - frozenAt;
+      console.info(`silent sshd → lost after ${elapsed} ms (2 s × 2)`);
+      expect(v.of('exit')[0]?.reason).toMatch(/keepalive/i);
+      expect(t.status).toBe('lost');
+      expect(elapsed).toBeGreaterThan(3_000);
+      expect(elapsed).toBeLessThan(5_300);
+    } finally {
+      thaw();
+    }
+  });
+
   it('resizes the remote PTY within bounds and refuses sizes outside them', async () => {
     const t = await open(manager());
     const v = await attachLive(t);
