@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CloseCode, ErrorCode } from '@tether/protocol';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTerminalsRepo } from '../src/persistence/terminals-repo.js';
 import { LOST_ON_RESTART } from '../src/plugins/terminals.js';
 import { ADMIN, Browser, buildTestApp, freshPostgresDatabase, type TestApp } from './helpers.js';
@@ -86,9 +86,22 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     c.send({ type: 'auth', token: admin.token! });
     expect((await c.waitForMessage('error')).code).toBe(ErrorCode.FINGERPRINT_MISMATCH);
 
-    await expect(TestTerminalClient.connect(base, admin, { origin: 'https://evil.example' })).rejects.toThrow(
-      /403/,
-    );
+    for (let i = 0; i < 5; i++) {
+      await expect(
+        TestTerminalClient.connect(base, admin, { origin: 'https://evil.example' }),
+      ).rejects.toThrow(/403/);
+    }
+    // Audited once, not five times: repeating a refused upgrade cannot flood the audit log.
+    const refused = await vi.waitFor(async () => {
+      const rows = await app.audit.query({ limit: 50, type: 'terminal.socket_refused' });
+      expect(rows).toHaveLength(1);
+      return rows;
+    });
+    expect(refused[0]).toMatchObject({
+      outcome: 'failure',
+      ip: '127.0.0.1',
+      detail: { reason: 'origin', origin: 'https://evil.example', suppressed: 0 },
+    });
     // The broker's own origin is fine.
     const own = await TestTerminalClient.connect(base, admin, { origin: base });
     own.close();

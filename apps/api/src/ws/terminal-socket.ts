@@ -10,6 +10,7 @@ import {
 } from '@tether/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
+import { createAuditThrottle } from '../audit/throttle.js';
 import type { AuthContext } from '../auth/auth-service.js';
 import { FINGERPRINT_COOKIE } from '../auth/fingerprint.js';
 import { AppError } from '../errors.js';
@@ -48,6 +49,8 @@ export function originAllowed(request: FastifyRequest, allowed: readonly string[
  */
 export function registerTerminalSocket(app: FastifyInstance): void {
   const { config, auth, terminals, sessionSockets, metrics } = app;
+  // Refused upgrades are audited, rate-limited so that repeating them cannot flood the log.
+  const refusalAudit = createAuditThrottle();
 
   app.get(
     TERMINAL_SOCKET_PATH,
@@ -57,6 +60,20 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       // before the upgrade completes.
       preValidation: async (request, reply) => {
         if (!originAllowed(request, config.corsOrigins)) {
+          const origin = String(request.headers.origin).slice(0, 200);
+          const admitted = refusalAudit.admit(request.ip);
+          if (admitted) {
+            // Not awaited: the refusal does not wait for the database, and a failing write
+            // must not turn it into a 500.
+            app.audit
+              .record({
+                type: 'terminal.socket_refused',
+                outcome: 'failure',
+                ip: request.ip,
+                detail: { reason: 'origin', origin, suppressed: admitted.suppressed },
+              })
+              .catch((err) => request.log.warn({ err }, 'audit of a refused socket failed'));
+          }
           await reply
             .status(403)
             .send({ error: { code: ErrorCode.FORBIDDEN, message: 'Origin not allowed' } });
