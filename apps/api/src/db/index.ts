@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -31,6 +31,8 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Pool size per node for PostgreSQL. */
   maxConnections?: number;
+  /** Refuse to create a new embedded database (tools that work on the broker's). */
+  mustExist?: boolean;
 }
 
 /**
@@ -90,13 +92,29 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     });
     return ready(client, 'postgres', describeUrl(options.url), () => client.end({ timeout: 5 }));
   }
+  let unlock = () => {};
   if (!options.dataDir.startsWith('memory://')) {
+    if (options.mustExist && !existsSync(join(options.dataDir, 'PG_VERSION'))) {
+      throw new DatabaseOpenError(
+        `the embedded database in ${options.dataDir}`,
+        new Error("there is none (is DATA_DIR the broker's?)"),
+      );
+    }
     mkdirSync(options.dataDir, { recursive: true });
-    if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await initPgliteDirectory(options.dataDir);
+    unlock = lockDirectory(options.dataDir);
   }
-  const pglite = await PGlite.create(options.dataDir, { startParams: PGLITE_START_PARAMS }).catch((err) => {
-    throw new DatabaseOpenError(`the embedded database in ${options.dataDir}`, err);
-  });
+  let pglite: PGlite;
+  try {
+    if (!options.dataDir.startsWith('memory://') && !existsSync(join(options.dataDir, 'PG_VERSION'))) {
+      await initPgliteDirectory(options.dataDir);
+    }
+    pglite = await PGlite.create(options.dataDir, { startParams: PGLITE_START_PARAMS }).catch((err) => {
+      throw new DatabaseOpenError(`the embedded database in ${options.dataDir}`, err);
+    });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   // `socket` is postgres.js's documented custom-socket option ("Custom socket" in its README),
   // absent from its type definitions.
   const overSocket: postgres.Options<Record<string, never>> & { socket: () => PgliteSocket } = {
@@ -115,9 +133,48 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     try {
       await client.end({ timeout: 5 });
     } finally {
-      await pglite.close();
+      await pglite.close().finally(unlock);
     }
   });
+}
+
+/**
+ * PGlite serves one process: a second one opening the same directory (a second broker on the
+ * same DATA_DIR, the command-line tool while the broker runs) would corrupt it. The directory is
+ * claimed with a pid file beside it; a file whose process is gone (a crash, or our own pid after a
+ * container restart) is taken over. Returns the release function.
+ */
+function lockDirectory(dataDir: string): () => void {
+  const file = `${dataDir.replace(/\/+$/, '')}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number.parseInt(readFileSync(file, 'utf8'), 10);
+      if (holder > 0 && holder !== process.pid && processAlive(holder)) {
+        throw new DatabaseOpenError(
+          `the embedded database in ${dataDir}`,
+          new Error(
+            `it is in use by process ${holder} (the embedded database serves one process; stop that one first)`,
+          ),
+        );
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  throw new DatabaseOpenError(`the embedded database in ${dataDir}`, new Error(`cannot claim ${file}`));
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Start-up failed: the message names the database (never its password) and the cause. */
