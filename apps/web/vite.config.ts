@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import react from '@vitejs/plugin-react';
 import type { Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
@@ -40,14 +41,50 @@ function cspHashes(): Plugin {
   };
 }
 
+/**
+ * Writes `.br` and `.gz` beside every compressible asset, at the highest levels (done once per
+ * build, not per request); the broker serves them (@fastify/static `preCompressed`) with
+ * `Content-Encoding` and `Vary: Accept-Encoding`. Node's zlib does it: no dependency needed.
+ */
+function precompress(): Plugin {
+  let outDir = 'dist';
+  return {
+    name: 'tether-precompress',
+    apply: 'build',
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    closeBundle() {
+      const dir = join(outDir, 'assets');
+      for (const name of readdirSync(dir)) {
+        if (!['.js', '.css', '.svg', '.json', '.html'].includes(extname(name))) continue;
+        const body = readFileSync(join(dir, name));
+        if (body.length < 1024) continue;
+        writeFileSync(
+          join(dir, `${name}.br`),
+          brotliCompressSync(body, {
+            params: {
+              [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+              [constants.BROTLI_PARAM_SIZE_HINT]: body.length,
+            },
+          }),
+        );
+        writeFileSync(join(dir, `${name}.gz`), gzipSync(body, { level: 9 }));
+      }
+    },
+  };
+}
+
 export default defineConfig({
   // One build for every mount point: assets are relative, the base path is found at run time
   // (see index.html and src/lib/base-path.ts).
   base: './',
-  plugins: [react(), cspHashes()],
+  plugins: [react(), cspHashes(), precompress()],
   build: {
     target: 'es2022',
-    sourcemap: true,
+    // No source maps in the shipped build (they publish the whole source). WEB_SOURCEMAP=true
+    // writes them, unreferenced, for an error tracker; the broker never serves *.map files.
+    sourcemap: process.env.WEB_SOURCEMAP === 'true' ? 'hidden' : false,
     chunkSizeWarningLimit: 900,
   },
   server: {

@@ -1,5 +1,9 @@
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { ErrorCode } from '@tether/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resolveWebDist } from '../src/plugins/web.js';
 import { ADMIN, Browser, buildTestApp, DRIVERS, type TestApp } from './helpers.js';
 import { fakeWebDist } from './http-browser.js';
 import { TestTerminalClient } from './ws-client.js';
@@ -145,6 +149,63 @@ describe('CORS and security headers', () => {
     expect(csp['object-src']).toEqual(["'none'"]);
     expect(csp['frame-ancestors']).toEqual(["'self'"]);
     expect(csp['upgrade-insecure-requests']).toBeUndefined();
+  });
+});
+
+describe('the built web app', () => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+  const webDist = resolveWebDist(undefined);
+  if (!webDist && process.env.CI) throw new Error('apps/web/dist is missing: build before testing');
+
+  it.skipIf(!webDist)(
+    'serves the real build precompressed (brotli, gzip) with Vary, cached for a year, and no source maps',
+    async () => {
+      t = await buildTestApp('pglite', { WEB_DIST: webDist! });
+      const index = (await t.app.inject({ url: '/' })).body;
+      const scripts = [...index.matchAll(/(?:src|href)="\.\/(assets\/[^"]+\.(?:js|css))"/g)].map(
+        (m) => m[1]!,
+      );
+      expect(scripts.length).toBeGreaterThan(0);
+      let identityBytes = 0;
+      let brotliBytes = 0;
+      for (const asset of scripts) {
+        const plain = await t.app.inject({ url: `/${asset}`, headers: { 'accept-encoding': 'identity' } });
+        expect(plain.statusCode).toBe(200);
+        expect(plain.headers['content-encoding']).toBeUndefined();
+        expect(plain.headers.vary).toMatch(/accept-encoding/i);
+        for (const [encoding, decode] of [
+          ['br', brotliDecompressSync],
+          ['gzip', gunzipSync],
+        ] as const) {
+          const res = await t.app.inject({ url: `/${asset}`, headers: { 'accept-encoding': `${encoding}` } });
+          expect(res.statusCode, asset).toBe(200);
+          expect(res.headers['content-encoding']).toBe(encoding);
+          expect(res.headers.vary).toMatch(/accept-encoding/i);
+          expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+          expect(res.headers['content-type']).toMatch(asset.endsWith('.js') ? /javascript/ : /css/);
+          expect(decode(res.rawPayload).equals(plain.rawPayload), `${asset} ${encoding}`).toBe(true);
+          if (encoding === 'br') brotliBytes += res.rawPayload.length;
+        }
+        identityBytes += plain.rawPayload.length;
+        // Maps: not written by the build, and never served if one is there.
+        expect((await t.app.inject({ url: `/${asset}.map` })).statusCode).toBe(404);
+      }
+      console.info(`first visit: ${identityBytes} bytes of JS/CSS, ${brotliBytes} with brotli`);
+      expect(brotliBytes).toBeLessThan(identityBytes / 3);
+      expect(readdirSync(join(webDist!, 'assets')).filter((f) => f.endsWith('.map'))).toEqual([]);
+    },
+  );
+
+  it('never serves a source map, even when a build left one', async () => {
+    const dist = await fakeWebDist();
+    writeFileSync(join(dist, 'assets/app-abc123.js.map'), '{"version":3,"sources":["secret.ts"]}');
+    t = await buildTestApp('pglite', { WEB_DIST: dist });
+    expect((await t.app.inject({ url: '/assets/app-abc123.js' })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: '/assets/app-abc123.js.map' })).statusCode).toBe(404);
   });
 });
 

@@ -64,6 +64,11 @@ export default fp(
       prefix: base,
       index: false,
       wildcard: false,
+      // The build writes .br and .gz beside each asset; the client's Accept-Encoding picks one
+      // (with Content-Encoding and Vary: Accept-Encoding), identity otherwise.
+      preCompressed: true,
+      // Source maps publish the whole source: never served, even when a build wrote them.
+      allowedPath: (pathname) => !pathname.endsWith('.map'),
       cacheControl: false,
       setHeaders(reply, filePath) {
         // Vite fingerprints asset names: cache them forever; everything else revalidates.
