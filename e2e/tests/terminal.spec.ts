@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { Page } from '@playwright/test';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { watchCsp } from '../support/csp.ts';
@@ -116,6 +117,38 @@ test.describe('terminals', () => {
     await expect(again.locator('.xterm-rows')).toContainText('[Process exited with code 3]');
     // The SPA and xterm.js work under the broker's CSP: nothing was refused.
     expect(csp.violations(), 'CSP violations').toEqual([]);
+  });
+
+  test('a multi-MB paste reaches the remote program whole and in order, and typing works after it', async ({
+    page,
+    broker,
+  }) => {
+    test.setTimeout(180_000);
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await connect(page, sshd);
+    await page.getByRole('dialog', { name: 'Verify host key' }).getByRole('button', { name: 'Accept' }).click();
+    const pane = activeTerminal(page);
+    await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+
+    // 4 MiB of printable text without newlines; the remote tty in raw mode passes it untouched.
+    const size = 4 * 1024 * 1024;
+    const text = randomBytes((size * 3) / 4).toString('base64');
+    const sha = createHash('sha256').update(text).digest('hex');
+    await run(page, `stty raw -echo; echo raw-""mode; head -c ${size} | sha256sum; stty sane`);
+    await expect(pane.locator('.xterm-rows')).toContainText('raw-mode');
+    // What a user's Ctrl+V does: a paste event on xterm's input element.
+    await page.evaluate((data) => {
+      const input = document.querySelector('[role="tabpanel"]:not([hidden]) .xterm-helper-textarea');
+      if (!input) throw new Error('no terminal input');
+      const clipboardData = new DataTransfer();
+      clipboardData.setData('text/plain', data);
+      input.dispatchEvent(new ClipboardEvent('paste', { clipboardData, bubbles: true, cancelable: true }));
+    }, text);
+    await expect(pane.locator('.xterm-rows')).toContainText(sha, { timeout: 120_000 });
+    await expect(pane).toHaveAttribute('data-status', 'ready');
+    await run(page, 'echo af""ter');
+    await expect(pane.locator('.xterm-rows')).toContainText('after');
   });
 
   test('reconnects after the socket drops, losing and repeating nothing', async ({ page, broker }) => {

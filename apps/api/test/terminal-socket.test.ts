@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { CloseCode, ErrorCode } from '@tether/protocol';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -117,6 +117,76 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     });
     await c.waitForMessage('authenticated');
     expect((await c.waitForMessage('pong')).t).toBe(42);
+  });
+
+  /** Random printable bytes (no newlines) and their sha256, as `sha256sum` prints it. */
+  function pasteOf(bytes: number) {
+    const data = Buffer.from(
+      randomBytes(Math.ceil((bytes * 3) / 4))
+        .toString('base64')
+        .slice(0, bytes),
+    );
+    return { data, sha: createHash('sha256').update(data).digest('hex') };
+  }
+
+  /** Puts the remote tty in raw mode and reads exactly `bytes` of input into sha256sum. */
+  async function readInputRemotely(c: TestTerminalClient, bytes: number) {
+    c.type(`stty raw -echo; echo raw-""mode; head -c ${bytes} | sha256sum; stty sane\n`);
+    // Printed once stty has run: from here on the tty passes bytes through untouched.
+    await c.waitForText('raw-mode');
+  }
+
+  it('delivers a multi-MB paste whole and in order to the remote program, paced by input_ack', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    expect(c.inputWindow).toBe(256 * 1024);
+    await openTerminal(c);
+    const { data, sha } = pasteOf(5 * 1024 * 1024);
+    await readInputRemotely(c, data.length);
+    await c.paste(data, { paced: true });
+    await c.waitForText(new RegExp(`${sha}\\s+-`), 120_000);
+    // The broker confirmed every byte, and never answered with an error.
+    await c.waitFor(() => c.inputAcked === c.inputSent, 10_000, 'final input_ack');
+    expect(c.of('error')).toEqual([]);
+    // Typing right after the paste still goes through at once.
+    c.type('echo af""ter\n');
+    await c.waitForText('after');
+  }, 180_000);
+
+  it('slows a client that ignores the window instead of dropping its input', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    await openTerminal(c);
+    const { data, sha } = pasteOf(3 * 1024 * 1024);
+    await readInputRemotely(c, data.length);
+    await c.paste(data, { paced: false });
+    await c.waitForText(new RegExp(`${sha}\\s+-`), 120_000);
+    expect(c.of('error')).toEqual([]);
+    await c.flushed();
+    c.type('echo st""ill-here\n');
+    await c.waitForText('still-here');
+  }, 180_000);
+
+  it('delivers keystrokes sent right behind open after the terminal is ready, in order', async () => {
+    const { admin } = await start();
+    const c = new TestTerminalClient(base, admin);
+    await c.opened;
+    // One burst: auth, open and the first keystrokes, before any answer.
+    c.send({ type: 'auth', token: admin.token! });
+    c.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 80,
+      rows: 24,
+    });
+    c.type('echo fir""st; ');
+    c.type('echo sec""ond\n');
+    const prompt = await c.waitForMessage('hostkey_prompt', 15_000).catch(() => null);
+    if (prompt) c.send({ type: 'hostkey_decision', accept: true });
+    await c.waitForMessage('ready', 15_000);
+    await c.waitForText(/first\r\nsecond/);
+    expect(c.of('error')).toEqual([]);
   });
 
   it('opens a terminal after host-key confirmation, runs a command, and remembers the key', async () => {

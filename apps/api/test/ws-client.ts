@@ -12,6 +12,10 @@ export class TestTerminalClient {
   nextOffset: number | null = null;
   closed: { code: number; reason: string } | null = null;
   autoAck = true;
+  /** Input flow control: bytes sent as binary frames, and the broker's last `input_ack`. */
+  inputSent = 0;
+  inputAcked = 0;
+  inputWindow: number | null = null;
   private readonly ws: WebSocket;
   /** Resolves when the upgrade completed. */
   readonly opened: Promise<void>;
@@ -48,6 +52,8 @@ export class TestTerminalClient {
         this.messages.push(msg);
         if (msg.type === 'ready') this.nextOffset = msg.offset;
         if (msg.type === 'snapshot') this.output.length = 0;
+        if (msg.type === 'authenticated') this.inputWindow = msg.inputWindowBytes ?? null;
+        if (msg.type === 'input_ack') this.inputAcked = msg.offset;
       }
       this.notify();
     });
@@ -83,7 +89,39 @@ export class TestTerminalClient {
     this.ws.send(data, { binary });
   }
   type(text: string): void {
-    this.ws.send(Buffer.from(text), { binary: true });
+    this.sendInput(Buffer.from(text));
+  }
+  sendInput(data: Buffer): void {
+    this.inputSent += data.length;
+    this.ws.send(data, { binary: true });
+  }
+  /**
+   * Sends `data` as input in frames of `chunk` bytes. Paced (as a well-behaved client does): never
+   * more than the advertised window beyond the last `input_ack`. Unpaced: all at once.
+   */
+  async paste(data: Buffer, options: { paced: boolean; chunk?: number } = { paced: true }): Promise<void> {
+    const chunk = options.chunk ?? 32 * 1024;
+    for (let at = 0; at < data.length; at += chunk) {
+      const piece = data.subarray(at, at + chunk);
+      if (options.paced) {
+        const window = this.inputWindow;
+        if (!window) throw new Error('the broker advertised no input window');
+        await this.waitFor(
+          () => this.inputSent - this.inputAcked + piece.length <= window || this.closed !== null,
+          60_000,
+          'input window',
+        );
+      }
+      this.sendInput(piece);
+    }
+  }
+  /** Resolves once the socket's send buffer is empty (everything handed to TCP). */
+  async flushed(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.ws.bufferedAmount > 0) {
+      if (Date.now() > deadline) throw new Error(`send buffer not drained: ${this.ws.bufferedAmount}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
   close(): void {
     this.ws.close();

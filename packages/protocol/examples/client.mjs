@@ -1,5 +1,5 @@
-// A minimal Tether client: signs in, opens an SSH terminal, runs a command, detaches, reattaches
-// with resumeFrom and runs another. Run it against a local broker:
+// A minimal Tether client: signs in, opens an SSH terminal, runs a command, pastes 1 MiB paced
+// by the broker's input window, detaches, reattaches with resumeFrom and runs another. Run it against a local broker:
 //
 //   TETHER_URL=http://localhost:8080 TETHER_USER=admin TETHER_PASSWORD=… \
 //   SSH_HOST=127.0.0.1 SSH_PORT=22 SSH_USER=me SSH_PASSWORD=… \
@@ -33,7 +33,16 @@ const cookie = login.headers
 /** One socket = one attached terminal. Resolves with helpers once authenticated. */
 function connect() {
   const ws = new WebSocket(base.replace(/^http/, 'ws') + TERMINAL_SOCKET_PATH, { headers: { cookie } });
-  const state = { offset: 0, output: '', messages: [], handlers: new Set() };
+  const state = {
+    offset: 0,
+    output: '',
+    messages: [],
+    handlers: new Set(),
+    // Input flow control: keep at most `inputWindow` bytes beyond the last input_ack in flight.
+    inputWindow: Number.POSITIVE_INFINITY,
+    inputSent: 0,
+    inputAcked: 0,
+  };
   const send = (msg) => ws.send(JSON.stringify(msg));
   ws.on('open', () => send({ type: 'auth', token }));
   ws.on('message', (data, isBinary) => {
@@ -46,6 +55,8 @@ function connect() {
       const msg = ServerMessageSchema.parse(JSON.parse(data.toString()));
       state.messages.push(msg);
       if (msg.type === 'ready') state.offset = msg.offset; // bytes that follow start here
+      if (msg.type === 'authenticated') state.inputWindow = msg.inputWindowBytes ?? state.inputWindow;
+      if (msg.type === 'input_ack') state.inputAcked = msg.offset;
       if (msg.type === 'error') console.error(`error ${msg.code}: ${msg.message}`);
       if (msg.type === 'hostkey_prompt') {
         console.log(`host key of ${msg.host}:${msg.port} is ${msg.keyType} ${msg.fingerprint}`);
@@ -56,23 +67,44 @@ function connect() {
     }
     for (const h of state.handlers) h();
   });
+  ws.on('close', () => {
+    for (const h of state.handlers) h();
+  });
   const until = (predicate, what) =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 20_000);
+      const timer = setTimeout(() => done(new Error(`timed out waiting for ${what}`)), 20_000);
+      const done = (err, value) => {
+        clearTimeout(timer);
+        state.handlers.delete(check);
+        if (err) reject(err);
+        else resolve(value);
+      };
       const check = () => {
         const value = predicate();
-        if (value) {
-          clearTimeout(timer);
-          state.handlers.delete(check);
-          resolve(value);
-        }
+        if (value) done(null, value);
+        else if (ws.readyState === WebSocket.CLOSED) done(new Error(`socket closed waiting for ${what}`));
       };
       state.handlers.add(check);
-      ws.on('close', (code) => reject(new Error(`socket closed (${code}) waiting for ${what}`)));
+      check();
     });
   const next = (type) => until(() => state.messages.find((m) => m.type === type), type);
-  const type = (text) => ws.send(Buffer.from(text), { binary: true });
-  return { ws, state, send, next, until, type };
+  const type = (text) => {
+    state.inputSent += Buffer.byteLength(text);
+    ws.send(Buffer.from(text), { binary: true });
+  };
+  /** Large input: 32 KiB frames, each sent only when the window has room for it. */
+  const paste = async (bytes) => {
+    for (let at = 0; at < bytes.length; at += 32 * 1024) {
+      const piece = bytes.subarray(at, at + 32 * 1024);
+      await until(
+        () => state.inputSent - state.inputAcked + piece.length <= state.inputWindow,
+        'input window',
+      );
+      state.inputSent += piece.length;
+      ws.send(piece, { binary: true });
+    }
+  };
+  return { ws, state, send, next, until, type, paste };
 }
 
 // 2. Open a terminal and run a command.
@@ -92,6 +124,12 @@ a.send({
 const { terminalId } = await a.next('ready');
 a.type('echo one-$((40+2))\n');
 await a.until(() => a.state.output.includes('one-42'), 'first command output');
+
+// A large paste: the remote tty in raw mode counts exactly what arrives.
+a.type('stty raw -echo; echo raw-""mode; head -c 1048576 | wc -c; stty sane\n');
+await a.until(() => a.state.output.includes('raw-mode'), 'raw mode');
+await a.paste(Buffer.alloc(1048576, 'x'));
+await a.until(() => /\b1048576\b/.test(a.state.output), 'the whole paste counted remotely');
 const seen = a.state.offset;
 
 // 3. Detach (closing the socket only detaches), then reattach from where we left off.

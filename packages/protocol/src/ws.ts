@@ -156,6 +156,13 @@ export const AuthenticatedMessageSchema = z.object({
   /** Ack at least this often (bytes) or output pauses. */
   ackWindowBytes: z.number().int(),
   heartbeatIntervalMs: z.number().int(),
+  /**
+   * Input flow control: keep at most this many input bytes sent but not yet confirmed by an
+   * `input_ack`. The broker never drops input; a client that sends beyond the window is slowed
+   * by TCP instead (the broker stops reading its socket), which also holds back its control
+   * messages, so pace to the window. Absent from brokers before input flow control.
+   */
+  inputWindowBytes: z.number().int().positive().optional(),
 });
 
 export const ReadyMessageSchema = z.object({
@@ -214,6 +221,13 @@ export const ErrorMessageSchema = z.object({
   details: z.record(z.string(), z.string()).optional(),
 });
 
+/**
+ * Input flow control: `offset` input bytes (binary frames received on this socket, counted from
+ * its first) have been written to the SSH channel. Cumulative; sent as input is applied, not for
+ * every keystroke (at least every 16 KiB, and once the backlog is empty).
+ */
+export const InputAckMessageSchema = z.object({ type: z.literal('input_ack'), offset });
+
 export const PongMessageSchema = z.object({ type: z.literal('pong'), t: z.number().optional() });
 
 /** Sent just before the broker closes this socket because the web session was replaced. */
@@ -229,6 +243,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   ErrorMessageSchema,
   PongMessageSchema,
   ReplacedMessageSchema,
+  InputAckMessageSchema,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 export type ServerMessageOf<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;

@@ -180,15 +180,25 @@ describe('Terminal', () => {
     expect(terminal.isPaused).toBe(false);
   });
 
-  it('queues input while the channel is not draining, bounded, in order', async () => {
+  it('queues input while the channel is not draining, in order, and says when each piece was written', async () => {
     const { channel, terminal } = setup();
     channel.acceptWrites = false;
-    expect(terminal.input(Buffer.alloc(64, 0x31))).toBe(true);
-    expect(terminal.input(Buffer.from('a'))).toBe(true);
-    expect(terminal.input(Buffer.from('b'))).toBe(true);
-    expect(terminal.input(Buffer.alloc(300 * 1024))).toBe(false);
+    const written: string[] = [];
+    expect(terminal.input(Buffer.alloc(64, 0x31), () => written.push('ones'))).toBe(true);
+    expect(terminal.input(Buffer.from('a'), () => written.push('a'))).toBe(true);
+    expect(terminal.input(Buffer.alloc(300 * 1024, 0x62), () => written.push('big'))).toBe(true);
+    expect(terminal.input(Buffer.from('c'), () => written.push('c'))).toBe(true);
+    // The first write went to the channel (which then stopped draining); the rest wait.
+    expect(written).toEqual(['ones']);
+    expect(terminal.queuedInput).toBe(1 + 300 * 1024 + 1);
     channel.release();
-    await waitFor(() => Buffer.concat(channel.written).toString().endsWith('ab'));
+    await waitFor(() => written.length === 4);
+    expect(written).toEqual(['ones', 'a', 'big', 'c']);
+    const all = Buffer.concat(channel.written);
+    expect(all.length).toBe(64 + 1 + 300 * 1024 + 1);
+    expect(all.subarray(64, 65).toString()).toBe('a');
+    expect(all.subarray(-1).toString()).toBe('c');
+    expect(terminal.queuedInput).toBe(0);
   });
 
   it('applies resizes to the channel and the snapshot size', async () => {

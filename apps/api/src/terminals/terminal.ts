@@ -52,8 +52,6 @@ export interface FlowControlOptions {
   /** Pause when the mirror has this much output queued but not parsed yet. */
   mirrorHighWatermark?: number;
   mirrorLowWatermark?: number;
-  /** Input queued while the channel is not draining; beyond it keystrokes are refused. */
-  maxQueuedInput?: number;
 }
 
 export interface TerminalOptions {
@@ -124,7 +122,6 @@ const defaults = {
   bufferedLowWatermark: 256 * 1024,
   mirrorHighWatermark: 1024 * 1024,
   mirrorLowWatermark: 256 * 1024,
-  maxQueuedInput: 256 * 1024,
 } satisfies Required<FlowControlOptions>;
 
 export function validateSize(cols: number, rows: number): void {
@@ -178,7 +175,7 @@ export class Terminal {
   private mirrorBlocked = false;
   private pendingSnapshots = 0;
   private flowTimer: NodeJS.Timeout | null = null;
-  private inputQueue: Uint8Array[] = [];
+  private inputQueue: Array<{ data: Uint8Array; written: (() => void) | undefined }> = [];
   private inputQueued = 0;
   private waitingForDrain = false;
   private lastOutputEventAt = 0;
@@ -331,17 +328,32 @@ export class Terminal {
     this.evaluateFlow();
   }
 
-  /** Keystrokes. Returns false when refused (terminal ended, or input backlog full). */
-  input(data: Uint8Array): boolean {
-    if (this.ended || data.length === 0) return !this.ended;
+  /**
+   * Keystrokes and pastes, written to the SSH channel in arrival order. Never refused while the
+   * terminal runs: while the channel is not draining they wait here, and `written` is called
+   * once `data` has been handed to the channel, so the caller (the socket) can pace its client
+   * to what was applied (`input_ack`) and bound what waits. Returns false when the terminal
+   * has ended (the input is dropped with it).
+   */
+  input(data: Uint8Array, written?: () => void): boolean {
+    if (this.ended) return false;
+    if (data.length === 0) {
+      written?.();
+      return true;
+    }
     if (this.waitingForDrain || this.inputQueue.length > 0) {
-      if (this.inputQueued + data.length > this.flow.maxQueuedInput) return false;
-      this.inputQueue.push(Buffer.from(data));
+      this.inputQueue.push({ data: Buffer.from(data), written });
       this.inputQueued += data.length;
       return true;
     }
     if (!this.channel.write(data)) this.waitForDrain();
+    written?.();
     return true;
+  }
+
+  /** Input bytes waiting for the SSH channel to drain. */
+  get queuedInput(): number {
+    return this.inputQueued;
   }
 
   resize(cols: number, rows: number): void {
@@ -586,9 +598,11 @@ export class Terminal {
     this.channel.once('drain', () => {
       this.waitingForDrain = false;
       while (this.inputQueue.length > 0 && !this.ended) {
-        const next = this.inputQueue.shift() as Uint8Array;
-        this.inputQueued -= next.length;
-        if (!this.channel.write(next)) {
+        const next = this.inputQueue.shift()!;
+        this.inputQueued -= next.data.length;
+        const more = this.channel.write(next.data);
+        next.written?.();
+        if (!more) {
           this.waitForDrain();
           return;
         }

@@ -27,6 +27,15 @@ export const AUTH_TIMEOUT_MS = 5_000;
 const MAX_PROTOCOL_ERRORS = 20;
 /** The client is told to ack at least this often (bytes); the broker pauses well past it. */
 const ACK_WINDOW_BYTES = 256 * 1024;
+/**
+ * Input flow control (`authenticated.inputWindowBytes`, `input_ack`): a client keeps at most this
+ * much input unconfirmed. Beyond twice the window the broker stops reading the socket (TCP then
+ * slows the client) instead of dropping anything; it reads again below one window.
+ */
+export const INPUT_WINDOW_BYTES = 256 * 1024;
+/** `input_ack` goes out every this many applied bytes, and when the backlog empties. */
+const INPUT_ACK_STEP = 16 * 1024;
+const INPUT_ACK_MIN = 1024;
 
 type Phase = 'unauthenticated' | 'authenticated' | 'opening' | 'attached' | 'closed';
 
@@ -95,6 +104,13 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       const openAbort = new AbortController();
       /** While an `attach` is in progress: what it costs to bring this socket up to date. */
       let attaching: { kind: AttachKind; bytes: number } | null = null;
+      // Input flow control, counted in bytes of binary frames received on this socket.
+      let inputReceived = 0;
+      let inputApplied = 0;
+      let inputAcked = 0;
+      let readingPaused = false;
+      /** Input that arrived before the terminal was ready (behind `open`), delivered after it. */
+      let heldInput: Buffer[] | null = null;
 
       const send = (message: ServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
@@ -141,6 +157,8 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       // Heartbeat: WebSocket-level pings; a socket silent past HEARTBEAT_TIMEOUT is dead and
       // dropped (its terminal merely detaches).
       const heartbeat = setInterval(() => {
+        // While the broker itself stopped reading (input backpressure), pongs wait unread.
+        if (readingPaused) lastSeen = Date.now();
         if (Date.now() - lastSeen > config.limits.heartbeatTimeoutMs) {
           close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
           socket.terminate();
@@ -215,8 +233,11 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         phase = 'attached';
         const started = performance.now();
         if (reattach) attaching = { kind: 'replay', bytes: 0 };
+        // Keystrokes that arrive while the viewer is being set up wait behind any sent before.
+        heldInput ??= [];
         try {
           await t.attach(viewer, { resumeFrom, cols: size?.cols, rows: size?.rows });
+          releaseHeldInput();
           terminals.markAttached(t);
           if (attaching) {
             const seconds = (performance.now() - started) / 1000;
@@ -235,6 +256,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         } catch (err) {
           terminal = null;
           phase = 'authenticated';
+          discardHeldInput();
           fail(err, 'attach failed');
         } finally {
           attaching = null;
@@ -278,6 +300,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
             maxMessageBytes: config.limits.messageSizeLimit,
             ackWindowBytes: ACK_WINDOW_BYTES,
             heartbeatIntervalMs: config.limits.heartbeatIntervalMs,
+            inputWindowBytes: INPUT_WINDOW_BYTES,
           });
           return;
         }
@@ -291,6 +314,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
               return sendError(ErrorCode.FORBIDDEN, 'You do not have permission to open SSH connections.');
             }
             phase = 'opening';
+            heldInput = [];
             // Not awaited: the host-key decision and prompt answers arrive as later messages.
             terminals
               .open(user, msg, interaction, openAbort.signal, request.ip)
@@ -300,6 +324,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
               })
               .catch((err) => {
                 if (phase === 'opening') phase = 'authenticated';
+                discardHeldInput();
                 fail(err, 'open failed');
               });
             return;
@@ -347,11 +372,49 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         }
       }
 
+      const ackInput = () => {
+        const unacked = inputApplied - inputAcked;
+        if (unacked >= INPUT_ACK_STEP || (inputApplied === inputReceived && unacked >= INPUT_ACK_MIN)) {
+          inputAcked = inputApplied;
+          send({ type: 'input_ack', offset: inputApplied });
+        }
+      };
+      const applied = (bytes: number) => {
+        inputApplied += bytes;
+        ackInput();
+        if (readingPaused && inputReceived - inputApplied <= INPUT_WINDOW_BYTES) {
+          readingPaused = false;
+          socket.resume();
+        }
+      };
+      const deliver = (buf: Buffer) => {
+        // A terminal that ended takes nothing; the bytes count as consumed so a pacing client
+        // is not left waiting (it hears `exit`).
+        if (!terminal?.input(buf, () => applied(buf.length))) applied(buf.length);
+      };
+      function releaseHeldInput() {
+        const held = heldInput ?? [];
+        heldInput = null;
+        for (const buf of held) deliver(buf);
+      }
+      function discardHeldInput() {
+        const held = heldInput ?? [];
+        heldInput = null;
+        // Input behind an `open` that failed goes nowhere; acknowledged all the same.
+        applied(held.reduce((n, b) => n + b.length, 0));
+      }
+
       const handleBinary = (buf: Buffer) => {
-        if (phase !== 'attached' || !terminal)
-          return protocolError('Binary input before a terminal is attached.');
-        if (!terminal.input(buf))
-          sendError(ErrorCode.RATE_LIMITED, 'Input is arriving faster than the server accepts it.');
+        if (heldInput === null && (phase !== 'attached' || !terminal))
+          return protocolError('Binary input before a terminal is opened or attached.');
+        inputReceived += buf.length;
+        if (heldInput) heldInput.push(buf);
+        else deliver(buf);
+        // Never dropped: a client far beyond its window is slowed by TCP instead.
+        if (!readingPaused && inputReceived - inputApplied > 2 * INPUT_WINDOW_BYTES) {
+          readingPaused = true;
+          socket.pause();
+        }
         if (ctx) void auth.touch(ctx).catch(() => {});
       };
 

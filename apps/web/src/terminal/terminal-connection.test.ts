@@ -335,6 +335,59 @@ describe('TerminalConnection', () => {
     expect(frames.map((f) => f.byteLength)).toEqual([32768, 32768, 32768, 4096]);
   });
 
+  it("paces input to the broker's window: a large paste goes out as input_ack confirms it", () => {
+    const t = setup();
+    t.conn.connect();
+    const s = t.last();
+    s.h.onOpen();
+    s.server({ ...authenticated, inputWindowBytes: 64 * 1024 });
+    s.server(ready(0, false));
+    const paste = new Uint8Array(200 * 1024).map((_, i) => 65 + (i % 26));
+    expect(t.conn.sendBinaryInput(String.fromCharCode(...paste.subarray(0, 1)))).toBe(true);
+    expect(t.conn.sendInput(new TextDecoder().decode(paste.subarray(1)))).toBe(true);
+    const sent = () => s.binary().reduce((n, f) => n + f.byteLength, 0);
+    // 1 byte + one 32 KiB frame fit; the next frame would pass 64 KiB.
+    expect(sent()).toBe(1 + 32 * 1024);
+    expect(t.conn.inputBacklog).toBe(200 * 1024 - sent());
+    s.server({ type: 'input_ack', offset: 16 * 1024 });
+    expect(sent()).toBe(1 + 2 * 32 * 1024);
+    s.server({ type: 'input_ack', offset: sent() });
+    s.server({ type: 'input_ack', offset: 200 * 1024 });
+    s.server({ type: 'input_ack', offset: 200 * 1024 });
+    expect(t.conn.inputBacklog).toBe(0);
+    // Every byte, once, in order.
+    const all = new Uint8Array(sent());
+    let at = 0;
+    for (const f of s.binary()) {
+      all.set(f, at);
+      at += f.byteLength;
+    }
+    expect(all).toEqual(paste);
+    // A keystroke behind a paste waits its turn; with the window open it goes at once.
+    t.conn.sendInput('x');
+    expect(new TextDecoder().decode(s.binary().at(-1))).toBe('x');
+  });
+
+  it('keeps unsent input across a reconnect and sends it after the new ready', () => {
+    const t = setup();
+    t.conn.connect();
+    const s1 = t.last();
+    s1.h.onOpen();
+    s1.server({ ...authenticated, inputWindowBytes: 32 * 1024 });
+    s1.server(ready(0, false));
+    t.conn.sendInput('a'.repeat(32 * 1024) + 'b'.repeat(10));
+    expect(s1.binary()).toHaveLength(1);
+    s1.h.onClose(1006, '');
+    vi.advanceTimersByTime(5_000);
+    const s2 = t.last();
+    expect(s2).not.toBe(s1);
+    s2.h.onOpen();
+    s2.server({ ...authenticated, inputWindowBytes: 32 * 1024 });
+    expect(s2.binary()).toHaveLength(0);
+    s2.server(ready(0, true));
+    expect(s2.binary().map((f) => new TextDecoder().decode(f))).toEqual(['b'.repeat(10)]);
+  });
+
   it('sends a resize only when the size changes, and re-sends it on reconnect', () => {
     const t = setup();
     const s1 = start(t);

@@ -169,6 +169,13 @@ export class TerminalConnection {
   private finished = false;
   private disposed = false;
   private sessionOver = false;
+  /** Input flow control: the broker's window (null: unpaced), bytes sent and confirmed on this socket. */
+  private inputWindow: number | null = null;
+  private inputSent = 0;
+  private inputAcked = 0;
+  /** Input not sent yet (a paste beyond the window), in order; kept across a reconnect. */
+  private pendingInput: Uint8Array[] = [];
+  private pendingInputBytes = 0;
   /** The token sent in this socket's `auth` message. */
   private sentToken: string | null = null;
   /** A refresh replaced the token while this socket authenticated: reconnect with the new one. */
@@ -271,6 +278,10 @@ export class TerminalConnection {
     }
     this.lastHeard = this.now();
     this.sentToken = token;
+    // Input is counted per socket.
+    this.inputSent = 0;
+    this.inputAcked = 0;
+    this.inputWindow = null;
     // The token travels only inside the socket, as the very first message, never in the URL.
     this.send({ type: 'auth', token });
   }
@@ -296,6 +307,7 @@ export class TerminalConnection {
     switch (msg.type) {
       case 'authenticated': {
         this.maxMessageBytes = msg.maxMessageBytes > 0 ? msg.maxMessageBytes : DEFAULT_MESSAGE_SIZE_LIMIT;
+        this.inputWindow = msg.inputWindowBytes ?? null;
         if (msg.ackWindowBytes > 0)
           this.ackEvery = Math.min(this.ackEvery, Math.max(1, Math.floor(msg.ackWindowBytes / 2)));
         const ping = this.opts.pingIntervalMs ?? 15_000;
@@ -340,6 +352,10 @@ export class TerminalConnection {
         break;
       case 'pong':
         break;
+      case 'input_ack':
+        this.inputAcked = msg.offset;
+        this.pumpInput();
+        break;
     }
   }
 
@@ -367,6 +383,8 @@ export class TerminalConnection {
     this.startAcks();
     this.setStatus('ready');
     this.events.ready?.(msg);
+    // Input left unsent when the previous socket dropped goes out now, in order.
+    this.pumpInput();
   }
 
   private handleSnapshot(msg: ServerMessageOf<'snapshot'>): void {
@@ -512,11 +530,38 @@ export class TerminalConnection {
 
   // ── outbound ──────────────────────────────────────────────────────────────
 
+  /** Input bytes accepted but not yet sent (a large paste waiting for the broker's window). */
+  get inputBacklog(): number {
+    return this.pendingInputBytes;
+  }
+
   private sendBytes(bytes: Uint8Array): boolean {
     if (!this.streaming || this.status !== 'ready' || !this.socket) return false;
     const chunk = Math.max(1, Math.min(this.opts.inputChunkBytes ?? 32 * 1024, this.maxMessageBytes));
-    for (let i = 0; i < bytes.byteLength; i += chunk) this.socket.send(bytes.subarray(i, i + chunk));
+    for (let i = 0; i < bytes.byteLength; i += chunk) {
+      const piece = bytes.slice(i, i + chunk);
+      this.pendingInput.push(piece);
+      this.pendingInputBytes += piece.byteLength;
+    }
+    this.pumpInput();
     return true;
+  }
+
+  /**
+   * Sends queued input while the broker's window allows (`authenticated.inputWindowBytes`,
+   * confirmed by `input_ack`): a multi-MB paste goes out as fast as the remote takes it, and
+   * nothing is dropped or sent twice. Keystrokes keep their place behind earlier input.
+   */
+  private pumpInput(): void {
+    while (this.pendingInput.length > 0 && this.streaming && this.socket) {
+      const next = this.pendingInput[0]!;
+      if (this.inputWindow !== null && this.inputSent - this.inputAcked + next.byteLength > this.inputWindow)
+        return;
+      this.pendingInput.shift();
+      this.pendingInputBytes -= next.byteLength;
+      this.inputSent += next.byteLength;
+      this.socket.send(next);
+    }
   }
 
   private sendSize(): void {
