@@ -127,7 +127,10 @@ test.describe('terminals', () => {
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     await connect(page, sshd);
-    await page.getByRole('dialog', { name: 'Verify host key' }).getByRole('button', { name: 'Accept' }).click();
+    await page
+      .getByRole('dialog', { name: 'Verify host key' })
+      .getByRole('button', { name: 'Accept' })
+      .click();
     const pane = activeTerminal(page);
     await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
 

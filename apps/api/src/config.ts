@@ -81,6 +81,11 @@ const EnvSchema = z.object({
   MESSAGE_SIZE_LIMIT: int(64 * 1024, 1024, 16 * 1024 * 1024),
   HEARTBEAT_INTERVAL: duration('15s'),
   HEARTBEAT_TIMEOUT: duration('45s'),
+  WS_MAX_SOCKETS_PER_USER: int(64, 1, 100_000),
+  WS_MAX_SOCKETS_PER_IP: int(256, 1, 1_000_000),
+  WS_MAX_PENDING_PER_IP: int(32, 1, 100_000),
+  WS_MESSAGE_RATE: int(500, 1, 1_000_000),
+  WS_STALL_TIMEOUT: duration('2m'),
   TERMINAL_BUFFER_BYTES: int(1024 * 1024, 4096, 256 * 1024 * 1024),
   TERMINAL_DETACHED_TIMEOUT: duration('30m'),
   TERMINAL_SCROLLBACK: int(1000, 0, 100_000),
@@ -131,6 +136,14 @@ export interface Config {
     messageSizeLimit: number;
     heartbeatIntervalMs: number;
     heartbeatTimeoutMs: number;
+    /** Terminal sockets: per user (authenticated), per client IP (all), not yet authenticated per IP. */
+    wsMaxSocketsPerUser: number;
+    wsMaxSocketsPerIp: number;
+    wsMaxPendingPerIp: number;
+    /** Messages per second per socket (bursts of twice that); beyond it the socket is read slower. */
+    wsMessageRate: number;
+    /** A socket whose output neither drains nor is acknowledged for this long is closed. */
+    wsStallTimeoutMs: number;
     terminalBufferBytes: number;
     terminalDetachedTimeoutMs: number;
     terminalScrollback: number;
@@ -213,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.SESSION_IDLE_TIMEOUT > e.SESSION_ABSOLUTE_TIMEOUT) {
     problems.push('SESSION_IDLE_TIMEOUT: must not exceed SESSION_ABSOLUTE_TIMEOUT');
   }
+  if (e.WS_STALL_TIMEOUT < 1_000) problems.push('WS_STALL_TIMEOUT: must be at least 1s');
   if (e.HEARTBEAT_TIMEOUT <= e.HEARTBEAT_INTERVAL) {
     problems.push('HEARTBEAT_TIMEOUT: must be longer than HEARTBEAT_INTERVAL');
   }
@@ -271,6 +285,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       messageSizeLimit: e.MESSAGE_SIZE_LIMIT,
       heartbeatIntervalMs: e.HEARTBEAT_INTERVAL,
       heartbeatTimeoutMs: e.HEARTBEAT_TIMEOUT,
+      wsMaxSocketsPerUser: e.WS_MAX_SOCKETS_PER_USER,
+      wsMaxSocketsPerIp: e.WS_MAX_SOCKETS_PER_IP,
+      wsMaxPendingPerIp: e.WS_MAX_PENDING_PER_IP,
+      wsMessageRate: e.WS_MESSAGE_RATE,
+      wsStallTimeoutMs: e.WS_STALL_TIMEOUT,
       terminalBufferBytes: e.TERMINAL_BUFFER_BYTES,
       terminalDetachedTimeoutMs: e.TERMINAL_DETACHED_TIMEOUT,
       terminalScrollback: e.TERMINAL_SCROLLBACK,

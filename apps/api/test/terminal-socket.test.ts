@@ -313,6 +313,83 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     await d.waitForText('still-here');
   });
 
+  it('caps the sockets of one user, and other users are unaffected', async () => {
+    const { app, admin } = await start({ WS_MAX_SOCKETS_PER_USER: '3' });
+    const mine = [];
+    for (let i = 0; i < 3; i++) mine.push(await TestTerminalClient.authed(base, admin));
+    const fourth = await TestTerminalClient.connect(base, admin);
+    fourth.send({ type: 'auth', token: admin.token! });
+    expect((await fourth.waitForMessage('error')).code).toBe(ErrorCode.SOCKET_LIMIT);
+    expect((await fourth.waitForClose()).code).toBe(CloseCode.LIMIT_REACHED);
+    await admin.request('POST', '/api/admin/users', { username: 'gina', password: 'gina-password' });
+    const gina = new Browser(app);
+    await gina.login('gina', 'gina-password');
+    const hers = await TestTerminalClient.authed(base, gina);
+    // Closing one frees its place.
+    mine[0]!.close();
+    await mine[0]!.waitForClose();
+    await vi.waitFor(async () => {
+      const again = await TestTerminalClient.authed(base, admin);
+      again.close();
+    });
+    for (const c of [...mine, hers]) c.close();
+  });
+
+  it('caps sockets that have not authenticated yet per address, refusing before the upgrade', async () => {
+    const { admin } = await start({ WS_MAX_PENDING_PER_IP: '3' });
+    const pending = [];
+    for (let i = 0; i < 3; i++) pending.push(await TestTerminalClient.connect(base, admin));
+    await expect(TestTerminalClient.connect(base, admin)).rejects.toThrow(/429/);
+    // Authenticating one frees a pending place.
+    pending[0]!.send({ type: 'auth', token: admin.token! });
+    await pending[0]!.waitForMessage('authenticated');
+    const next = await TestTerminalClient.connect(base, admin);
+    for (const c of [...pending, next]) c.close();
+  });
+
+  it('reads a socket that floods messages more slowly, answering every one', async () => {
+    const { admin } = await start({ WS_MESSAGE_RATE: '100' });
+    const c = await TestTerminalClient.authed(base, admin);
+    const started = performance.now();
+    for (let i = 0; i < 400; i++) c.send({ type: 'ping', t: i });
+    await c.waitFor(() => c.of('pong').length === 400, 20_000, '400 pongs');
+    const elapsed = performance.now() - started;
+    // 200 fit the burst; the other 200 at 100 per second.
+    expect(elapsed).toBeGreaterThan(1_500);
+    expect(c.of('pong').map((p) => p.t)).toEqual([...Array(400).keys()]);
+    expect(c.of('error').map((e) => e.code)).toEqual([ErrorCode.RATE_LIMITED]);
+    c.close();
+  });
+
+  it('drops a client that sends but never reads, and its terminal keeps running detached', async () => {
+    const { admin } = await start({ WS_STALL_TIMEOUT: '3s' });
+    const c = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(c);
+    c.stopReading();
+    c.type('seq 1 5000000\n');
+    // It keeps pinging: the heartbeat alone would never drop it.
+    const pinger = setInterval(() => c.send({ type: 'ping' }), 300);
+    try {
+      await vi.waitFor(
+        async () => {
+          const list = (await admin.request('GET', '/api/terminals')).json().terminals;
+          expect(list.find((t: { id: string }) => t.id === id)).toMatchObject({
+            status: 'running',
+            attached: 0,
+          });
+        },
+        { timeout: 15_000, interval: 250 },
+      );
+    } finally {
+      clearInterval(pinger);
+    }
+    const d = await TestTerminalClient.authed(base, admin);
+    d.send({ type: 'attach', terminalId: id });
+    await d.waitForMessage('ready');
+    d.type('\x03echo al""ive\n');
+    await d.waitForText('alive', 15_000);
+  });
+
   it('logout and admin revocation close sockets with SESSION_REVOKED', async () => {
     const { app, admin } = await start();
     await admin.request('POST', '/api/admin/users', { username: 'dave', password: 'dave-password' });

@@ -126,6 +126,10 @@ export class TestTerminalClient {
   close(): void {
     this.ws.close();
   }
+  /** Stops reading from the socket (sending still works): a client that never reads. */
+  stopReading(): void {
+    this.ws.pause();
+  }
   terminateAbruptly(): void {
     this.ws.terminate();
   }

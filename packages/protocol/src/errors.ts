@@ -37,6 +37,8 @@ export const ErrorCode = {
   TERMINAL_NOT_FOUND: 'TERMINAL_NOT_FOUND',
   TERMINAL_ENDED: 'TERMINAL_ENDED',
   TERMINAL_LIMIT: 'TERMINAL_LIMIT',
+  /** Too many terminal sockets for this user or from this address. */
+  SOCKET_LIMIT: 'SOCKET_LIMIT',
   NODE_LIMIT: 'NODE_LIMIT',
   TARGET_DENIED: 'TARGET_DENIED',
   DNS_FAILED: 'DNS_FAILED',

@@ -48,7 +48,12 @@ export const CloseCode = {
   ACCOUNT_DISABLED: 4012,
   /** The terminal ended (remote exit, terminate, detached timeout). */
   TERMINAL_ENDED: 4014,
-  /** Too many terminals or connections. */
+  /**
+   * The client stopped reading: its output was neither drained nor acknowledged for
+   * `WS_STALL_TIMEOUT`. The terminal detached and keeps running; reconnect and attach.
+   */
+  STALLED: 4015,
+  /** Too many terminals, connections or sockets (`error` says which). */
   LIMIT_REACHED: 4029,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

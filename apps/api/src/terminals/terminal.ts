@@ -351,6 +351,12 @@ export class Terminal {
     return true;
   }
 
+  /** Output sent to a live viewer and not acknowledged yet (0 for one still being set up). */
+  viewerBacklog(viewer: TerminalViewer): number {
+    const state = this.viewers.get(viewer);
+    return state?.phase === 'live' ? state.sentOffset - state.ackedOffset : 0;
+  }
+
   /** Input bytes waiting for the SSH channel to drain. */
   get queuedInput(): number {
     return this.inputQueued;

@@ -60,6 +60,24 @@ export function registerTerminalSocket(app: FastifyInstance): void {
   const { config, auth, terminals, sessionSockets, metrics } = app;
   // Refused upgrades are audited, rate-limited so that repeating them cannot flood the log.
   const refusalAudit = createAuditThrottle();
+  const { wsMaxSocketsPerIp, wsMaxPendingPerIp, wsMaxSocketsPerUser, wsMessageRate, wsStallTimeoutMs } =
+    config.limits;
+  /** Sockets per client address: all of them, and those not authenticated yet. */
+  const perIp = new Map<string, { open: number; pending: number }>();
+  const ipEntry = (ip: string) => {
+    const e = perIp.get(ip) ?? { open: 0, pending: 0 };
+    perIp.set(ip, e);
+    return e;
+  };
+  const releaseIp = (ip: string, wasPending: boolean) => {
+    const e = perIp.get(ip);
+    if (!e) return;
+    e.open--;
+    if (wasPending) e.pending--;
+    if (e.open <= 0) perIp.delete(ip);
+  };
+  const overIpLimit = (e: { open: number; pending: number } | undefined) =>
+    !!e && (e.open >= wsMaxSocketsPerIp || e.pending >= wsMaxPendingPerIp);
 
   app.get(
     TERMINAL_SOCKET_PATH,
@@ -86,11 +104,25 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           await reply
             .status(403)
             .send({ error: { code: ErrorCode.FORBIDDEN, message: 'Origin not allowed' } });
+          return;
+        }
+        // Cheap refusal before the upgrade: one address cannot hold descriptors without bound.
+        if (overIpLimit(perIp.get(request.ip))) {
+          await reply.status(429).send({
+            error: { code: ErrorCode.SOCKET_LIMIT, message: 'Too many terminal sockets from this address' },
+          });
         }
       },
     },
     (socket, request) => {
       const log = request.log.child({ component: 'terminal-socket' });
+      // Counted at once (the check before the upgrade can race with a burst of upgrades).
+      const ip = request.ip;
+      const mine = ipEntry(ip);
+      const overIp = overIpLimit(mine);
+      mine.open++;
+      mine.pending++;
+      let ipPending = true;
       const openedAt = performance.now();
       log.info({ url: request.url, ip: request.ip }, 'socket opened');
       const fingerprint = request.cookies[FINGERPRINT_COOKIE];
@@ -108,7 +140,6 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       let inputReceived = 0;
       let inputApplied = 0;
       let inputAcked = 0;
-      let readingPaused = false;
       /** Input that arrived before the terminal was ready (behind `open`), delivered after it. */
       let heldInput: Buffer[] | null = null;
 
@@ -153,12 +184,84 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       const authTimer = setTimeout(() => {
         if (phase === 'unauthenticated') close(CloseCode.UNAUTHENTICATED, 'authentication timeout');
       }, AUTH_TIMEOUT_MS);
+      if (overIp) {
+        sendError(ErrorCode.SOCKET_LIMIT, 'Too many terminal sockets from this address');
+        close(CloseCode.LIMIT_REACHED, 'too many sockets from this address');
+      }
+
+      // Reading is paused for two reasons, independently: input backpressure and message rate.
+      const pausedFor = new Set<'input' | 'rate'>();
+      const pauseReading = (why: 'input' | 'rate') => {
+        if (pausedFor.size === 0) socket.pause();
+        pausedFor.add(why);
+      };
+      const resumeReading = (why: 'input' | 'rate') => {
+        if (!pausedFor.delete(why) || pausedFor.size > 0) return;
+        if (phase !== 'closed') socket.resume();
+      };
+
+      // Message rate: a token bucket (bursts of 2 × rate). Messages beyond it wait, in order,
+      // and the socket is not read meanwhile: nothing is dropped, and a flood costs the broker
+      // at most `rate` messages a second.
+      let tokens = 2 * wsMessageRate;
+      let refilledAt = performance.now();
+      let rateTimer: NodeJS.Timeout | null = null;
+      const deferred: Array<[Buffer, boolean]> = [];
+      const takeToken = (): boolean => {
+        const now = performance.now();
+        tokens = Math.min(2 * wsMessageRate, tokens + ((now - refilledAt) / 1000) * wsMessageRate);
+        refilledAt = now;
+        if (tokens < 1) return false;
+        tokens -= 1;
+        return true;
+      };
+      const drainDeferred = () => {
+        rateTimer = null;
+        while (deferred.length > 0 && phase !== 'closed' && takeToken()) {
+          const [buf, isBinary] = deferred.shift()!;
+          dispatch(buf, isBinary);
+        }
+        if (deferred.length === 0 || phase === 'closed') {
+          deferred.length = 0;
+          resumeReading('rate');
+          return;
+        }
+        rateTimer = setTimeout(drainDeferred, Math.ceil(((1 - tokens) / wsMessageRate) * 1000));
+      };
+      const deferMessage = (buf: Buffer, isBinary: boolean) => {
+        if (deferred.length === 0) {
+          sendError(ErrorCode.RATE_LIMITED, 'Too many messages; this socket is read more slowly');
+          pauseReading('rate');
+          rateTimer = setTimeout(drainDeferred, Math.ceil(((1 - tokens) / wsMessageRate) * 1000));
+        }
+        deferred.push([buf, isBinary]);
+      };
+
+      // A client that stops reading (but may still send pings) is dropped: output that neither
+      // drains from its socket nor gets acknowledged for WS_STALL_TIMEOUT.
+      let acked = -1;
+      let lastBuffered = 0;
+      let progressAt = Date.now();
+      const stallTimer = setInterval(() => {
+        if (phase === 'closed') return;
+        const buffered = socket.bufferedAmount;
+        const backlog = terminal ? terminal.viewerBacklog(viewer) : 0;
+        if ((buffered === 0 && backlog === 0) || buffered < lastBuffered) progressAt = Date.now();
+        lastBuffered = buffered;
+        if (Date.now() - progressAt > wsStallTimeoutMs) {
+          log.info({ userId: ctx?.userId, buffered, backlog }, 'client stopped reading; closing');
+          close(CloseCode.STALLED, 'not reading');
+          // The close frame waits behind unread data: do not wait for the handshake.
+          setTimeout(() => socket.terminate(), 1_000).unref();
+        }
+      }, 1_000);
+      stallTimer.unref();
 
       // Heartbeat: WebSocket-level pings; a socket silent past HEARTBEAT_TIMEOUT is dead and
       // dropped (its terminal merely detaches).
       const heartbeat = setInterval(() => {
-        // While the broker itself stopped reading (input backpressure), pongs wait unread.
-        if (readingPaused) lastSeen = Date.now();
+        // While the broker itself stopped reading (backpressure, rate), pongs wait unread.
+        if (pausedFor.size > 0) lastSeen = Date.now();
         if (Date.now() - lastSeen > config.limits.heartbeatTimeoutMs) {
           close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
           socket.terminate();
@@ -289,6 +392,16 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           }
           if ((phase as Phase) === 'closed') return; // closed while verifying
           clearTimeout(authTimer);
+          if (sessionSockets.countForUser(ctx.userId) >= wsMaxSocketsPerUser) {
+            sendError(
+              ErrorCode.SOCKET_LIMIT,
+              `Too many terminal sockets open for this user (${wsMaxSocketsPerUser}); close some tabs`,
+            );
+            close(CloseCode.LIMIT_REACHED, 'too many sockets for this user');
+            return;
+          }
+          mine.pending--;
+          ipPending = false;
           phase = 'authenticated';
           bound.sessionId = ctx.sessionId;
           bound.userId = ctx.userId;
@@ -355,6 +468,10 @@ export function registerTerminalSocket(app: FastifyInstance): void {
             }
             return;
           case 'ack':
+            if (msg.offset > acked) {
+              acked = msg.offset;
+              progressAt = Date.now();
+            }
             if (terminal) terminal.ack(viewer, msg.offset);
             return;
           case 'hostkey_decision':
@@ -382,9 +499,8 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       const applied = (bytes: number) => {
         inputApplied += bytes;
         ackInput();
-        if (readingPaused && inputReceived - inputApplied <= INPUT_WINDOW_BYTES) {
-          readingPaused = false;
-          socket.resume();
+        if (pausedFor.has('input') && inputReceived - inputApplied <= INPUT_WINDOW_BYTES) {
+          resumeReading('input');
         }
       };
       const deliver = (buf: Buffer) => {
@@ -411,9 +527,8 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         if (heldInput) heldInput.push(buf);
         else deliver(buf);
         // Never dropped: a client far beyond its window is slowed by TCP instead.
-        if (!readingPaused && inputReceived - inputApplied > 2 * INPUT_WINDOW_BYTES) {
-          readingPaused = true;
-          socket.pause();
+        if (!pausedFor.has('input') && inputReceived - inputApplied > 2 * INPUT_WINDOW_BYTES) {
+          pauseReading('input');
         }
         if (ctx) void auth.touch(ctx).catch(() => {});
       };
@@ -444,13 +559,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       // (an `attach` awaiting its snapshot, say) waits its turn in the queue.
       let queue: Promise<void> = Promise.resolve();
       let queued = 0;
-      socket.on('message', (data: RawData, isBinary: boolean) => {
-        lastSeen = Date.now();
-        const buf = Buffer.isBuffer(data)
-          ? data
-          : Array.isArray(data)
-            ? Buffer.concat(data)
-            : Buffer.from(data);
+      function dispatch(buf: Buffer, isBinary: boolean) {
         if (queued === 0 && isBinary) {
           try {
             if (phase !== 'closed') handleBinary(buf);
@@ -466,6 +575,16 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           .finally(() => {
             queued--;
           });
+      }
+      socket.on('message', (data: RawData, isBinary: boolean) => {
+        lastSeen = Date.now();
+        const buf = Buffer.isBuffer(data)
+          ? data
+          : Array.isArray(data)
+            ? Buffer.concat(data)
+            : Buffer.from(data);
+        if (deferred.length > 0 || !takeToken()) return deferMessage(buf, isBinary);
+        dispatch(buf, isBinary);
       });
 
       socket.on('close', (code: number) => {
@@ -476,6 +595,9 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         phase = 'closed';
         clearTimeout(authTimer);
         clearInterval(heartbeat);
+        clearInterval(stallTimer);
+        if (rateTimer) clearTimeout(rateTimer);
+        releaseIp(ip, ipPending);
         openAbort.abort();
         sessionSockets.remove(bound);
         if (terminal) {
