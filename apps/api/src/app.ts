@@ -55,7 +55,12 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   // Opened outside Fastify's plugin loading, whose 10 s per-plugin timeout a first start of the
   // embedded database on a slow or busy machine can exceed; openDatabase has its own limits.
-  const database = await openDatabase({ url: config.database.url, dataDir: config.database.dataDir });
+  const database = await openDatabase({
+    url: config.database.url,
+    dataDir: config.database.dataDir,
+    statementTimeoutMs: config.database.statementTimeoutMs,
+    lockTimeoutMs: config.database.lockTimeoutMs,
+  });
   try {
     return await assemble(config, options, database);
   } catch (err) {

@@ -62,6 +62,8 @@ const EnvSchema = z.object({
     .transform((v) => (v?.trim() ? v.trim() : undefined))
     .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL'),
   DATA_DIR: z.string().default('./data'),
+  DATABASE_STATEMENT_TIMEOUT: duration('10s'),
+  DATABASE_LOCK_TIMEOUT: duration('3s'),
   JWT_SECRET: z.string().optional(),
   JWT_EXPIRES_IN: duration('15m'),
   SESSION_IDLE_TIMEOUT: duration('30m'),
@@ -121,7 +123,8 @@ export interface Config {
   port: number;
   host: string;
   basePath: string;
-  database: { url?: string; dataDir: string };
+  /** Timeouts apply to PostgreSQL (PGlite serves one process: nothing else can hold a lock). */
+  database: { url?: string; dataDir: string; statementTimeoutMs: number; lockTimeoutMs: number };
   dataDir: string;
   jwt: { secret: string; expiresInMs: number };
   session: { idleTimeoutMs: number; absoluteTimeoutMs: number; retentionMs: number };
@@ -261,7 +264,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     host: e.HOST,
     basePath: e.BASE_PATH,
-    database: { url: e.DATABASE_URL, dataDir: path.join(dataDir, 'pglite') },
+    database: {
+      url: e.DATABASE_URL,
+      dataDir: path.join(dataDir, 'pglite'),
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT,
+      lockTimeoutMs: e.DATABASE_LOCK_TIMEOUT,
+    },
     dataDir,
     jwt: { secret: jwtSecret, expiresInMs: e.JWT_EXPIRES_IN },
     session: {

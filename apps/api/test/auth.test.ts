@@ -377,7 +377,10 @@ describe.each(DRIVERS)('accounts and web sessions (%s)', (driver) => {
     // The same database across two broker lifetimes (for PGlite, a directory instead of memory).
     const config = {
       ...t!.config,
-      database: driver === 'pglite' ? { dataDir: `${t!.config.dataDir}/pglite` } : t!.config.database,
+      database:
+        driver === 'pglite'
+          ? { ...t!.config.database, dataDir: `${t!.config.dataDir}/pglite` }
+          : t!.config.database,
     };
     const dataDir = t!.config.dataDir;
     await t!.app.close();

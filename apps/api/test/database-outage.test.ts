@@ -3,6 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { CloseCode, ErrorCode } from '@tether/protocol';
 import { startPostgres, type TestPostgres } from '@tether/testkit';
 import type { FastifyInstance } from 'fastify';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -36,6 +37,7 @@ describe.skipIf(skipReason)('PostgreSQL unavailable', () => {
       DATABASE_URL: pg.url,
       LOGIN_RATE_LIMIT: '1000',
       LOG_LEVEL: 'silent',
+      DATABASE_LOCK_TIMEOUT: '1500ms',
     });
     app = await buildApp(config, { logger: false });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -102,5 +104,45 @@ describe.skipIf(skipReason)('PostgreSQL unavailable', () => {
     // That login replaced the admin's session: the old socket is closed as "signed in elsewhere".
     expect((await watching.waitForClose()).code).toBe(CloseCode.SIGNED_IN_ELSEWHERE);
     expect(unhandled).toEqual([]);
+  });
+
+  it('a locked table answers 503 within the lock timeout, the socket hears 1013, and health stays up', async () => {
+    const admin = new Browser(app);
+    await expect.poll(async () => (await admin.login()).statusCode, { timeout: 20_000 }).toBe(200);
+    // Someone holds an exclusive lock on the sessions table (a migration, a stuck transaction).
+    const holder = postgres(pg.url, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const locked = new Promise<void>((resolve) => {
+      void holder.begin(async (tx) => {
+        await tx`lock table sessions in access exclusive mode`;
+        resolve();
+        await released;
+      });
+    });
+    await locked;
+    try {
+      const started = Date.now();
+      const me = await admin.request('GET', '/api/auth/me');
+      expect(me.statusCode).toBe(503);
+      expect(me.json().error.code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
+      expect(me.headers['retry-after']).toBe('5');
+      // Bounded by DATABASE_LOCK_TIMEOUT (1.5 s here), not by how long the lock is held.
+      expect(Date.now() - started).toBeLessThan(8_000);
+      const login = await new Browser(app).login();
+      expect(login.statusCode).toBe(503);
+
+      const fresh = await TestTerminalClient.connect(base, admin);
+      fresh.send({ type: 'auth', token: admin.token! });
+      expect((await fresh.waitForMessage('error', 10_000)).code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
+      expect((await fresh.waitForClose()).code).toBe(CloseCode.TRY_AGAIN_LATER);
+
+      // The pool is not held hostage: health answers.
+      expect((await app.inject({ method: 'GET', url: '/api/health' })).statusCode).toBe(200);
+    } finally {
+      release();
+      await holder.end();
+    }
+    expect((await admin.request('GET', '/api/auth/me')).statusCode).toBe(200);
   });
 });

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/index.js';
 import { type AuditEventRow, auditEvents } from '../db/schema/index.js';
 
@@ -93,12 +93,25 @@ export function createAuditRepo(db: DbOrTx) {
         .limit(filter.limit);
     },
 
-    async deleteOlderThan(cutoff: Date): Promise<number> {
-      const rows = await db
-        .delete(auditEvents)
-        .where(lt(auditEvents.at, cutoff))
-        .returning({ id: auditEvents.id });
-      return rows.length;
+    /**
+     * Deletes in batches, each one short statement: a backlog of millions of rows must not
+     * meet DATABASE_STATEMENT_TIMEOUT, nor hold its locks for long.
+     */
+    async deleteOlderThan(cutoff: Date, batch = 5_000): Promise<number> {
+      let total = 0;
+      for (;;) {
+        const old = db
+          .select({ id: auditEvents.id })
+          .from(auditEvents)
+          .where(lt(auditEvents.at, cutoff))
+          .limit(batch);
+        const rows = await db
+          .delete(auditEvents)
+          .where(inArray(auditEvents.id, old))
+          .returning({ id: auditEvents.id });
+        total += rows.length;
+        if (rows.length < batch) return total;
+      }
     },
 
     async count(): Promise<number> {

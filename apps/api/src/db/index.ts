@@ -31,6 +31,13 @@ export interface DatabaseOptions {
   dataDir: string;
   /** Pool size per node for PostgreSQL. */
   maxConnections?: number;
+  /**
+   * PostgreSQL only: `statement_timeout` and `lock_timeout` of every pooled connection, so a slow
+   * or locked database answers requests with 503 in bounded time instead of holding them (and
+   * the pool). Migrations run on a connection of their own, without them. 0 = none.
+   */
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
   /** Refuse to create a new embedded database (tools that work on the broker's). */
   mustExist?: boolean;
 }
@@ -83,14 +90,31 @@ function migrationsFolder(): string {
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.url) {
+    const what = describeUrl(options.url);
+    // Migrations may legitimately take long (a large table rewritten): their own connection,
+    // without the pool's timeouts.
+    const migrator = postgres(options.url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
+    try {
+      await migrate(drizzle(migrator, { schema, casing: 'snake_case' }), {
+        migrationsFolder: migrationsFolder(),
+      });
+    } catch (err) {
+      throw new DatabaseOpenError(what, err);
+    } finally {
+      await migrator.end({ timeout: 5 }).catch(() => {});
+    }
     const client = postgres(options.url, {
       max: options.maxConnections ?? 10,
       onnotice: () => {},
       connect_timeout: 10,
       // Fail fast rather than queue forever when the server is gone; requests get a 503.
       idle_timeout: 60,
+      connection: {
+        statement_timeout: options.statementTimeoutMs ?? 0,
+        lock_timeout: options.lockTimeoutMs ?? 0,
+      },
     });
-    return ready(client, 'postgres', describeUrl(options.url), () => client.end({ timeout: 5 }));
+    return ready(client, 'postgres', what, () => client.end({ timeout: 5 }), { migrate: false });
   }
   let unlock = () => {};
   if (!options.dataDir.startsWith('memory://')) {
@@ -204,10 +228,13 @@ async function ready(
   driver: Database['driver'],
   what: string,
   close: () => Promise<void>,
+  options: { migrate: boolean } = { migrate: true },
 ): Promise<Database> {
   const db = drizzle(client, { schema, casing: 'snake_case' });
   try {
-    await migrate(db, { migrationsFolder: migrationsFolder() });
+    if (options.migrate) await migrate(db, { migrationsFolder: migrationsFolder() });
+    // PostgreSQL: the first query also proves the pool can connect (with its parameters).
+    else await db.execute(sql`select 1`);
   } catch (err) {
     await close().catch(() => {});
     throw new DatabaseOpenError(what, err);

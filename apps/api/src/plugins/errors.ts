@@ -3,7 +3,8 @@ import type { FastifyError } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 
-// Errors that mean "the database is unreachable right now", from postgres.js, PGlite and Node.
+// Errors that mean "the database cannot answer right now" (unreachable, or too slow or locked
+// past its timeouts), from postgres.js, PGlite and Node: 503 and close 1013, "try again later".
 const DB_UNAVAILABLE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -13,6 +14,9 @@ const DB_UNAVAILABLE = new Set([
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
   'CONNECT_TIMEOUT',
+  '57014', // query_canceled: statement_timeout (DATABASE_STATEMENT_TIMEOUT)
+  '55P03', // lock_not_available: lock_timeout (DATABASE_LOCK_TIMEOUT)
+  '53300', // too_many_connections
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now

@@ -23,6 +23,8 @@ import type { SessionBoundSocket } from './session-sockets.js';
 
 /** How long a socket may stay open without a valid `auth` message. */
 export const AUTH_TIMEOUT_MS = 5_000;
+/** Verifying a received `auth` (a database round trip) longer than this closes with 1013. */
+const AUTH_VERIFY_TIMEOUT_MS = 8_000;
 /** Protocol errors tolerated before a socket is considered hostile and closed. */
 const MAX_PROTOCOL_ERRORS = 20;
 /** The client is told to ack at least this often (bytes); the broker pauses well past it. */
@@ -376,9 +378,19 @@ export function registerTerminalSocket(app: FastifyInstance): void {
             close(CloseCode.UNAUTHENTICATED, 'authenticate first');
             return;
           }
+          // The client did its part in time; if the database is slow to verify, that is not the
+          // client's fault: it hears "try again later" (1013), never "sign in again" (4001).
+          clearTimeout(authTimer);
+          const verifying = setTimeout(() => {
+            if (phase !== 'unauthenticated') return;
+            sendError(ErrorCode.SERVICE_UNAVAILABLE, 'The database is slow to answer; try again shortly');
+            close(CloseCode.TRY_AGAIN_LATER, 'database slow');
+          }, AUTH_VERIFY_TIMEOUT_MS);
           try {
             ctx = await auth.authenticate(msg.token, fingerprint);
           } catch (err) {
+            clearTimeout(verifying);
+            if ((phase as Phase) === 'closed') return;
             if (isDatabaseUnavailable(err)) {
               // Not the client's fault: say so, and let it retry with backoff.
               sendError(ErrorCode.SERVICE_UNAVAILABLE, 'The database is unavailable; try again shortly');
@@ -391,7 +403,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
             return;
           }
           if ((phase as Phase) === 'closed') return; // closed while verifying
-          clearTimeout(authTimer);
+          clearTimeout(verifying);
           if (sessionSockets.countForUser(ctx.userId) >= wsMaxSocketsPerUser) {
             sendError(
               ErrorCode.SOCKET_LIMIT,
