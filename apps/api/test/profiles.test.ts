@@ -799,6 +799,63 @@ describe.each(DRIVERS)('saved connections API (%s)', (driver) => {
     expect(await list(carol)).toEqual([]);
   });
 
+  it('refuses a nesting bomb at once, and parses big files without stalling everyone else', async () => {
+    const { carol } = await setup();
+    // Measures how long the event loop (every terminal's keystrokes) waits while imports run.
+    let worst = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last - 10);
+      last = now;
+    }, 10);
+    try {
+      // 1,000,000 × '[' then ']' (1.9 MiB): took 9 s of the main thread and 1.2 GB before.
+      const started = performance.now();
+      const bomb = await carol.request('POST', '/api/profiles/import', {
+        yaml: `${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`,
+      });
+      const bombMs = performance.now() - started;
+      expect(bomb.statusCode).toBe(400);
+      expect(bomb.json().error.fields.yaml).toMatch(/nested deeper than 32 levels/);
+      console.log(`[${driver}] nesting bomb refused in ${bombMs.toFixed(0)} ms`);
+
+      // 40,000 sessions (3.3 MB): ~2 s of parsing, now on the parser's own thread.
+      const lines: string[] = [];
+      for (let f = 0; f < 100; f++) {
+        lines.push(`- folder_name: folder-${f}`, '  sessions:');
+        for (let i = 0; i < 400; i++) {
+          lines.push(
+            `  - display_name: host-${f}-${i}`,
+            `    host: h${f}-${i}.example.net`,
+            `    port: '22'`,
+          );
+        }
+      }
+      worst = 0;
+      const parsed = await carol.request('POST', '/api/profiles/import?dryRun=true', lines.join('\n'), {
+        'content-type': 'application/yaml',
+      });
+      expect(parsed.statusCode, parsed.body.slice(0, 300)).toBe(200);
+      expect(parsed.json().preview.added).toHaveLength(40_000);
+      console.log(`[${driver}] 40,000-session dry run: the event loop waited at most ${worst.toFixed(0)} ms`);
+      // Parsing on the main thread held it for ~2 s.
+      expect(worst).toBeLessThan(1_000);
+
+      // Within the size limit but beyond the parser's memory: refused, the broker unharmed.
+      worst = 0;
+      const wide = await carol.request('POST', '/api/profiles/import', {
+        yaml: `- ${`[${'a,'.repeat(2_400_000)}a]`}`,
+      });
+      expect(wide.statusCode).toBe(400);
+      expect(wide.json().error.fields.yaml).toMatch(/too large or too complex/);
+      console.log(`[${driver}] 2.4M-item flow sequence: ${wide.json().error.fields.yaml}`);
+      expect((await carol.request('GET', '/api/profiles')).statusCode).toBe(200);
+    } finally {
+      clearInterval(ticker);
+    }
+  });
+
   it('imports 2,000 profiles in 40 folders quickly, and re-imports them as unchanged', async () => {
     const { carol } = await setup();
     const yaml = bigFile();

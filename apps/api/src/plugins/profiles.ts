@@ -3,6 +3,7 @@ import { loadEncryptionKey } from '../crypto/encryption-key.js';
 import { createSecretBox, type SecretBox } from '../crypto/secret-box.js';
 import { createNetboxTokensRepo } from '../netbox/netbox-repo.js';
 import { createCredentialsRepo } from '../profiles/credentials-repo.js';
+import { closeImportParser } from '../profiles/parse-import.js';
 import { createProfilesRepo } from '../profiles/profiles-repo.js';
 import { createProfilesService, type ProfilesService } from '../profiles/profiles-service.js';
 
@@ -23,37 +24,30 @@ declare module 'fastify' {
 export default fp(
   async (app) => {
     const { config, database } = app;
-    let profiles: ProfilesService;
-    let box: SecretBox;
-    try {
-      const loaded = await loadEncryptionKey({
-        configured: config.encryptionKey,
-        dataDir: config.dataDir,
-        hasEncryptedValues: async () =>
-          Boolean(
-            (await createCredentialsRepo(database.db).sample()) ??
-              (await createProfilesRepo(database.db).sample()) ??
-              (await createNetboxTokensRepo(database.db).sample()),
-          ),
-      });
-      if (loaded.source === 'generated') {
-        app.log.warn(
-          { file: loaded.file },
-          database.driver === 'postgres'
-            ? 'generated an encryption key for saved-connection secrets; set the same ENCRYPTION_KEY on every node and back it up'
-            : 'generated an encryption key for saved-connection secrets; back it up with the data directory',
-        );
-      }
-      box = createSecretBox(loaded.key);
-      profiles = createProfilesService({ db: database.db, box });
-      await profiles.verifyKey();
-    } catch (err) {
-      // Start-up is refused and the half-built app is abandoned, so its onClose hooks never run:
-      // release the database here (PGlite's directory, the pool's sockets) before giving up.
-      await database.close().catch(() => {});
-      throw err;
+    // A refused start-up closes the database in buildApp (app.ts).
+    const loaded = await loadEncryptionKey({
+      configured: config.encryptionKey,
+      dataDir: config.dataDir,
+      hasEncryptedValues: async () =>
+        Boolean(
+          (await createCredentialsRepo(database.db).sample()) ??
+            (await createProfilesRepo(database.db).sample()) ??
+            (await createNetboxTokensRepo(database.db).sample()),
+        ),
+    });
+    if (loaded.source === 'generated') {
+      app.log.warn(
+        { file: loaded.file },
+        database.driver === 'postgres'
+          ? 'generated an encryption key for saved-connection secrets; set the same ENCRYPTION_KEY on every node and back it up'
+          : 'generated an encryption key for saved-connection secrets; back it up with the data directory',
+      );
     }
+    const box = createSecretBox(loaded.key);
+    const profiles = createProfilesService({ db: database.db, box });
+    await profiles.verifyKey();
     app.decorate('profiles', profiles);
+    app.addHook('onClose', async () => closeImportParser());
     app.decorate('secretBox', box);
     // The terminal layer opens `{ type: 'open', profileId }` through this hook (plugins/terminals.ts).
     app.decorate('resolveProfile', async (userId: string, profileId: string) => {

@@ -27,8 +27,9 @@ import { uniqueViolation } from './db-errors.js';
 import { createFoldersRepo, type FolderWithCount } from './folders-repo.js';
 import { importKey } from './import-key.js';
 import { planImport } from './import-plan.js';
+import { parseImportFile } from './parse-import.js';
 import { createProfilesRepo } from './profiles-repo.js';
-import { type ExportFolder, parseVelociTerm, serializeVelociTerm } from './velociterm-yaml.js';
+import { type ExportFolder, serializeVelociTerm } from './velociterm-yaml.js';
 
 const { utils } = ssh2;
 
@@ -512,7 +513,7 @@ export function createProfilesService(deps: { db: Db; box: SecretBox }) {
       userId: string,
       input: { yaml: string; mode: ImportMode; dryRun: boolean },
     ): Promise<ImportResponse> {
-      const file = parseVelociTerm(input.yaml);
+      const file = await parseImportFile(input.yaml);
       const run = async (tx: DbOrTx) => {
         const [folderRows, credentialRows, profileRows] = await Promise.all([
           createFoldersRepo(tx).list(userId),

@@ -48,7 +48,7 @@ export interface ImportedFolder {
 
 /** A rejected file: 400 with `fields` keyed by entry path, each message starting with its line. */
 export class ImportFileError extends AppError {
-  constructor(problems: Array<{ path: string; message: string }>) {
+  constructor(readonly problems: Array<{ path: string; message: string }>) {
     const first = problems[0]!;
     const summary =
       problems.length === 1
@@ -68,6 +68,74 @@ function jsonSafe(value: unknown): unknown {
   return value === undefined ? null : JSON.parse(JSON.stringify(value));
 }
 
+/** Deepest nesting of flow collections (`[`, `{`) a file may have; VelociTerm files use none. */
+export const MAX_FLOW_DEPTH = 32;
+/** Widest indentation, in columns; a VelociTerm file needs 6. */
+export const MAX_INDENT = 256;
+
+/**
+ * One linear pass, before any parsing: refuses in milliseconds the shapes that make a YAML parser
+ * recurse or allocate without bound (a million nested `[`, runaway indentation), which are never
+ * a list of folders and sessions. Quoted scalars and comments are skipped.
+ */
+export function checkYamlShape(text: string): void {
+  let depth = 0;
+  let lineStart = true;
+  let indent = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 /* \n */) {
+      lineStart = true;
+      indent = 0;
+      continue;
+    }
+    if (lineStart) {
+      if (c === 32 /* space */) {
+        if (++indent > MAX_INDENT) {
+          throw new ImportFileError([
+            { path: 'yaml', message: `line ${lineOf(text, i)}: indented deeper than ${MAX_INDENT} columns` },
+          ]);
+        }
+        continue;
+      }
+      lineStart = false;
+    }
+    if (c === 35 /* # */ && (i === 0 || text.charCodeAt(i - 1) <= 32)) {
+      // A comment runs to the end of the line.
+      const end = text.indexOf('\n', i);
+      if (end < 0) return;
+      i = end - 1;
+    } else if (c === 34 /* " */) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++;
+    } else if (c === 39 /* ' */ && (depth > 0 || /[\s:\-[{,]/.test(text[i - 1] ?? ' '))) {
+      // A single-quoted scalar ('' is an escaped quote); an apostrophe inside a plain word is not.
+      for (i++; i < text.length; i++) {
+        if (text.charCodeAt(i) === 39) {
+          if (text.charCodeAt(i + 1) === 39) i++;
+          else break;
+        }
+      }
+    } else if (c === 91 /* [ */ || c === 123 /* { */) {
+      if (++depth > MAX_FLOW_DEPTH) {
+        throw new ImportFileError([
+          {
+            path: 'yaml',
+            message: `line ${lineOf(text, i)}: nested deeper than ${MAX_FLOW_DEPTH} levels; this is not a VelociTerm file`,
+          },
+        ]);
+      }
+    } else if ((c === 93 /* ] */ || c === 125) /* } */ && depth > 0) {
+      depth--;
+    }
+  }
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
 /** Parses and validates a whole file; throws ImportFileError naming lines and entries. */
 export function parseVelociTerm(text: string): ImportedFolder[] {
   if (text.includes('\0')) {
@@ -75,6 +143,7 @@ export function parseVelociTerm(text: string): ImportedFolder[] {
       { path: 'yaml', message: 'the file contains NUL bytes; it is not a YAML text file' },
     ]);
   }
+  checkYamlShape(text);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     lineCounter,
