@@ -9,7 +9,11 @@ log "building"
 pnpm run build
 # Loopback only unless HOST says otherwise (e.g. HOST=0.0.0.0 behind a TLS proxy on another machine).
 export HOST="${HOST:-127.0.0.1}"
-log "starting on http://${HOST}:${PORT:-8080} (loopback only; set HOST to listen elsewhere)"
+if [ -z "${SSH_ALLOWED_TARGETS:-}" ]; then
+  log "SSH targets: public addresses only. To reach this machine or your network, e.g.:"
+  log "  SSH_ALLOWED_TARGETS=127.0.0.1,192.168.0.0/16 ./scripts/start.sh"
+fi
+log "starting on http://${HOST}:${PORT:-8080}$([ "$HOST" = 127.0.0.1 ] && echo ' (loopback only; set HOST to listen elsewhere)')"
 export NODE_ENV="${NODE_ENV:-production}" DATA_DIR="${DATA_DIR:-$ROOT/data}"
 # --no-memory-reducer: see docs/decisions.md ("V8 memory reducer off").
 exec node --no-memory-reducer apps/api/dist/server.js

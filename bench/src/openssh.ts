@@ -9,6 +9,10 @@ import { withTimeout } from './stats.ts';
 export class OpenSshShell {
   private readonly proc: ChildProcess;
   received = 0;
+  /** The `ssh` client process (CPU accounting). */
+  get pid(): number {
+    return this.proc.pid!;
+  }
   onData: ((chunk: Buffer) => void) | null = null;
   private readonly exited: Promise<void>;
 

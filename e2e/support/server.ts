@@ -131,6 +131,8 @@ export async function startBroker(
     LOG_LEVEL: process.env.TETHER_E2E_LOG_LEVEL ?? 'info',
     // Every test signs in several times; the per-IP login limit is tested in the API suite.
     LOGIN_RATE_LIMIT: '10000',
+    // The throwaway sshd listens on loopback, which the default policy denies.
+    SSH_ALLOWED_TARGETS: '127.0.0.0/8',
     ...opts.env,
   };
 

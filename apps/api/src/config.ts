@@ -96,6 +96,7 @@ const EnvSchema = z.object({
   SSH_DENIED_TARGETS: list,
   SSH_KEEPALIVE_INTERVAL: duration('15s'),
   SSH_KEEPALIVE_COUNT_MAX: int(3, 1, 100),
+  SSH_OPEN_FAILURES_PER_MINUTE: int(10, 1, 100_000),
   AUDIT_RETENTION_DAYS: int(90, 1),
   METRICS_TOKEN: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -156,6 +157,8 @@ export interface Config {
     deniedTargets: string[];
     keepaliveIntervalMs: number;
     keepaliveCountMax: number;
+    /** Failed SSH opens per user per minute (bursts of as many); beyond it `RATE_LIMITED`. */
+    openFailuresPerMinute: number;
   };
   /** 32-byte AES-256-GCM key from ENCRYPTION_KEY; when unset, one is kept in DATA_DIR/encryption-key. */
   encryptionKey?: Buffer;
@@ -307,6 +310,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       deniedTargets: e.SSH_DENIED_TARGETS,
       keepaliveIntervalMs: e.SSH_KEEPALIVE_INTERVAL,
       keepaliveCountMax: e.SSH_KEEPALIVE_COUNT_MAX,
+      openFailuresPerMinute: e.SSH_OPEN_FAILURES_PER_MINUTE,
     },
     encryptionKey: encryptionKey ?? undefined,
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,

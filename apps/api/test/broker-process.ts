@@ -32,6 +32,8 @@ export async function spawnBroker(env: Record<string, string | undefined> = {}):
       DATA_DIR: dataDir,
       JWT_SECRET: randomBytes(32).toString('hex'),
       ADMIN_PASSWORD: ADMIN.password,
+      // The throwaway sshd listens on loopback, which the default policy denies.
+      SSH_ALLOWED_TARGETS: '127.0.0.0/8',
       LOG_LEVEL: 'info',
       WEB_DIST: '/nonexistent',
       ...env,

@@ -38,6 +38,7 @@ describe.skipIf(skipReason)('PostgreSQL unavailable', () => {
       LOGIN_RATE_LIMIT: '1000',
       LOG_LEVEL: 'silent',
       DATABASE_LOCK_TIMEOUT: '1500ms',
+      SSH_ALLOWED_TARGETS: '127.0.0.0/8',
     });
     app = await buildApp(config, { logger: false });
     base = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -45,6 +45,8 @@ export async function buildTestApp(
     ADMIN_USERNAME: ADMIN.username,
     ADMIN_PASSWORD: ADMIN.password,
     LOG_LEVEL: 'silent',
+    // The throwaway sshd listens on loopback, which the default policy denies.
+    SSH_ALLOWED_TARGETS: '127.0.0.0/8',
     ...(driver === 'postgres' ? { DATABASE_URL: await freshPostgresDatabase() } : {}),
     ...env,
   });

@@ -449,6 +449,28 @@ describe.each(DRIVERS)('NetBox import (%s)', (driver: Driver) => {
     expect(all.fetched).toBe(TOTAL);
   });
 
+  it('applies the target policy to the NetBox URL: never link-local, metadata or denied ranges', async () => {
+    const { admin, erin } = await setup({}, NETBOX_TOKEN);
+    for (const url of ['http://169.254.169.254', 'http://[fe80::1]:8080', 'http://100.100.100.200']) {
+      const res = await admin.request('PUT', '/api/admin/netbox', { url });
+      expect(res.statusCode, url).toBe(409);
+      expect(res.json().error.code).toBe(ErrorCode.TARGET_DENIED);
+    }
+    // An internal NetBox (loopback here) is what most teams run: allowed.
+    expect((await admin.request('PUT', '/api/admin/netbox', { url: nb.url })).statusCode).toBe(200);
+    expect((await erin.request('POST', '/api/netbox/test')).json()).toMatchObject({ ok: true });
+  });
+
+  it('checks the address a NetBox host name resolves to, on every connection', async () => {
+    // The stand-in listens on 127.0.0.1; reached by name, and loopback is denied here.
+    const byName = nb.url.replace('127.0.0.1', 'localhost');
+    const { erin } = await setup({ NETBOX_URL: byName, SSH_DENIED_TARGETS: '127.0.0.0/8,::1' });
+    const res = await erin.request('GET', '/api/netbox/devices');
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error.code).toBe(ErrorCode.TARGET_DENIED);
+    expect(nb.log.filter((l) => l.includes('/api/dcim/devices'))).toEqual([]);
+  });
+
   it('lets an admin set the NetBox URL at run time; users may not', async () => {
     const { admin, erin } = await setup({}, NETBOX_TOKEN);
     expect((await erin.request('GET', '/api/netbox/status')).json().configured).toBe(false);

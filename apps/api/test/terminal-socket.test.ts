@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { CloseCode, ErrorCode } from '@tether/protocol';
-import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTerminalsRepo } from '../src/persistence/terminals-repo.js';
 import { LOST_ON_RESTART } from '../src/plugins/terminals.js';
@@ -245,6 +245,52 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     expect((await c.waitForMessage('error', 20_000)).code).toBe(ErrorCode.AUTH_FAILED);
     c.messages.length = 0;
     await openTerminal(c, { expectHostKey: false });
+  });
+
+  it('budgets failed opens per user, so the broker cannot scan ports at network speed', async () => {
+    const { app, admin } = await start({ SSH_OPEN_FAILURES_PER_MINUTE: '3' });
+    const closedPort = await freePort();
+    const c = await TestTerminalClient.authed(base, admin);
+    const probe = async (client: TestTerminalClient) => {
+      client.messages.length = 0;
+      client.send({
+        type: 'open',
+        target: { host: '127.0.0.1', port: closedPort, username: 'x' },
+        auth: { method: 'password', password: 'x' },
+        cols: 80,
+        rows: 24,
+      });
+      return client.waitForMessage('error', 15_000);
+    };
+    for (let i = 0; i < 3; i++) expect((await probe(c)).code).toBe(ErrorCode.CONNECTION_REFUSED);
+    const limited = await probe(c);
+    expect(limited.code).toBe(ErrorCode.RATE_LIMITED);
+    expect(Number(limited.details?.retryAfter)).toBeGreaterThan(0);
+    // Refused before any connection: nothing was recorded for it.
+    const rows = (await admin.request('GET', '/api/terminals')).json().terminals;
+    expect(rows).toHaveLength(3);
+    // Another user has a budget of their own.
+    await admin.request('POST', '/api/admin/users', { username: 'hank', password: 'hank-password' });
+    const hank = new Browser(app);
+    await hank.login('hank', 'hank-password');
+    expect((await probe(await TestTerminalClient.authed(base, hank))).code).toBe(
+      ErrorCode.CONNECTION_REFUSED,
+    );
+  });
+
+  it('denies loopback and private targets unless SSH_ALLOWED_TARGETS lists them', async () => {
+    const { admin } = await start({ SSH_ALLOWED_TARGETS: '' });
+    const c = await TestTerminalClient.authed(base, admin);
+    c.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 80,
+      rows: 24,
+    });
+    const denied = await c.waitForMessage('error', 15_000);
+    expect(denied.code).toBe(ErrorCode.TARGET_DENIED);
+    expect(denied.message).toMatch(/SSH_ALLOWED_TARGETS/);
   });
 
   it('detaching keeps the terminal running; reattaching replays exactly the missed bytes', async () => {

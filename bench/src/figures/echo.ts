@@ -1,5 +1,5 @@
 import ssh2 from 'ssh2';
-import { createUser, login } from '../broker.ts';
+import { api, createUser, login } from '../broker.ts';
 import type { BenchContext, FigureResult, Metric } from '../context.ts';
 import { OpenSshShell } from '../openssh.ts';
 import { percentile, round, sleep, withTimeout } from '../stats.ts';
@@ -8,6 +8,12 @@ import { BenchTerminal } from '../terminal-client.ts';
 const INTERVAL_MS = 50; // 20 keystrokes per second on each side
 const STORM_CLIENTS = 20;
 const STORM_PASSWORD = 'bench-storm-password';
+/** Detached terminals of another user, each printing coloured lines as fast as it can. */
+const FLOODS = 6;
+const FLOOD_PASSWORD = 'bench-flood-password';
+// Every line sets and resets attributes and erases to the end of the line: all of it parsed by
+// the screen mirror (none of it is plain text the mirror may skip).
+const FLOOD_COMMAND = `yes "$(printf '\\033[1;31mflood\\033[0m \\033[32mline\\033[0m\\033[K')"\r`;
 
 interface EchoSide {
   name: string;
@@ -70,6 +76,7 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
   const broker = sideOf('broker', term);
   const sides = [broker, viaOpenSsh, direct];
   let quiet: Stats[] = [];
+  let storm: Stats[] = [];
   try {
     await term.open(
       { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
@@ -84,6 +91,10 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
     ctx.log(`  echo during a login storm (${STORM_CLIENTS} clients, ${stormSamples} samples each side)`);
     for (const side of sides) side.samples = [];
     await duringLoginStorm(ctx, () => interleaved(sides, stormSamples, true));
+    storm = sides.map((side) => stats(side.samples));
+    ctx.log(`  echo while ${FLOODS} detached terminals of another user flood (${stormSamples} samples each side)`);
+    for (const side of sides) side.samples = [];
+    await duringDetachedFloods(ctx, () => interleaved(sides, stormSamples, true));
     term.send({ type: 'terminate' });
   } finally {
     await term.close();
@@ -92,7 +103,8 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
   }
 
   const [b, o, d] = quiet as [Stats, Stats, Stats];
-  const [sb, so, sd] = sides.map((side) => stats(side.samples)) as [Stats, Stats, Stats];
+  const [sb, so, sd] = storm as [Stats, Stats, Stats];
+  const [fb, fo, fd] = sides.map((side) => stats(side.samples)) as [Stats, Stats, Stats];
   return {
     id: 'echo',
     metrics: [
@@ -101,6 +113,12 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       row('p99 vs in-process ssh2', b.p99, d.p99, b.p99 <= d.p99 + 2),
       row(`p50 during ${STORM_CLIENTS} concurrent logins, vs ssh -tt`, sb.p50, so.p50, null),
       row(`p99 during ${STORM_CLIENTS} concurrent logins, vs ssh -tt`, sb.p99, so.p99, null),
+      row(`p50 while ${FLOODS} detached terminals flood, vs ssh -tt`, fb.p50, fo.p50, null),
+      {
+        ...row(`p99 while ${FLOODS} detached terminals flood, vs ssh -tt`, fb.p99, fo.p99, null),
+        target: '<= quiet p99 + 10 ms',
+        pass: fb.p99 <= b.p99 + 10,
+      },
     ],
     detail: {
       samplesPerSide: samples,
@@ -109,6 +127,14 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       openssh: o,
       ssh2: d,
       loginStorm: { clients: STORM_CLIENTS, samplesPerSide: stormSamples, broker: sb, openssh: so, ssh2: sd },
+      detachedFloods: {
+        terminals: FLOODS,
+        command: FLOOD_COMMAND.trim(),
+        samplesPerSide: stormSamples,
+        broker: fb,
+        openssh: fo,
+        ssh2: fd,
+      },
     },
   };
 }
@@ -176,6 +202,37 @@ async function duringLoginStorm(ctx: BenchContext, measure: () => Promise<void>)
   } finally {
     stop = true;
     await Promise.all(storm);
+  }
+}
+
+/**
+ * Runs `measure` while another user's FLOODS terminals print escape-heavy lines as fast as they
+ * can, detached (no browser attached: only the broker's screen mirror reads their output).
+ */
+async function duringDetachedFloods(ctx: BenchContext, measure: () => Promise<void>): Promise<void> {
+  await createUser(ctx.broker.url, ctx.admin, 'bench-flood', FLOOD_PASSWORD);
+  const flooder = await login(ctx.broker.url, 'bench-flood', FLOOD_PASSWORD);
+  const ids: string[] = [];
+  try {
+    for (let i = 0; i < FLOODS; i++) {
+      const t = await BenchTerminal.connect(ctx.broker.url, flooder);
+      const prompt = t.waitForOutput('$ ', 20_000);
+      ids.push(
+        await t.open(
+          { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
+          { method: 'publickey', privateKey: ctx.sshd.keys.plain.privateKey },
+        ),
+      );
+      await prompt;
+      const flowing = t.waitForOutput('flood', 20_000);
+      t.type(FLOOD_COMMAND);
+      await flowing;
+      await t.close(); // detached: the flood goes on
+    }
+    await sleep(2_000); // every flood past its first ring of output
+    await measure();
+  } finally {
+    for (const id of ids) await api(ctx.broker.url, flooder, 'DELETE', `/api/terminals/${id}`);
   }
 }
 

@@ -3,111 +3,139 @@ import os from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
 import { createUser, FINGERPRINT_COOKIE, ROOT } from '../broker.ts';
 import type { BenchContext, FigureResult } from '../context.ts';
-import { median, percentile, round } from '../stats.ts';
+import { median, percentile, round, sleep } from '../stats.ts';
 
 const CLIENTS = 20;
+/** Users the open-loop phases sign in, round-robin: each one's logins stay seconds apart. */
+const OPEN_LOOP_USERS = 100;
 const PASSWORD = 'bench-login-password';
 const WARMUP = 75; // logins per client before the clock starts (~15 s)
 
 /**
- * Logins: 20 concurrent clients, each its own user (one live session per user: every login
- * revokes that user's previous session), logging in back to back. References, with the broker's
- * own argon2 library and parameters, in this process, between the rounds: one argon2id verify,
- * and the machine's argon2id ceiling — as many verifies at once as there are cores, nothing
- * else running. Every login costs one verify, so no broker can sign in more users per second
- * than that ceiling, and 20 clients in a closed loop wait at least 20 / ceiling at the median
- * (Little's law): the floor is printed so that a machine on which the target cannot be reached
- * says so. A warm-up of WARMUP logins per client comes first and is not counted.
+ * Logins, measured against the machine's own argon2id ceiling: as many verifies at once as there
+ * are cores (the broker's library and parameters, in this process, nothing else running). Every
+ * login costs one verify, so no broker can sign in more users per second than that.
+ *
+ * - Throughput: 20 clients in a closed loop, each its own user, saturate the broker; the rate is
+ *   reported as a fraction of the ceiling measured in the same round (target >= 0.9).
+ * - Latency: an open loop (Poisson arrivals, as users arrive independently of each other) at 50 %
+ *   and 80 % of the ceiling measured just before, each login timed from its scheduled arrival
+ *   (no coordinated omission). At 50 % load the p95 target is 3 x one verify + 20 ms (a login
+ *   queues behind at most a couple of others); 80 % is reported.
+ * A closed loop's latency says nothing here: with 20 clients its median is at least
+ * 20 / ceiling (Little's law), whatever the broker does.
  */
 export async function loginsFigure(ctx: BenchContext): Promise<FigureResult> {
   const perClient = ctx.quick ? 20 : 200;
   const rounds = ctx.quick ? 2 : 4;
   const perRound = Math.ceil(perClient / rounds);
+  const openLoopMs = ctx.quick ? 5_000 : 20_000;
   const users = Array.from({ length: CLIENTS }, (_, i) => `bench-login-${String(i + 1).padStart(2, '0')}`);
-  for (const u of users) await createUser(ctx.broker.url, ctx.admin, u, PASSWORD);
+  const arrivals = Array.from(
+    { length: OPEN_LOOP_USERS },
+    (_, i) => `bench-arrive-${String(i + 1).padStart(3, '0')}`,
+  );
+  for (const u of [...users, ...arrivals]) await createUser(ctx.broker.url, ctx.admin, u, PASSWORD);
 
   const options = await argon2Options();
   const hashed = await hash(PASSWORD, options);
   await verify(hashed, PASSWORD);
 
-  const latencies: number[] = [];
   const reference: number[] = [];
   const ceilings: number[] = [];
   // The verifies run on libuv's pool (4 threads unless UV_THREADPOOL_SIZE says otherwise): on a
   // machine with more cores than that the ceiling would be understated, so say how many ran.
   const cores = Math.min(os.availableParallelism(), Number(process.env.UV_THREADPOOL_SIZE) || 4);
   const rates: number[] = [];
-  const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
+  const closedLatencies: number[] = [];
+  const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
   const runClients = (count: number, record: boolean) =>
     Promise.all(
       users.map(async (u) => {
         for (let i = 0; i < count; i++) {
           const s = performance.now();
           await signIn(agent, ctx.broker.url, u);
-          if (record) latencies.push(performance.now() - s);
+          if (record) closedLatencies.push(performance.now() - s);
         }
       }),
     );
-  // Not counted: the first logins of a fresh broker run while V8 is still compiling the login
-  // path (and, with PGlite, the database's WebAssembly), at ~80 % of the steady rate.
-  ctx.log(`  logins warm-up (${CLIENTS} clients x ${WARMUP}, not counted)`);
-  await runClients(WARMUP, false);
-  for (let r = 0; r < rounds; r++) {
-    ctx.log(`  logins round ${r + 1}/${rounds} (${CLIENTS} clients x ${perRound})`);
+  const measureReference = async () => {
     for (let i = 0; i < 10; i++) {
       const t0 = performance.now();
       if (!(await verify(hashed, PASSWORD))) throw new Error('argon2 reference failed');
       reference.push(performance.now() - t0);
     }
-    ceilings.push(await argon2Ceiling(hashed, cores));
+    const ceiling = await argon2Ceiling(hashed, cores);
+    ceilings.push(ceiling);
+    return ceiling;
+  };
+  // Not counted: the first logins of a fresh broker run while V8 is still compiling the login
+  // path (and, with PGlite, the database's WebAssembly), at ~80 % of the steady rate.
+  ctx.log(`  logins warm-up (${CLIENTS} clients x ${WARMUP}, not counted)`);
+  await runClients(WARMUP, false);
+  const saturation: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    ctx.log(`  logins saturated round ${r + 1}/${rounds} (${CLIENTS} clients x ${perRound})`);
+    const ceiling = await measureReference();
     const t0 = performance.now();
     await runClients(perRound, true);
-    rates.push((CLIENTS * perRound) / ((performance.now() - t0) / 1000));
+    const rate = (CLIENTS * perRound) / ((performance.now() - t0) / 1000);
+    rates.push(rate);
+    saturation.push(rate / ceiling);
   }
-  const p50 = percentile(latencies, 50);
-  const p99 = percentile(latencies, 99);
-  const ref = median(reference);
-  const ceiling = median(ceilings);
+
+  const openLoop: Record<'50' | '80', { rate: number; ceiling: number; latencies: number[] }> = {
+    '50': { rate: 0, ceiling: 0, latencies: [] },
+    '80': { rate: 0, ceiling: 0, latencies: [] },
+  };
+  for (const load of ['50', '80'] as const) {
+    const ceiling = await measureReference();
+    const rate = (Number(load) / 100) * ceiling;
+    ctx.log(
+      `  logins open loop at ${load} % of ${round(ceiling, 1)}/s: ${round(rate, 1)} arrivals/s for ${openLoopMs / 1000} s`,
+    );
+    openLoop[load] = {
+      rate,
+      ceiling,
+      latencies: await arrive(agent, ctx.broker.url, arrivals, rate, openLoopMs),
+    };
+  }
+
+  const verifyMs = median(reference);
+  const p95At50 = percentile(openLoop['50'].latencies, 95);
+  const p95At80 = percentile(openLoop['80'].latencies, 95);
+  const budget = 3 * verifyMs + 20;
+  const throughputRatio = median(saturation);
   return {
     id: 'logins',
     metrics: [
       {
         figure: 'logins',
-        metric: `p50 (${CLIENTS} clients x ${perClient}) vs one argon2id verify`,
-        unit: 'ms',
-        broker: round(p50, 1),
-        reference: round(ref, 1),
-        ratio: round(p50 / ref, 2),
-        target: '-',
-        pass: null,
-      },
-      {
-        figure: 'logins',
-        metric: 'p99',
-        unit: 'ms',
-        broker: round(p99, 1),
-        reference: round(percentile(reference, 99), 1),
-        ratio: null,
-        target: '< 250 ms',
-        pass: p99 < 250,
-      },
-      {
-        figure: 'logins',
-        metric: `throughput vs argon2id alone, ${cores} at once`,
+        metric: `throughput vs argon2id ceiling (${CLIENTS} clients saturating, ${cores} verifies at once)`,
         unit: 'logins/s',
         broker: round(median(rates), 1),
-        reference: round(ceiling, 1),
-        ratio: round(median(rates) / ceiling, 3),
-        target: '-',
-        pass: null,
+        reference: round(median(ceilings), 1),
+        ratio: round(throughputRatio, 3),
+        target: '>= 0.9 of the ceiling',
+        pass: throughputRatio >= 0.9,
       },
       {
         figure: 'logins',
-        metric: `least p50 the argon2id ceiling allows (${CLIENTS} / ceiling)`,
+        metric: `p95 at 50% load (open loop, ${round(openLoop['50'].rate, 1)}/s) vs 3 x one verify + 20 ms`,
         unit: 'ms',
-        broker: round(p50, 1),
-        reference: round((CLIENTS / ceiling) * 1000, 1),
-        ratio: round(p50 / ((CLIENTS / ceiling) * 1000), 2),
+        broker: round(p95At50, 1),
+        reference: round(budget, 1),
+        ratio: round(p95At50 / budget, 2),
+        target: '<= 3 x verify + 20 ms',
+        pass: p95At50 <= budget,
+      },
+      {
+        figure: 'logins',
+        metric: `p95 at 80% load (open loop, ${round(openLoop['80'].rate, 1)}/s) vs one verify`,
+        unit: 'ms',
+        broker: round(p95At80, 1),
+        reference: round(verifyMs, 1),
+        ratio: round(p95At80 / verifyMs, 2),
         target: '-',
         pass: null,
       },
@@ -117,13 +145,63 @@ export async function loginsFigure(ctx: BenchContext): Promise<FigureResult> {
       perClient,
       rounds,
       argon2: options,
-      loginMs: { p50, p90: percentile(latencies, 90), p99, max: percentile(latencies, 100) },
-      referenceVerifyMs: { p50: ref, p99: percentile(reference, 99) },
-      argon2CeilingPerSecondByRound: ceilings.map((v) => round(v, 1)),
       cores,
-      loginsPerSecondByRound: rates.map((v) => round(v, 1)),
+      referenceVerifyMs: { p50: verifyMs, p99: percentile(reference, 99) },
+      argon2CeilingPerSecond: ceilings.map((v) => round(v, 1)),
+      saturatedLoginsPerSecondByRound: rates.map((v) => round(v, 1)),
+      saturatedFractionOfCeilingByRound: saturation.map((v) => round(v, 3)),
+      closedLoopLoginMs: { p50: percentile(closedLatencies, 50), p99: percentile(closedLatencies, 99) },
+      openLoop: Object.fromEntries(
+        Object.entries(openLoop).map(([load, o]) => [
+          `${load}%`,
+          {
+            arrivalsPerSecond: round(o.rate, 1),
+            ceiling: round(o.ceiling, 1),
+            logins: o.latencies.length,
+            ms: {
+              p50: round(percentile(o.latencies, 50), 1),
+              p95: round(percentile(o.latencies, 95), 1),
+              p99: round(percentile(o.latencies, 99), 1),
+              max: round(percentile(o.latencies, 100), 1),
+            },
+          },
+        ]),
+      ),
     },
   };
+}
+
+/**
+ * Open loop: logins arrive as a Poisson process at `rate` per second for `durationMs`, whatever
+ * the broker's answers, each from the next user in turn; each is timed from its scheduled
+ * arrival, so a broker that falls behind pays for the queue it built.
+ */
+async function arrive(agent: Agent, url: string, users: string[], rate: number, durationMs: number) {
+  const latencies: number[] = [];
+  const pending: Array<Promise<void>> = [];
+  let seed = 0x2545f491;
+  const random = () => {
+    // xorshift32: the same arrival pattern in every run.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 0x1_0000_0000;
+  };
+  const start = performance.now();
+  let next = start;
+  for (let i = 0; next - start < durationMs; i++) {
+    const wait = next - performance.now();
+    if (wait > 1) await sleep(wait);
+    const scheduled = next;
+    pending.push(
+      signIn(agent, url, users[i % users.length]!).then(() => {
+        latencies.push(performance.now() - scheduled);
+      }),
+    );
+    next += (-Math.log(1 - random()) / rate) * 1000;
+  }
+  await Promise.all(pending);
+  return latencies;
 }
 
 /**

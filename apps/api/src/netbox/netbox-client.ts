@@ -1,8 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
-import { NetboxErrorCode } from '@tether/protocol';
+import { ErrorCode, NetboxErrorCode } from '@tether/protocol';
 import { AppError } from '../errors.js';
+import type { TargetPolicy } from '../terminals/target-policy.js';
+import { isTerminalError } from '../terminals/terminal-error.js';
 
 /** Where NetBox is and how far its certificate is trusted: only ever set by an admin. */
 export interface NetboxTarget {
@@ -176,6 +178,15 @@ export function createNetboxClient(options: {
       req.on('error', (err) => {
         if (signal?.aborted) return reject(signal.reason);
         if (err instanceof NetboxError) return reject(err);
+        if (isTerminalError(err) && err.code === ErrorCode.TARGET_DENIED) {
+          return reject(
+            new AppError(
+              409,
+              ErrorCode.TARGET_DENIED,
+              'The NetBox URL points to an address the broker may not reach (link-local, cloud metadata or SSH_DENIED_TARGETS)',
+            ),
+          );
+        }
         const code = (err as NodeJS.ErrnoException).code ?? '';
         if (timeout.aborted || err.name === 'AbortError') {
           return reject(
@@ -358,8 +369,30 @@ export function createNetboxClient(options: {
 
 export type NetboxClient = ReturnType<typeof createNetboxClient>;
 
-/** One keep-alive agent per target, so a 20-page import reuses one connection. */
-export function agentFor(target: NetboxTarget): http.Agent {
+/**
+ * One keep-alive agent per target, so a 20-page import reuses one connection. Every connection's
+ * name resolution goes through the target policy, and the connection is made to the address it
+ * checked: a NetBox name cannot be pointed (or re-pointed, by DNS rebinding) at link-local,
+ * metadata or denied addresses. IP literals are checked before any request (`checkNetboxUrl`).
+ */
+export function agentFor(target: NetboxTarget, policy: TargetPolicy): http.Agent {
+  const lookup = (
+    hostname: string,
+    options: { all?: boolean },
+    callback: (
+      err: Error | null,
+      address: string | Array<{ address: string; family: number }>,
+      family?: number,
+    ) => void,
+  ) => {
+    policy.resolve(hostname).then(
+      (r) =>
+        options.all
+          ? callback(null, [{ address: r.address, family: r.family }])
+          : callback(null, r.address, r.family),
+      (err: Error) => callback(err, ''),
+    );
+  };
   return target.url.startsWith('https:')
     ? new https.Agent({
         keepAlive: true,
@@ -367,6 +400,23 @@ export function agentFor(target: NetboxTarget): http.Agent {
         rejectUnauthorized: target.tlsVerify,
         // `ca` replaces Node's trust store: keep the public roots and add the admin's CA.
         ...(target.ca ? { ca: [...tls.rootCertificates, target.ca] } : {}),
+        lookup: lookup as never,
       })
-    : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    : new http.Agent({ keepAlive: true, maxSockets: 4, lookup: lookup as never } as http.AgentOptions);
+}
+
+/** A NetBox URL the target policy refuses: 409 TARGET_DENIED, saying which rule family. */
+export async function checkNetboxUrl(url: string, policy: TargetPolicy): Promise<void> {
+  try {
+    await policy.resolve(new URL(url).hostname);
+  } catch (err) {
+    if (isTerminalError(err) && err.code === ErrorCode.TARGET_DENIED) {
+      throw new AppError(
+        409,
+        ErrorCode.TARGET_DENIED,
+        'The NetBox URL points to an address the broker may not reach (link-local, cloud metadata or SSH_DENIED_TARGETS)',
+      );
+    }
+    // Unresolvable now: the request itself will say NetBox is unreachable.
+  }
 }

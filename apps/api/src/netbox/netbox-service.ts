@@ -18,8 +18,10 @@ import type { Db } from '../db/index.js';
 import { NotFoundError } from '../errors.js';
 import { createFoldersRepo } from '../profiles/folders-repo.js';
 import { createProfilesRepo } from '../profiles/profiles-repo.js';
+import { createTargetPolicy, type TargetPolicy } from '../terminals/target-policy.js';
 import {
   agentFor,
+  checkNetboxUrl,
   createNetboxClient,
   DEFAULT_RETRY,
   type NetboxClient,
@@ -61,9 +63,12 @@ export function createNetboxService(deps: {
   box: SecretBox;
   env: NetboxEnvDefaults;
   retry?: RetryPolicy;
+  /** Where NetBox may be: never link-local, metadata or denied ranges (internal is fine). */
+  policy?: TargetPolicy;
   onRetry?: (info: { path: string; status: number | string; attempt: number; delayMs: number }) => void;
 }) {
   const { db, box, env } = deps;
+  const policy = deps.policy ?? createTargetPolicy({ internal: 'allow' });
   const tokens = createNetboxTokensRepo(db);
   const settingsRepo = createSettingsRepo(db);
   const tokenCtx = (userId: string): SecretContext => ({ userId, rowId: userId, field: TOKEN_FIELD });
@@ -89,7 +94,7 @@ export function createNetboxService(deps: {
     const key = `${t.url}\0${t.tlsVerify}`;
     if (agent?.key !== key) {
       agent?.agent.destroy();
-      agent = { key, agent: agentFor(t) };
+      agent = { key, agent: agentFor(t, policy) };
     }
     return agent.agent;
   }
@@ -112,6 +117,7 @@ export function createNetboxService(deps: {
         409,
       );
     }
+    await checkNetboxUrl(t.url, policy);
     const token = await tokenOf(userId);
     if (!token) {
       throw new NetboxError(NetboxErrorCode.NO_TOKEN, 'Save your NetBox API token first', 409);
@@ -340,6 +346,7 @@ export function createNetboxService(deps: {
       input: { url?: string | null; tlsVerify?: boolean | null },
       adminId: string,
     ): Promise<NetboxSettings> {
+      if (input.url) await checkNetboxUrl(input.url, policy);
       const s = await stored();
       const next: StoredSettings = {
         url: input.url === undefined ? s.url : input.url ? input.url.replace(/\/+$/, '') : null,

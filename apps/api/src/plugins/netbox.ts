@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { SecretDecryptionError } from '../crypto/secret-box.js';
 import { createNetboxService, type NetboxService } from '../netbox/netbox-service.js';
 import { EncryptionKeyMismatchError } from '../profiles/profiles-service.js';
+import { createTargetPolicy } from '../terminals/target-policy.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,6 +19,9 @@ export default fp(
       db: database.db,
       box: secretBox,
       env: config.netbox,
+      // The admin chooses NetBox's address, so internal networks are fine; link-local, cloud
+      // metadata and SSH_DENIED_TARGETS are not.
+      policy: createTargetPolicy({ denied: config.ssh.deniedTargets, internal: 'allow' }),
       onRetry: (info) => log.warn(info, 'netbox request retried'),
     });
     try {

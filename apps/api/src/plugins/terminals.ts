@@ -5,11 +5,13 @@ import type { WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-service.js';
 import type { TerminalRow } from '../db/schema/index.js';
 import { AppError } from '../errors.js';
+import { createKeyedBucket } from '../lib/keyed-bucket.js';
 import { createKnownHostsRepo } from '../persistence/known-hosts-repo.js';
 import { createTerminalsRepo } from '../persistence/terminals-repo.js';
 import type { ConnectInteraction } from '../terminals/ssh-connect.js';
-import { createTargetPolicy } from '../terminals/target-policy.js';
+import { createTargetPolicy, describeTargetPolicy } from '../terminals/target-policy.js';
 import type { Terminal } from '../terminals/terminal.js';
+import { TerminalError } from '../terminals/terminal-error.js';
 import { createTerminalManager, type TerminalManager } from '../terminals/terminal-manager.js';
 import { createSessionSockets, type SessionSockets } from '../ws/session-sockets.js';
 
@@ -39,8 +41,17 @@ function createTerminalService(deps: {
   audit: import('../audit/audit-repo.js').AuditRepo;
   resolveProfile: () => ProfileResolver | undefined;
   track: <T>(p: Promise<T>) => Promise<T>;
+  /** SSH_OPEN_FAILURES_PER_MINUTE: failed opens a user may have, in bursts of as many. */
+  openFailuresPerMinute: number;
 }) {
   const { manager, repo, knownHosts, nodeId, audit, track } = deps;
+  // Every failed open tells its user something about a network (refused, filtered, not SSH,
+  // wrong password): budgeted per user, so the broker is neither a port scanner nor a password
+  // guesser at network speed.
+  const failedOpens = createKeyedBucket({
+    capacity: deps.openFailuresPerMinute,
+    perMinute: deps.openFailuresPerMinute,
+  });
   const sockets = new Map<WebSocket, (code: number, reason: string) => void>();
 
   function summary(row: TerminalRow): TerminalSummary {
@@ -94,6 +105,15 @@ function createTerminalService(deps: {
         title ??= resolved.name ?? null;
       }
       if (!target) throw new AppError(400, ErrorCode.VALIDATION_FAILED, 'A target or profile is required.');
+      const waitMs = failedOpens.wait(user.userId);
+      if (waitMs > 0) {
+        const seconds = Math.ceil(waitMs / 1000);
+        throw new TerminalError(
+          ErrorCode.RATE_LIMITED,
+          `Too many failed connection attempts; try again in ${seconds} s.`,
+          { details: { retryAfter: String(seconds) } },
+        );
+      }
       const id = randomUUID();
       const t0 = performance.now();
       await repo.insert({
@@ -141,6 +161,8 @@ function createTerminalService(deps: {
         return terminal;
       } catch (err) {
         const code = (err as { code?: string }).code ?? ErrorCode.INTERNAL;
+        // A socket that went away while connecting is not a probe; every other failure is.
+        if (!signal.aborted) failedOpens.spend(user.userId);
         await repo.update(id, {
           status: 'exited',
           endedAt: new Date(),
@@ -242,6 +264,15 @@ export default fp(
       return p;
     };
 
+    app.log.info(
+      {
+        sshTargets: describeTargetPolicy({
+          allowed: config.ssh.allowedTargets,
+          denied: config.ssh.deniedTargets,
+        }),
+      },
+      'SSH target policy',
+    );
     const lost = await repo.markNodeTerminalsLost(config.nodeId, LOST_ON_RESTART);
     if (lost)
       app.log.warn({ count: lost, nodeId: config.nodeId }, 'terminals from a previous run marked lost');
@@ -304,6 +335,7 @@ export default fp(
       audit,
       resolveProfile: () => app.resolveProfile,
       track,
+      openFailuresPerMinute: config.ssh.openFailuresPerMinute,
     });
     const sessionSockets = createSessionSockets({
       auth,

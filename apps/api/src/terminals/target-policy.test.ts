@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createTargetPolicy, normalizeAddress, parseTargetList } from './target-policy.js';
+import {
+  createTargetPolicy,
+  describeTargetPolicy,
+  normalizeAddress,
+  parseTargetList,
+} from './target-policy.js';
 
 const fakeDns = (table: Record<string, string[]>) => async (host: string) => {
   const addrs = table[host];
@@ -23,14 +28,44 @@ describe('target policy', () => {
     ]) {
       await expect(policy.resolve(host), host).rejects.toMatchObject({ code: 'TARGET_DENIED' });
     }
-    await expect(policy.resolve('127.0.0.1')).resolves.toMatchObject({ address: '127.0.0.1', family: 4 });
+    await expect(policy.resolve('203.0.113.7')).resolves.toMatchObject({ address: '203.0.113.7', family: 4 });
+  });
+
+  it('denies loopback and private networks unless the allow list names them', async () => {
+    const dns = fakeDns({ 'intranet.example': ['203.0.113.9', '10.0.0.8'], 'db.example': ['::1'] });
+    const policy = createTargetPolicy({ lookup: dns });
+    for (const host of [
+      '127.0.0.1',
+      '127.8.9.10',
+      '::1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.254',
+      '192.168.1.1',
+      '100.64.0.1',
+      'fd12:3456::1',
+      '::ffff:192.168.1.1',
+      'intranet.example',
+      'db.example',
+    ]) {
+      await expect(policy.resolve(host), host).rejects.toMatchObject({ code: 'TARGET_DENIED' });
+    }
+    await expect(policy.resolve('172.32.0.1')).resolves.toMatchObject({ address: '172.32.0.1' });
+    const lab = createTargetPolicy({ allowed: '10.0.0.0/8,127.0.0.1', lookup: dns });
+    await expect(lab.resolve('10.1.2.3')).resolves.toMatchObject({ address: '10.1.2.3' });
+    await expect(lab.resolve('127.0.0.1')).resolves.toMatchObject({ address: '127.0.0.1' });
+    await expect(lab.resolve('192.168.1.1')).rejects.toMatchObject({ code: 'TARGET_DENIED' });
+    expect(describeTargetPolicy({})).toMatch(/^public addresses only/);
+    expect(describeTargetPolicy({ allowed: '10.0.0.0/8', denied: '10.9.0.0/16' })).toBe(
+      'only 10.0.0.0/8; never link-local or cloud metadata, nor 10.9.0.0/16',
+    );
   });
 
   it('checks the resolved addresses, not the name', async () => {
     const policy = createTargetPolicy({
       lookup: fakeDns({
         'metadata.example': ['169.254.169.254'],
-        'mixed.example': ['10.0.0.5', '169.254.169.254'],
+        'mixed.example': ['203.0.113.5', '169.254.169.254'],
       }),
     });
     await expect(policy.resolve('metadata.example')).rejects.toMatchObject({ code: 'TARGET_DENIED' });
@@ -38,11 +73,11 @@ describe('target policy', () => {
   });
 
   it('returns the resolved address so the connection cannot be rebound by a second lookup', async () => {
-    const policy = createTargetPolicy({ lookup: fakeDns({ 'box.example': ['10.1.2.3', '10.1.2.4'] }) });
+    const policy = createTargetPolicy({ lookup: fakeDns({ 'box.example': ['203.0.113.3', '203.0.113.4'] }) });
     await expect(policy.resolve('box.example')).resolves.toEqual({
-      address: '10.1.2.3',
+      address: '203.0.113.3',
       family: 4,
-      addresses: ['10.1.2.3', '10.1.2.4'],
+      addresses: ['203.0.113.3', '203.0.113.4'],
     });
   });
 

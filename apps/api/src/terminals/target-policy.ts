@@ -15,6 +15,10 @@ import { TerminalError } from './terminal-error.js';
  *     denied CIDR.
  *  3. If SSH_ALLOWED_TARGETS is non-empty, allowed only if the name matches an allowed glob or
  *     EVERY resolved address is in an allowed CIDR.
+ *  4. If it is empty (the default), denied if ANY resolved address is internal: loopback,
+ *     private (RFC 1918, ULA), carrier-grade NAT. A broker that reaches its own network must be
+ *     told which parts of it (e.g. SSH_ALLOWED_TARGETS=10.0.0.0/8): otherwise any user could map
+ *     the internal network through it (which ports answer, which are filtered).
  * The caller connects to the returned address, never the name again: a second resolution could
  * return a different (rebinding) answer than the one checked.
  */
@@ -28,6 +32,11 @@ export interface TargetPolicyOptions {
   denied?: string | readonly string[];
   /** Keep true unless the broker really must reach link-local devices. */
   denyLinkLocal?: boolean;
+  /**
+   * Loopback and private networks without an allow list: denied (SSH, where every user picks
+   * targets) or allowed (an address only an admin sets, like NetBox's).
+   */
+  internal?: 'deny-unless-allowed' | 'allow';
   /** DNS resolution; defaults to dns.lookup({ all: true }) (what the OS would use). */
   lookup?: LookupAll;
   /** Abort resolution after this long. */
@@ -47,7 +56,9 @@ export interface TargetPolicy {
   resolve(host: string): Promise<ResolvedTarget>;
 }
 
-const DENIED_MESSAGE = 'Connections to this host are not allowed by the broker policy.';
+// One message for every rule: which rule matched would tell a user what a name resolves to.
+const DENIED_MESSAGE =
+  'Connections to this host are not allowed by the broker policy (an administrator can allow it with SSH_ALLOWED_TARGETS).';
 
 /** Addresses no SSH target should ever be: metadata endpoints and non-unicast ranges. */
 const DEFAULT_DENIED_V4: Array<[string, number]> = [
@@ -62,6 +73,20 @@ const DEFAULT_DENIED_V6: Array<[string, number]> = [
   ['fd00:ec2::254', 128], // AWS metadata over IPv6
   ['::', 128], // unspecified
   ['ff00::', 8], // multicast
+];
+
+/** The broker's own and private networks: denied unless SSH_ALLOWED_TARGETS lists them. */
+const INTERNAL_V4: Array<[string, number]> = [
+  ['127.0.0.0', 8], // loopback: the broker host's own services
+  ['10.0.0.0', 8],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['100.64.0.0', 10], // carrier-grade NAT, also Tailscale
+  ['198.18.0.0', 15], // benchmarking networks, used inside data centres
+];
+const INTERNAL_V6: Array<[string, number]> = [
+  ['::1', 128],
+  ['fc00::', 7], // unique local addresses
 ];
 
 export function parseTargetList(value: string | readonly string[] | undefined): string[] {
@@ -160,6 +185,16 @@ function expandIPv6(address: string): number[] {
 
 const defaultLookup: LookupAll = (host) => dnsLookup(host, { all: true, verbatim: true });
 
+/** One line for the start-up log and the quick start: what the policy lets users reach. */
+export function describeTargetPolicy(options: Pick<TargetPolicyOptions, 'allowed' | 'denied'>): string {
+  const allowed = parseTargetList(options.allowed);
+  const denied = parseTargetList(options.denied);
+  const base = allowed.length
+    ? `only ${allowed.join(', ')}`
+    : 'public addresses only (loopback and private networks need SSH_ALLOWED_TARGETS)';
+  return `${base}; never link-local or cloud metadata${denied.length ? `, nor ${denied.join(', ')}` : ''}`;
+}
+
 export function createTargetPolicy(options: TargetPolicyOptions = {}): TargetPolicy {
   const allowed = compileList(parseTargetList(options.allowed), 'SSH_ALLOWED_TARGETS');
   const denied = compileList(parseTargetList(options.denied), 'SSH_DENIED_TARGETS');
@@ -169,6 +204,9 @@ export function createTargetPolicy(options: TargetPolicyOptions = {}): TargetPol
     for (const [net, prefix] of DEFAULT_DENIED_V4) builtIn.addSubnet(net, prefix, 'ipv4');
     for (const [net, prefix] of DEFAULT_DENIED_V6) builtIn.addSubnet(net, prefix, 'ipv6');
   }
+  const internal = new BlockList();
+  for (const [net, prefix] of INTERNAL_V4) internal.addSubnet(net, prefix, 'ipv4');
+  for (const [net, prefix] of INTERNAL_V6) internal.addSubnet(net, prefix, 'ipv6');
   const lookup = options.lookup ?? defaultLookup;
   const lookupTimeoutMs = options.lookupTimeoutMs ?? 10_000;
 
@@ -206,6 +244,8 @@ export function createTargetPolicy(options: TargetPolicyOptions = {}): TargetPol
           allowed.addresses.check(r.address, r.family === 4 ? 'ipv4' : 'ipv6'),
         );
         if (!allowed.hasAddresses || !allIn) deny();
+      } else if (!allowListActive && options.internal !== 'allow') {
+        if (resolved.some((r) => internal.check(r.address, r.family === 4 ? 'ipv4' : 'ipv6'))) deny();
       }
       const first = resolved[0] as { address: string; family: 4 | 6 };
       return { address: first.address, family: first.family, addresses: resolved.map((r) => r.address) };
