@@ -92,7 +92,9 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
     for (const side of sides) side.samples = [];
     await duringLoginStorm(ctx, () => interleaved(sides, stormSamples, true));
     storm = sides.map((side) => stats(side.samples));
-    ctx.log(`  echo while ${FLOODS} detached terminals of another user flood (${stormSamples} samples each side)`);
+    ctx.log(
+      `  echo while ${FLOODS} detached terminals of another user flood (${stormSamples} samples each side)`,
+    );
     for (const side of sides) side.samples = [];
     await duringDetachedFloods(ctx, () => interleaved(sides, stormSamples, true));
     term.send({ type: 'terminate' });

@@ -8,12 +8,14 @@ import {
   screenOf,
   writeAsync,
 } from '../../test/terminals/screen.js';
-import { TerminalMirror } from './mirror.js';
+import { MirrorScheduler, TerminalMirror } from './mirror.js';
 import { ByteRing } from './ring-buffer.js';
 
 function setup(capacity = 1 << 20, cols = 80, rows = 24, hibernateAfterMs = 0) {
   const ring = new ByteRing(capacity);
   const mirror = new TerminalMirror({ ring, cols, rows, scrollback: 1000, hibernateAfterMs });
+  // As with a viewer attached: parsed at full speed (detached mirrors get a background share).
+  mirror.watched = true;
   const reference = createHeadless(cols, rows);
   const written: Buffer[] = [];
   const output = (data: string | Buffer) => {
@@ -316,4 +318,78 @@ function mulberry32(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+describe('MirrorScheduler', () => {
+  const FLOOD = Buffer.from('\x1b[1;31mred\x1b[0m \x1b[32mgreen\x1b[0m\x1b[K\r\n'.repeat(40_000));
+
+  /** A mirror of `owner` whose ring just filled with colourful output: ~1 MiB queued to parse. */
+  function flooded(scheduler: MirrorScheduler, owner: string, watched = true) {
+    const ring = new ByteRing(1 << 20);
+    const mirror = new TerminalMirror({ ring, cols: 80, rows: 24, scrollback: 100, owner, scheduler });
+    mirror.watched = watched;
+    const chunk = FLOOD.subarray(0, ring.capacity);
+    mirror.beforeAppend(chunk);
+    ring.append(chunk);
+    expect(mirror.backlog).toBeGreaterThan(512 * 1024);
+    return { mirror, ring };
+  }
+
+  it('shares parsing fairly between users, not terminals, and yields to I/O between steps', async () => {
+    const scheduler = new MirrorScheduler();
+    // One user with six flooding terminals, another with one.
+    const alice = Array.from({ length: 6 }, () => flooded(scheduler, 'alice'));
+    const bob = flooded(scheduler, 'bob');
+    const aliceBacklog = () => alice.reduce((n, m) => n + m.mirror.backlog, 0);
+    const before = aliceBacklog();
+    const bobBefore = bob.mirror.backlog;
+    // Timers keep running while all of that is parsed: the event loop is never held for long.
+    let ticks = 0;
+    let worst = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+      ticks++;
+    }, 1);
+    await waitUntil(() => bob.mirror.backlog === 0, 30_000);
+    clearInterval(ticker);
+    const parsedByAlice = before - aliceBacklog();
+    console.log(
+      `scheduler: alice's 6 terminals parsed ${parsedByAlice} B while bob's one parsed ${bobBefore} B; ${ticks} timer ticks, worst gap ${worst.toFixed(1)} ms`,
+    );
+    // By the time bob's one terminal was parsed, alice's six together got about as much.
+    expect(parsedByAlice).toBeLessThan(bobBefore * 1.5);
+    expect(parsedByAlice).toBeGreaterThan(bobBefore * 0.5);
+    expect(ticks).toBeGreaterThan(20);
+    for (const m of [...alice, bob]) m.mirror.dispose();
+  });
+
+  it('gives detached terminals a bounded share of the time, and a snapshot request priority', async () => {
+    const scheduler = new MirrorScheduler();
+    const detached = flooded(scheduler, 'carol', false);
+    const t0 = performance.now();
+    const busy0 = scheduler.busyMs;
+    await new Promise((r) => setTimeout(r, 300));
+    const share = (scheduler.busyMs - busy0) / (performance.now() - t0);
+    console.log(`detached parsing took ${(share * 100).toFixed(0)} % of 300 ms`);
+    expect(scheduler.busyMs - busy0).toBeGreaterThan(0);
+    expect(share).toBeLessThan(0.4);
+    // A snapshot does not wait for the background share: it is served first, in full.
+    const started = performance.now();
+    const snap = await detached.mirror.snapshot();
+    expect(snap.offset).toBe(detached.ring.end);
+    expect(detached.mirror.backlog).toBe(0);
+    console.log(`snapshot of the rest took ${(performance.now() - started).toFixed(0)} ms`);
+    detached.mirror.dispose();
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }

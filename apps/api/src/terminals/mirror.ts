@@ -35,6 +35,13 @@ export interface TerminalMirrorOptions {
   /** Called whenever `backlog` changes, so the owner can apply flow control. */
   onBacklogChange?: () => void;
   /**
+   * Whose terminal this is: parsing is shared out fairly between owners first, then between
+   * an owner's terminals (see `MirrorScheduler`).
+   */
+  owner?: string;
+  /** The scheduler that runs this mirror's parsing; the process-wide one by default. */
+  scheduler?: MirrorScheduler;
+  /**
    * Leave plain text that cannot affect the result unparsed (see `skippable`). Default true;
    * false parses every byte (the tests compare both).
    */
@@ -47,13 +54,163 @@ interface PendingResize {
   rows: number;
 }
 
-const FEED_SLICE_BYTES = 64 * 1024;
+const CR = Buffer.from('\r');
 /** Plain text shorter than this is parsed even when it could be skipped: not worth a scan. */
 const MIN_SKIP_BYTES = 64 * 1024;
 const FEED_HEADROOM_BYTES = 256 * 1024;
 /** Most plain text held back (see `deferred`) instead of parsed; longer tails are parsed. */
 const MAX_DEFERRED_BYTES = 256 * 1024;
 const MAX_PENDING_RESIZES = 32;
+
+/** One step of a mirror's parsing: bytes for xterm, or an action between them. */
+type MirrorWork = { bytes: Uint8Array; done?: () => void } | { run: () => void };
+
+/** Output is queued for the parser in slices of this size: ~1-2 ms of parsing each. */
+const SLICE_BYTES = 8 * 1024;
+/** A scheduler step parses slices of one mirror until this much time has passed. */
+const STEP_BUDGET_MS = 1;
+/** Most of the time detached terminals' parsing may take, all of them together. */
+const BACKGROUND_SHARE = 0.25;
+
+/** Round-robin between owners, then between each owner's mirrors. */
+class FairQueue {
+  private readonly owners = new Map<string, TerminalMirror[]>();
+  /** Owners with work, in turn order. */
+  private readonly turns: string[] = [];
+
+  add(mirror: TerminalMirror): void {
+    const list = this.owners.get(mirror.owner);
+    if (!list) {
+      this.owners.set(mirror.owner, [mirror]);
+      this.turns.push(mirror.owner);
+    } else if (!list.includes(mirror)) {
+      list.push(mirror);
+    }
+  }
+
+  get empty(): boolean {
+    return this.turns.length === 0;
+  }
+
+  /** The next mirror with work, taken out of the queue (it rejoins with `add` after its step). */
+  take(): TerminalMirror | undefined {
+    while (this.turns.length > 0) {
+      const owner = this.turns.shift()!;
+      const list = this.owners.get(owner) ?? [];
+      const m = list.shift();
+      // The owner goes to the back of the line; the mirror rejoins its list after its step.
+      if (list.length > 0) this.turns.push(owner);
+      else this.owners.delete(owner);
+      if (m?.hasWork) return m;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Runs the parsing of every mirror in the process, one step at a time, so that no terminal's
+ * output can hold the event loop — and with it every other user's keystrokes — for longer than
+ * one step. A step parses one mirror's slices for about STEP_BUDGET_MS (at least one slice),
+ * synchronously; the next step is scheduled with `setImmediate`, after pending I/O, so a
+ * keystroke waits for at most one step.
+ *
+ * Fair: steps go round-robin between owners (users) and, within an owner, between their
+ * terminals, so six flooding terminals of one user get the parsing time one terminal of another
+ * user gets. Three classes, in order: mirrors whose snapshot someone awaits (a user is waiting
+ * for their screen), mirrors of watched terminals, and mirrors of detached ones. Nobody watches
+ * a detached terminal, so its parsing gets at most BACKGROUND_SHARE of the time: the rest of the
+ * machine stays with the people using it.
+ *
+ * Parsing that falls behind is bounded per terminal by the mirror's flow control: the terminal
+ * pauses its SSH channel while its backlog is above the high watermark, so a flood runs at the
+ * speed its share of parsing allows, and its memory stays bounded.
+ */
+export class MirrorScheduler {
+  private readonly live = new FairQueue();
+  private readonly background = new FairQueue();
+  private readonly urgent: TerminalMirror[] = [];
+  private running = false;
+  private steps = 0;
+  /** Detached mirrors may take their next step from this time on (performance.now()). */
+  private backgroundAt = 0;
+  private backgroundTimer: NodeJS.Timeout | null = null;
+
+  private busy = 0;
+
+  /** Steps run so far (tests, metrics). */
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  /** Time spent parsing in steps so far, in ms (tests, metrics). */
+  get busyMs(): number {
+    return this.busy;
+  }
+
+  /** `mirror` has work (or more urgent work); it is scheduled if it was not. */
+  wake(mirror: TerminalMirror, urgent: boolean): void {
+    if (urgent && !this.urgent.includes(mirror)) this.urgent.push(mirror);
+    if (!this.urgent.includes(mirror)) (mirror.watched ? this.live : this.background).add(mirror);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.running) return;
+    if (this.urgent.length === 0 && this.live.empty) {
+      if (this.background.empty) return;
+      const wait = this.backgroundAt - performance.now();
+      if (wait > 0) {
+        this.backgroundTimer ??= setTimeout(() => {
+          this.backgroundTimer = null;
+          this.kick();
+        }, Math.ceil(wait));
+        return;
+      }
+    }
+    this.running = true;
+    setImmediate(() => this.step());
+  }
+
+  private next(): { mirror: TerminalMirror; background: boolean } | undefined {
+    while (this.urgent.length > 0) {
+      const m = this.urgent[0]!;
+      if (m.hasWork && m.awaitingSnapshot) return { mirror: m, background: false };
+      // Its snapshot is served: whatever it has left takes turns like everyone else's.
+      this.urgent.shift();
+      if (m.hasWork) (m.watched ? this.live : this.background).add(m);
+    }
+    const live = this.live.take();
+    if (live) return { mirror: live, background: false };
+    if (performance.now() < this.backgroundAt) return undefined;
+    const m = this.background.take();
+    return m ? { mirror: m, background: true } : undefined;
+  }
+
+  private step(): void {
+    const picked = this.next();
+    if (!picked) {
+      this.running = false;
+      this.kick();
+      return;
+    }
+    const { mirror: m, background } = picked;
+    this.steps++;
+    const started = performance.now();
+    m.runStep(() => {
+      this.running = false;
+      const took = performance.now() - started;
+      this.busy += took;
+      if (background) {
+        this.backgroundAt = performance.now() + (took * (1 - BACKGROUND_SHARE)) / BACKGROUND_SHARE;
+      }
+      if (m.hasWork) this.wake(m, m.awaitingSnapshot);
+      else this.kick();
+    });
+  }
+}
+
+/** The process-wide scheduler every mirror uses unless given another. */
+export const mirrorScheduler = new MirrorScheduler();
 
 /**
  * Headless mirror of a terminal's screen, built and fed lazily.
@@ -100,6 +257,12 @@ export class TerminalMirror {
   private deferred: Buffer | null = null;
   private hibernateTimer: NodeJS.Timeout | null = null;
   private disposed = false;
+  /** Parsing not handed to xterm yet, in stream order; run by the scheduler. */
+  private work: MirrorWork[] = [];
+  /** Snapshots waiting for `work` to drain. */
+  private waitingSnapshots = 0;
+  private readonly scheduler: MirrorScheduler;
+  readonly owner: string;
 
   constructor(options: TerminalMirrorOptions) {
     this.ring = options.ring;
@@ -110,6 +273,66 @@ export class TerminalMirror {
     this.onBacklogChange = options.onBacklogChange;
     this.skipPlainText = options.skipPlainText ?? true;
     this.fed = this.ring.end;
+    this.owner = options.owner ?? '';
+    this.scheduler = options.scheduler ?? mirrorScheduler;
+  }
+
+  /** Work is queued for the scheduler. */
+  get hasWork(): boolean {
+    return !this.disposed && this.work.length > 0;
+  }
+
+  /**
+   * Someone watches this terminal (set by its owner on attach and detach). Detached terminals'
+   * parsing runs in the background share (see `MirrorScheduler`).
+   */
+  watched = false;
+
+  /** Someone awaits a snapshot of this mirror. */
+  get awaitingSnapshot(): boolean {
+    return this.waitingSnapshots > 0;
+  }
+
+  private submit(item: MirrorWork): void {
+    this.work.push(item);
+    this.scheduler.wake(this, this.waitingSnapshots > 0);
+  }
+
+  /**
+   * One scheduler step: this mirror's queued slices (and the actions between them) for about
+   * STEP_BUDGET_MS, parsed synchronously; `done` when the step is over.
+   */
+  runStep(done: () => void): void {
+    const term = this.term;
+    if (!term || this.disposed || this.work.length === 0) {
+      done();
+      return;
+    }
+    const writeSync = syncWriter(term);
+    if (!writeSync) {
+      // xterm without a synchronous write (an upgrade): one item per step, through its queue.
+      const item = this.work.shift()!;
+      term.write('run' in item ? '' : item.bytes, () => {
+        if ('run' in item) item.run();
+        else item.done?.();
+        done();
+      });
+      return;
+    }
+    const started = performance.now();
+    do {
+      const item = this.work.shift()!;
+      if ('run' in item) {
+        // '' drains anything xterm still holds (a restored hibernation), so the action sees
+        // every byte before it parsed.
+        writeSync('');
+        item.run();
+      } else {
+        writeSync(item.bytes);
+        item.done?.();
+      }
+    } while (this.work.length > 0 && !this.disposed && performance.now() - started < STEP_BUDGET_MS);
+    done();
   }
 
   /** Stream offset up to which bytes have been handed to the parser (or skipped, or held back). */
@@ -178,12 +401,17 @@ export class TerminalMirror {
     const offset = this.fed;
     const term = this.materialize();
     return new Promise((resolve, reject) => {
-      term.write('', () => {
-        try {
-          resolve({ data: this.serialize(term), offset, cols: term.cols, rows: term.rows });
-        } catch (err) {
-          reject(err);
-        }
+      // Someone is waiting for this screen: the scheduler serves this mirror first until then.
+      this.waitingSnapshots++;
+      this.submit({
+        run: () => {
+          this.waitingSnapshots--;
+          try {
+            resolve({ data: this.serialize(term), offset, cols: term.cols, rows: term.rows });
+          } catch (err) {
+            reject(err);
+          }
+        },
       });
       this.armHibernation();
     });
@@ -200,6 +428,7 @@ export class TerminalMirror {
     this.hibernated = null;
     this.deferred = null;
     this.pendingResizes = [];
+    this.work = [];
   }
 
   /** Feeds everything still pending in the ring. */
@@ -226,7 +455,7 @@ export class TerminalMirror {
     const skip = this.pendingResizes.length === 0 ? this.skippable(term, bytes) : 0;
     if (skip > 0) {
       // The skipped text ended with CR LF, so the cursor was in column 0: put it there.
-      term.write('\r');
+      this.submit({ bytes: CR });
       bytes = bytes.subarray(skip);
       this.fed += skip;
       this.skipped += skip;
@@ -249,14 +478,17 @@ export class TerminalMirror {
       const next = this.pendingResizes[0];
       const stop = next && next.at <= endOffset ? next.at : endOffset;
       while (pos < stop) {
-        const n = Math.min(FEED_SLICE_BYTES, stop - pos);
+        const n = Math.min(SLICE_BYTES, stop - pos);
         const piece = bytes.subarray(cursor, cursor + n);
         cursor += n;
         pos += n;
         this.queued += n;
-        term.write(piece, () => {
-          this.queued -= n;
-          this.onBacklogChange?.();
+        this.submit({
+          bytes: piece,
+          done: () => {
+            this.queued -= n;
+            this.onBacklogChange?.();
+          },
         });
       }
       if (next && next.at === pos) {
@@ -264,7 +496,7 @@ export class TerminalMirror {
         this.cols = next.cols;
         this.rows = next.rows;
         // Applied in stream order: after the bytes before it are parsed, before the rest.
-        term.write('', () => term.resize(next.cols, next.rows));
+        this.submit({ run: () => term.resize(next.cols, next.rows) });
       }
       if (!next || next.at > endOffset) break;
     }
@@ -291,7 +523,8 @@ export class TerminalMirror {
    * missing (an xterm upgrade), nothing is skipped and the mirror is exactly as before.
    */
   private skippable(term: HeadlessTerminal, bytes: Buffer): number {
-    if (!this.skipPlainText || this.queued !== 0 || bytes.length < MIN_SKIP_BYTES) return 0;
+    if (!this.skipPlainText || this.queued !== 0 || this.work.length > 0 || bytes.length < MIN_SKIP_BYTES)
+      return 0;
     if (!atRest(term)) return 0;
     const plainEnd = plainPrefixLength(bytes);
     if (plainEnd < MIN_SKIP_BYTES) return 0;
@@ -343,7 +576,7 @@ export class TerminalMirror {
     this.hibernateTimer = null;
     const term = this.term;
     if (!term || this.disposed) return;
-    if (this.queued > 0) {
+    if (this.queued > 0 || this.work.length > 0) {
       this.armHibernation();
       return;
     }
@@ -365,6 +598,7 @@ export function createTerminalMirror(options: TerminalMirrorOptions): TerminalMi
 
 interface XtermInternals {
   _core?: {
+    writeSync?: (data: string | Uint8Array) => void;
     coreService?: { isCursorHidden?: boolean; modes?: { insertMode?: boolean } };
     coreMouseService?: { activeEncoding?: string };
     buffer?: { scrollTop?: number; scrollBottom?: number };
@@ -375,6 +609,15 @@ interface XtermInternals {
       _utf8Decoder?: { interim?: Uint8Array };
     };
   };
+}
+
+/**
+ * xterm's synchronous write (`_core.writeSync`): parses now, in order after anything queued by
+ * `write`. Internal, so read defensively: without it the scheduler falls back to `write`.
+ */
+function syncWriter(term: HeadlessTerminal): ((data: string | Uint8Array) => void) | null {
+  const core = (term as unknown as XtermInternals)._core;
+  return typeof core?.writeSync === 'function' ? (data) => core.writeSync!(data) : null;
 }
 
 /**

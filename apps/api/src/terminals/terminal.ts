@@ -215,6 +215,8 @@ export class Terminal {
       scrollback: options.scrollback ?? 1000,
       hibernateAfterMs: options.mirrorHibernateAfterMs ?? 5 * 60_000,
       onBacklogChange: () => this.evaluateFlow(),
+      // Parsing is shared out fairly between users (the mirror scheduler).
+      owner: options.userId,
     });
     this.wireChannel();
   }
@@ -279,6 +281,7 @@ export class Terminal {
     const state: ViewerState = { viewer, phase: 'pending', sentOffset: 0, ackedOffset: 0, blocked: false };
     this.viewers.set(viewer, state);
     this.detachedSinceMs = null;
+    this.mirror.watched = this.viewers.size > 0;
     this.events.onAttachChange?.(this, this.viewers.size);
 
     const { resumeFrom } = options;
@@ -324,6 +327,7 @@ export class Terminal {
   detach(viewer: TerminalViewer): void {
     if (!this.viewers.delete(viewer)) return;
     if (this.viewers.size === 0) this.detachedSinceMs = Date.now();
+    this.mirror.watched = this.viewers.size > 0;
     this.events.onAttachChange?.(this, this.viewers.size);
     this.evaluateFlow();
   }
