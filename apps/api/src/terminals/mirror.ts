@@ -63,7 +63,9 @@ const MAX_DEFERRED_BYTES = 256 * 1024;
 const MAX_PENDING_RESIZES = 32;
 
 /** One step of a mirror's parsing: bytes for xterm, or an action between them. */
-type MirrorWork = { bytes: Uint8Array; done?: () => void } | { run: () => void };
+type MirrorWork =
+  /** `stream`: a slice of the output stream (counted in `fed` and `queued`), not an extra byte. */
+  { bytes: Uint8Array; stream?: boolean; done?: () => void } | { run: () => void };
 
 /** Output is queued for the parser in slices of this size: ~1-2 ms of parsing each. */
 const SLICE_BYTES = 8 * 1024;
@@ -446,6 +448,18 @@ export class TerminalMirror {
    */
   private feed(bytes: Buffer, endOffset: number, mayDefer = true): void {
     const term = this.materialize();
+    if (!this.deferred && this.work.length > 0 && this.work.every((w) => 'bytes' in w && w.stream)) {
+      // Output queued for the parser but not handed to it yet continues exactly where xterm's
+      // parser stands: taken back and fed again in front of the new bytes, so the plain-text
+      // fast path sees the whole run even when parsing fell behind (a bulk stream otherwise
+      // stops skipping as soon as one batch is still queued when the next arrives).
+      const taken = this.work.map((w) => (w as { bytes: Uint8Array }).bytes);
+      const n = taken.reduce((sum, b) => sum + b.length, 0);
+      this.work = [];
+      this.queued -= n;
+      this.fed -= n;
+      bytes = Buffer.concat([...taken, bytes]);
+    }
     if (this.deferred) {
       // Taken back and fed again in front of the new bytes, as if never held back.
       this.fed -= this.deferred.length;
@@ -485,6 +499,7 @@ export class TerminalMirror {
         this.queued += n;
         this.submit({
           bytes: piece,
+          stream: true,
           done: () => {
             this.queued -= n;
             this.onBacklogChange?.();
