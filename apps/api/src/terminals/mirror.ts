@@ -369,11 +369,11 @@ export class TerminalMirror {
     // whole ring's worth is parsed. Terminals that print less than that are never parsed.
     const headroom = Math.min(FEED_HEADROOM_BYTES, this.ring.capacity >> 2);
     if (this.ring.end + chunk.length - (this.ring.capacity - headroom) <= this.fed) return;
-    const pending = this.ring.slice(this.fed);
-    if (pending === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
-    // One batch (a copy: the producer may reuse `chunk`, and xterm keeps a reference until it
-    // parses), so the plain-text fast path sees the whole run.
-    this.feed(Buffer.concat([pending, chunk]), this.ring.end + chunk.length);
+    // One batch (a copy: the producer may reuse `chunk`, and the parser's queue keeps a
+    // reference until it parses), so the plain-text fast path sees the whole run.
+    const batch = this.ring.sliceWith(this.fed, chunk);
+    if (batch === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
+    this.feed(batch, this.ring.end + chunk.length);
   }
 
   /** Records a resize at the current end of the stream. */

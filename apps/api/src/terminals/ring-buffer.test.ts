@@ -66,4 +66,14 @@ describe('ByteRing', () => {
     ring.append(bytes(0, 4));
     expect(() => ring.slice(5)).toThrow(RangeError);
   });
+
+  it('slices with a tail in one buffer, across the wrap, and refuses overwritten offsets', () => {
+    const ring = new ByteRing(8);
+    ring.append(Buffer.from('abcdef'));
+    ring.append(Buffer.from('ghij')); // wraps: holds c..j
+    expect(ring.sliceWith(4, Buffer.from('XY'))?.toString()).toBe('efghijXY');
+    expect(ring.sliceWith(ring.end, Buffer.from('Z'))?.toString()).toBe('Z');
+    expect(ring.sliceWith(1, Buffer.alloc(0))).toBeNull();
+    expect(() => ring.sliceWith(99, Buffer.alloc(0))).toThrow(RangeError);
+  });
 });

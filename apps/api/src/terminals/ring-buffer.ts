@@ -72,6 +72,26 @@ export class ByteRing {
    * A copy of the bytes in [from, to). Returns null when `from` is older than `start` (those
    * bytes were overwritten). Throws on offsets in the future: that is a caller bug.
    */
+  /**
+   * Bytes [from, end) followed by `tail`, in one new buffer (one copy instead of a slice and a
+   * concat: the mirror's batches are up to a ring's worth). Null when `from` was overwritten.
+   */
+  sliceWith(from: number, tail: Uint8Array): Buffer | null {
+    if (!Number.isSafeInteger(from) || from > this.endOffset) {
+      throw new RangeError(`invalid ring offset ${from} with end ${this.endOffset}`);
+    }
+    if (from < this.start) return null;
+    const n = this.endOffset - from;
+    const out = Buffer.allocUnsafe(n + tail.length);
+    const size = this.buf.length;
+    const begin = (this.head + (from - this.start)) % size;
+    const first = Math.min(n, size - begin);
+    this.buf.copy(out, 0, begin, begin + first);
+    if (first < n) this.buf.copy(out, first, 0, n - first);
+    out.set(tail, n);
+    return out;
+  }
+
   slice(from: number, to: number = this.endOffset): Buffer | null {
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from > to || to > this.endOffset) {
       throw new RangeError(`invalid ring range [${from}, ${to}) with end ${this.endOffset}`);
