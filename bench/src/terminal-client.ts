@@ -20,6 +20,10 @@ export class BenchTerminal {
   /** Called for every control message. */
   onMessage: ((msg: ServerMessage) => void) | null = null;
   private acked = 0;
+  /** Input flow control: the broker's window, bytes sent and confirmed (`input_ack`). */
+  private inputWindow = Number.POSITIVE_INFINITY;
+  private inputSent = 0;
+  private inputAcked = 0;
   private ackTimer: NodeJS.Timeout | null = null;
   private readonly waiters = new Set<(msg: ServerMessage | null) => void>();
 
@@ -42,6 +46,8 @@ export class BenchTerminal {
         return;
       }
       const msg = JSON.parse(data.toString('utf8')) as ServerMessage;
+      if (msg.type === 'authenticated' && msg.inputWindowBytes) this.inputWindow = msg.inputWindowBytes;
+      if (msg.type === 'input_ack') this.inputAcked = msg.offset;
       if (msg.type === 'ready') {
         this.offset = msg.offset;
         this.acked = msg.offset;
@@ -82,7 +88,27 @@ export class BenchTerminal {
   }
 
   type(data: string | Buffer): void {
-    this.ws.send(typeof data === 'string' ? Buffer.from(data) : data, { binary: true });
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    this.inputSent += bytes.length;
+    this.ws.send(bytes, { binary: true });
+  }
+
+  /** Sends `data` as input in 32 KiB frames, each only when the broker's input window has room. */
+  async paste(data: Buffer): Promise<void> {
+    for (let at = 0; at < data.length; at += 32 * 1024) {
+      const piece = data.subarray(at, at + 32 * 1024);
+      while (this.inputSent - this.inputAcked + piece.length > this.inputWindow) {
+        const msg = await new Promise<ServerMessage | null>((resolve) => {
+          const w = (m: ServerMessage | null) => {
+            this.waiters.delete(w);
+            resolve(m);
+          };
+          this.waiters.add(w);
+        });
+        if (msg === null) throw new Error('socket closed during a paste');
+      }
+      this.type(piece);
+    }
   }
 
   /** `open` on a target; accepts the host key if asked; resolves at `ready`. */

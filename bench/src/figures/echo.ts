@@ -77,6 +77,8 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
   const sides = [broker, viaOpenSsh, direct];
   let quiet: Stats[] = [];
   let storm: Stats[] = [];
+  let floods: Stats[] = [];
+  let pasted = 0;
   try {
     await term.open(
       { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
@@ -97,6 +99,12 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
     );
     for (const side of sides) side.samples = [];
     await duringDetachedFloods(ctx, () => interleaved(sides, stormSamples, true));
+    floods = sides.map((side) => stats(side.samples));
+    ctx.log(
+      `  echo while another terminal of the same user takes a paste at full speed (${stormSamples} samples each side)`,
+    );
+    for (const side of sides) side.samples = [];
+    pasted = await duringPaste(ctx, () => interleaved(sides, stormSamples, true));
     term.send({ type: 'terminate' });
   } finally {
     await term.close();
@@ -106,7 +114,8 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
 
   const [b, o, d] = quiet as [Stats, Stats, Stats];
   const [sb, so, sd] = storm as [Stats, Stats, Stats];
-  const [fb, fo, fd] = sides.map((side) => stats(side.samples)) as [Stats, Stats, Stats];
+  const [fb, fo, fd] = floods as [Stats, Stats, Stats];
+  const [pb, po, pd] = sides.map((side) => stats(side.samples)) as [Stats, Stats, Stats];
   return {
     id: 'echo',
     metrics: [
@@ -120,6 +129,11 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
         ...row(`p99 while ${FLOODS} detached terminals flood, vs ssh -tt`, fb.p99, fo.p99, null),
         target: '<= quiet p99 + 10 ms',
         pass: fb.p99 <= b.p99 + 10,
+      },
+      {
+        ...row('p99 while another terminal takes a paste at full speed, vs ssh -tt', pb.p99, po.p99, null),
+        target: '<= quiet p99 + 10 ms',
+        pass: pb.p99 <= b.p99 + 10,
       },
     ],
     detail: {
@@ -137,6 +151,7 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
         openssh: fo,
         ssh2: fd,
       },
+      duringPaste: { bytesPasted: pasted, samplesPerSide: stormSamples, broker: pb, openssh: po, ssh2: pd },
     },
   };
 }
@@ -236,6 +251,46 @@ async function duringDetachedFloods(ctx: BenchContext, measure: () => Promise<vo
   } finally {
     for (const id of ids) await api(ctx.broker.url, flooder, 'DELETE', `/api/terminals/${id}`);
   }
+}
+
+/**
+ * Runs `measure` while another terminal of the same user takes input as fast as the broker's
+ * input window allows (1 MiB pastes back to back into `cat` in a raw tty). Returns the bytes
+ * pasted meanwhile.
+ */
+async function duringPaste(ctx: BenchContext, measure: () => Promise<void>): Promise<number> {
+  const t = await BenchTerminal.connect(ctx.broker.url, ctx.user);
+  let stop = false;
+  let sent = 0;
+  try {
+    const prompt = t.waitForOutput('$ ', 20_000);
+    await t.open(
+      { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
+      { method: 'publickey', privateKey: ctx.sshd.keys.plain.privateKey },
+    );
+    await prompt;
+    const ready = t.waitForOutput('paste-ready', 20_000);
+    t.type('stty raw -echo; echo paste-""ready; exec cat > /dev/null\r');
+    await ready;
+    const piece = Buffer.alloc(1 << 20, 'x');
+    const pasting = (async () => {
+      while (!stop) {
+        await t.paste(piece);
+        sent += piece.length;
+      }
+    })();
+    try {
+      await sleep(500);
+      await measure();
+    } finally {
+      stop = true;
+      await pasting;
+    }
+    t.send({ type: 'terminate' });
+  } finally {
+    await t.close();
+  }
+  return sent;
 }
 
 async function startCat(side: EchoSide): Promise<void> {
