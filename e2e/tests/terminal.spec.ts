@@ -3,6 +3,7 @@ import type { Page } from '@playwright/test';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { watchCsp } from '../support/csp.ts';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
+import { openTerminal } from '../support/terminal.ts';
 
 declare global {
   interface Window {
@@ -126,13 +127,7 @@ test.describe('terminals', () => {
     test.setTimeout(180_000);
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
-    await connect(page, sshd);
-    await page
-      .getByRole('dialog', { name: 'Verify host key' })
-      .getByRole('button', { name: 'Accept' })
-      .click();
-    const pane = activeTerminal(page);
-    await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    const pane = await openTerminal(page, sshd);
 
     // 4 MiB of printable text without newlines; the remote tty in raw mode passes it untouched.
     const size = 4 * 1024 * 1024;

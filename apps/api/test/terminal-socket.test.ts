@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { CloseCode, ErrorCode } from '@tether/protocol';
+import { type ClientMessage, CloseCode, ErrorCode } from '@tether/protocol';
 import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTerminalsRepo } from '../src/persistence/terminals-repo.js';
@@ -32,6 +32,17 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     const admin = new Browser(t.app);
     await admin.login();
     return { app: t.app, admin };
+  }
+
+  /** `open` to the test sshd with its password, 80×24. */
+  function openSshd(): ClientMessage {
+    return {
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 80,
+      rows: 24,
+    };
   }
 
   async function openTerminal(client: TestTerminalClient, opts: { expectHostKey?: boolean } = {}) {
@@ -173,13 +184,7 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     await c.opened;
     // One burst: auth, open and the first keystrokes, before any answer.
     c.send({ type: 'auth', token: admin.token! });
-    c.send({
-      type: 'open',
-      target: { host: sshd.host, port: sshd.port, username: sshd.username },
-      auth: { method: 'password', password: sshd.password },
-      cols: 80,
-      rows: 24,
-    });
+    c.send(openSshd());
     c.type('echo fir""st; ');
     c.type('echo sec""ond\n');
     const prompt = await c.waitForMessage('hostkey_prompt', 15_000).catch(() => null);
@@ -217,13 +222,7 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
   it('a refused host key ends the attempt with HOSTKEY_REJECTED and stores nothing', async () => {
     const { admin } = await start();
     const c = await TestTerminalClient.authed(base, admin);
-    c.send({
-      type: 'open',
-      target: { host: sshd.host, port: sshd.port, username: sshd.username },
-      auth: { method: 'password', password: sshd.password },
-      cols: 80,
-      rows: 24,
-    });
+    c.send(openSshd());
     await c.waitForMessage('hostkey_prompt');
     c.send({ type: 'hostkey_decision', accept: false });
     expect((await c.waitForMessage('error')).code).toBe(ErrorCode.HOSTKEY_REJECTED);
@@ -281,13 +280,7 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
   it('denies loopback and private targets unless SSH_ALLOWED_TARGETS lists them', async () => {
     const { admin } = await start({ SSH_ALLOWED_TARGETS: '' });
     const c = await TestTerminalClient.authed(base, admin);
-    c.send({
-      type: 'open',
-      target: { host: sshd.host, port: sshd.port, username: sshd.username },
-      auth: { method: 'password', password: sshd.password },
-      cols: 80,
-      rows: 24,
-    });
+    c.send(openSshd());
     const denied = await c.waitForMessage('error', 15_000);
     expect(denied.code).toBe(ErrorCode.TARGET_DENIED);
     expect(denied.message).toMatch(/SSH_ALLOWED_TARGETS/);

@@ -230,9 +230,14 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         }
         rateTimer = setTimeout(drainDeferred, Math.ceil(((1 - tokens) / wsMessageRate) * 1000));
       };
+      let rateNoticeAt = Number.NEGATIVE_INFINITY;
       const deferMessage = (buf: Buffer, isBinary: boolean) => {
         if (deferred.length === 0) {
-          sendError(ErrorCode.RATE_LIMITED, 'Too many messages; this socket is read more slowly');
+          // Said once per flood, not each time the socket is read again in the middle of one.
+          if (performance.now() - rateNoticeAt > 10_000) {
+            sendError(ErrorCode.RATE_LIMITED, 'Too many messages; this socket is read more slowly');
+          }
+          rateNoticeAt = performance.now();
           pauseReading('rate');
           rateTimer = setTimeout(drainDeferred, Math.ceil(((1 - tokens) / wsMessageRate) * 1000));
         }
