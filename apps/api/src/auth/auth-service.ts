@@ -146,11 +146,9 @@ export function createAuthService(deps: {
     // The same queries in the same order for every name, known or not: the answer (401, 423),
     // its timing and what any node remembers must not tell which accounts exist.
     const key = nameKey(username);
-    // Both at once: postgres.js pipelines them on one connection (one round trip).
-    const [lockedUntil, user] = await Promise.all([
-      failures.lockedUntil(key, now()),
-      users.findByUsername(username),
-    ]);
+    const found = await users.findForLogin(username, key);
+    const user = found.user;
+    const lockedUntil = found.lockedUntil && found.lockedUntil > now() ? found.lockedUntil : null;
     const who = user
       ? { userId: user.id, username: user.username, ip: meta.ip }
       : { username: username.toLowerCase().slice(0, 64), ip: meta.ip };

@@ -1,6 +1,6 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/index.js';
-import { type UserRow, users } from '../db/schema/index.js';
+import { loginFailures, type UserRow, users } from '../db/schema/index.js';
 
 export type Role = UserRow['role'];
 
@@ -13,6 +13,23 @@ export function createUsersRepo(db: DbOrTx) {
         .where(sql`lower(${users.username}) = lower(${username})`)
         .limit(1);
       return row;
+    },
+
+    /**
+     * A sign-in's first read, one statement for any name: the account (if there is one) and the
+     * name's lock (login_failures), so known and unknown names cost the same query.
+     */
+    async findForLogin(
+      username: string,
+      nameKey: string,
+    ): Promise<{ user?: UserRow; lockedUntil: Date | null }> {
+      const [row] = await db
+        .select({ user: users, lockedUntil: loginFailures.lockedUntil })
+        .from(sql`(select 1) as one`)
+        .leftJoin(users, sql`lower(${users.username}) = lower(${username})`)
+        .leftJoin(loginFailures, eq(loginFailures.nameKey, nameKey))
+        .limit(1);
+      return { ...(row?.user ? { user: row.user } : {}), lockedUntil: row?.lockedUntil ?? null };
     },
 
     async findById(id: string): Promise<UserRow | undefined> {
