@@ -1,4 +1,5 @@
 import type { ClientMessage, ServerMessage, SshAuth } from '@tether/protocol';
+import type { SshdHarness } from '@tether/testkit';
 import WebSocket from 'ws';
 import type { Login } from './broker.ts';
 import { watchOutput } from './openssh.ts';
@@ -133,6 +134,17 @@ export class BenchTerminal {
     } finally {
       this.onMessage = previous;
     }
+  }
+
+  /** Opens a shell on the bench's sshd (its plain key) and resolves once the prompt is drawn. */
+  async openShell(sshd: SshdHarness): Promise<string> {
+    const prompt = this.waitForOutput('$ ', 20_000);
+    const id = await this.open(
+      { host: sshd.host, port: sshd.port, username: sshd.username },
+      { method: 'publickey', privateKey: sshd.keys.plain.privateKey },
+    );
+    await prompt;
+    return id;
   }
 
   /** Sends `attach` and resolves at `ready` (a snapshot, if any, arrives just before it). */

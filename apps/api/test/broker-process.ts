@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@tether/testkit';
 import { ADMIN } from './helpers.js';
@@ -71,4 +72,12 @@ export async function startBroker(env: Record<string, string | undefined> = {}):
   const broker = await spawnBroker(env);
   await broker.healthy();
   return broker;
+}
+
+/** Kills whatever is still running of `brokers` and removes their data directories (afterAll). */
+export function stopBrokers(brokers: BrokerProcess[]): void {
+  for (const b of brokers.splice(0)) {
+    if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
+    rmSync(b.dataDir, { recursive: true, force: true });
+  }
 }

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode } from '@tether/protocol';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type BrokerProcess, startBroker } from './broker-process.js';
+import { type BrokerProcess, startBroker, stopBrokers } from './broker-process.js';
 import { ADMIN, Browser, buildTestApp, type TestApp } from './helpers.js';
 import { HttpBrowser } from './http-browser.js';
 
@@ -31,10 +31,7 @@ const newPasswordOf = (stdout: string) => /New password \(shown once\): (\S+)/.e
 describe('reset-password from the server shell, embedded database', () => {
   const brokers: BrokerProcess[] = [];
   afterAll(() => {
-    for (const b of brokers) {
-      if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
-      rmSync(b.dataDir, { recursive: true, force: true });
-    }
+    stopBrokers(brokers);
   });
 
   it('refuses while the broker holds the database, then resets a lost admin password once it is stopped', async () => {

@@ -1,10 +1,9 @@
-import { rmSync } from 'node:fs';
 import { CloseCode } from '@tether/protocol';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src/db/index.js';
 import { createTerminalsRepo } from '../src/persistence/terminals-repo.js';
-import { type BrokerProcess, startBroker } from './broker-process.js';
+import { type BrokerProcess, startBroker, stopBrokers } from './broker-process.js';
 import { HttpBrowser } from './http-browser.js';
 import { TestTerminalClient } from './ws-client.js';
 
@@ -19,10 +18,7 @@ describe.skipIf(skip)('graceful shutdown of the real server process', () => {
     sshd = await startSshd();
   });
   afterAll(async () => {
-    for (const b of started) {
-      if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
-      rmSync(b.dataDir, { recursive: true, force: true });
-    }
+    stopBrokers(started);
     await sshd?.stop();
   });
 

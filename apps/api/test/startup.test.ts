@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { freePort } from '@tether/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type BrokerProcess, spawnBroker } from './broker-process.js';
+import { type BrokerProcess, spawnBroker, stopBrokers } from './broker-process.js';
 
 /** The pid of the child that creates the embedded database for `dataDir`, once it exists. */
 async function waitForPgliteInit(dataDir: string, timeoutMs = 30_000): Promise<number> {
@@ -23,10 +22,7 @@ async function waitForPgliteInit(dataDir: string, timeoutMs = 30_000): Promise<n
 describe('start-up of the real server process', () => {
   const started: BrokerProcess[] = [];
   afterAll(() => {
-    for (const b of started) {
-      if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
-      rmSync(b.dataDir, { recursive: true, force: true });
-    }
+    stopBrokers(started);
   });
 
   it('starts even when creating the embedded database takes longer than a plugin may', async () => {

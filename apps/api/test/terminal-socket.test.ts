@@ -386,6 +386,17 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     for (const c of [...pending, next]) c.close();
   });
 
+  it('caps all sockets from one address, authenticated or not', async () => {
+    const { admin } = await start({ WS_MAX_SOCKETS_PER_IP: '3' });
+    const open = [];
+    for (let i = 0; i < 3; i++) open.push(await TestTerminalClient.authed(base, admin));
+    await expect(TestTerminalClient.connect(base, admin)).rejects.toThrow(/429/);
+    open[0]!.close();
+    await open[0]!.waitForClose();
+    await vi.waitFor(async () => open.push(await TestTerminalClient.connect(base, admin)));
+    for (const c of open) c.close();
+  });
+
   it('reads a socket that floods messages more slowly, answering every one', async () => {
     const { admin } = await start({ WS_MESSAGE_RATE: '100' });
     const c = await TestTerminalClient.authed(base, admin);

@@ -46,12 +46,7 @@ export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
   const runBroker = async () => {
     const term = await BenchTerminal.connect(ctx.broker.url, ctx.user);
     try {
-      const prompt = term.waitForOutput('$ ', 20_000);
-      await term.open(
-        { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
-        { method: 'publickey', privateKey: ctx.sshd.keys.plain.privateKey },
-      );
-      await prompt;
+      await term.openShell(ctx.sshd);
       const before = term.received;
       const cpu0 = cpuMs(ctx.broker.pid);
       const t0 = performance.now();

@@ -235,14 +235,7 @@ async function duringDetachedFloods(ctx: BenchContext, measure: () => Promise<vo
   try {
     for (let i = 0; i < FLOODS; i++) {
       const t = await BenchTerminal.connect(ctx.broker.url, flooder);
-      const prompt = t.waitForOutput('$ ', 20_000);
-      ids.push(
-        await t.open(
-          { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
-          { method: 'publickey', privateKey: ctx.sshd.keys.plain.privateKey },
-        ),
-      );
-      await prompt;
+      ids.push(await t.openShell(ctx.sshd));
       const flowing = t.waitForOutput('flood', 20_000);
       t.type(FLOOD_COMMAND);
       await flowing;
@@ -265,12 +258,7 @@ async function duringPaste(ctx: BenchContext, measure: () => Promise<void>): Pro
   let stop = false;
   let sent = 0;
   try {
-    const prompt = t.waitForOutput('$ ', 20_000);
-    await t.open(
-      { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
-      { method: 'publickey', privateKey: ctx.sshd.keys.plain.privateKey },
-    );
-    await prompt;
+    await t.openShell(ctx.sshd);
     const ready = t.waitForOutput('paste-ready', 20_000);
     t.type('stty raw -echo; echo paste-""ready; exec cat > /dev/null\r');
     await ready;

@@ -38,6 +38,8 @@ export interface DatabaseOptions {
    */
   statementTimeoutMs?: number;
   lockTimeoutMs?: number;
+  /** Where the migrations are (default: beside this module); tests upgrade from older ones. */
+  migrationsFolder?: string;
   /** Refuse to create a new embedded database (tools that work on the broker's). */
   mustExist?: boolean;
 }
@@ -96,7 +98,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const migrator = postgres(options.url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
     try {
       await migrate(drizzle(migrator, { schema, casing: 'snake_case' }), {
-        migrationsFolder: migrationsFolder(),
+        migrationsFolder: options.migrationsFolder ?? migrationsFolder(),
       });
     } catch (err) {
       throw new DatabaseOpenError(what, err);
@@ -114,7 +116,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         lock_timeout: options.lockTimeoutMs ?? 0,
       },
     });
-    return ready(client, 'postgres', what, () => client.end({ timeout: 5 }), { migrate: false });
+    return ready(client, 'postgres', what, () => client.end({ timeout: 5 }), { migrate: null });
   }
   let unlock = () => {};
   if (!options.dataDir.startsWith('memory://')) {
@@ -153,13 +155,19 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     onnotice: () => {},
   };
   const client = postgres(overSocket);
-  return ready(preparingClient(client), 'pglite', `the embedded database in ${options.dataDir}`, async () => {
-    try {
-      await client.end({ timeout: 5 });
-    } finally {
-      await pglite.close().finally(unlock);
-    }
-  });
+  return ready(
+    preparingClient(client),
+    'pglite',
+    `the embedded database in ${options.dataDir}`,
+    async () => {
+      try {
+        await client.end({ timeout: 5 });
+      } finally {
+        await pglite.close().finally(unlock);
+      }
+    },
+    { migrate: options.migrationsFolder ?? migrationsFolder() },
+  );
 }
 
 /**
@@ -228,11 +236,11 @@ async function ready(
   driver: Database['driver'],
   what: string,
   close: () => Promise<void>,
-  options: { migrate: boolean } = { migrate: true },
+  options: { migrate: string | null },
 ): Promise<Database> {
   const db = drizzle(client, { schema, casing: 'snake_case' });
   try {
-    if (options.migrate) await migrate(db, { migrationsFolder: migrationsFolder() });
+    if (options.migrate) await migrate(db, { migrationsFolder: options.migrate });
     // PostgreSQL: the first query also proves the pool can connect (with its parameters).
     else await db.execute(sql`select 1`);
   } catch (err) {

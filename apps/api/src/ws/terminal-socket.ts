@@ -14,6 +14,7 @@ import { createAuditThrottle } from '../audit/throttle.js';
 import type { AuthContext } from '../auth/auth-service.js';
 import { FINGERPRINT_COOKIE } from '../auth/fingerprint.js';
 import { AppError } from '../errors.js';
+import { createKeyedBucket } from '../lib/keyed-bucket.js';
 import { isDatabaseUnavailable } from '../plugins/errors.js';
 import type { AttachKind } from '../plugins/metrics.js';
 import type { ConnectInteraction } from '../terminals/ssh-connect.js';
@@ -205,16 +206,16 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       // Message rate: a token bucket (bursts of 2 × rate). Messages beyond it wait, in order,
       // and the socket is not read meanwhile: nothing is dropped, and a flood costs the broker
       // at most `rate` messages a second.
-      let tokens = 2 * wsMessageRate;
-      let refilledAt = performance.now();
+      const messages = createKeyedBucket({
+        capacity: 2 * wsMessageRate,
+        perMinute: 60 * wsMessageRate,
+        maxKeys: 1,
+      });
       let rateTimer: NodeJS.Timeout | null = null;
       const deferred: Array<[Buffer, boolean]> = [];
       const takeToken = (): boolean => {
-        const now = performance.now();
-        tokens = Math.min(2 * wsMessageRate, tokens + ((now - refilledAt) / 1000) * wsMessageRate);
-        refilledAt = now;
-        if (tokens < 1) return false;
-        tokens -= 1;
+        if (messages.wait('') > 0) return false;
+        messages.spend('');
         return true;
       };
       const drainDeferred = () => {
@@ -228,7 +229,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           resumeReading('rate');
           return;
         }
-        rateTimer = setTimeout(drainDeferred, Math.ceil(((1 - tokens) / wsMessageRate) * 1000));
+        rateTimer = setTimeout(drainDeferred, messages.wait(''));
       };
       let rateNoticeAt = Number.NEGATIVE_INFINITY;
       const deferMessage = (buf: Buffer, isBinary: boolean) => {
@@ -239,7 +240,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           }
           rateNoticeAt = performance.now();
           pauseReading('rate');
-          rateTimer = setTimeout(drainDeferred, Math.ceil(((1 - tokens) / wsMessageRate) * 1000));
+          rateTimer = setTimeout(drainDeferred, messages.wait(''));
         }
         deferred.push([buf, isBinary]);
       };
