@@ -106,7 +106,8 @@ async function main(): Promise<void> {
     await broker?.stop().catch(() => {});
     await sshd?.stop().catch(() => {});
     postgres?.stop();
-    rmSync(tmpDir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP_TMP) log(`kept ${tmpDir}`);
+    else rmSync(tmpDir, { recursive: true, force: true });
   };
   let interrupted = false;
   const onSignal = () => {
@@ -128,9 +129,12 @@ async function main(): Promise<void> {
     sshd = await startSshd();
     const keyPath = join(tmpDir, 'id_plain');
     writeFileSync(keyPath, sshd.keys.plain.privateKey, { mode: 0o600 });
-    const nodeArgs = args.profile
-      ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results', 'profiles')}`]
-      : [];
+    const nodeArgs = [
+      ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench-results', 'profiles')}`] : []),
+      // e.g. BENCH_NODE_ARGS=--trace-gc: extra flags for every broker (each one's output goes to
+      // broker-<id>.log in the run's temporary directory, kept with BENCH_KEEP_TMP=1).
+      ...(process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
+    ];
     if (args.database === 'postgres') postgres = await startPostgres();
     let brokers = 0;
     const newBroker = () => {

@@ -49,9 +49,15 @@ export async function mapLimit<T, R>(
   return out;
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat. */
-export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; with `tid`,
+ * one of its threads' (the main thread's id is the pid).
+ */
+export function cpuMs(pid: number, tid?: number): number {
+  const stat = readFileSync(
+    tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,
+    'utf8',
+  );
   // Fields after the parenthesised command name (which may contain spaces): utime is the 14th
   // field of the line, stime the 15th, in clock ticks (USER_HZ, 100 on Linux).
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

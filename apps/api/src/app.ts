@@ -4,6 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import websocket from '@fastify/websocket';
 import { CloseCode } from '@tether/protocol';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import { pino } from 'pino';
 import { ensureFirstAdmin } from './auth/bootstrap.js';
 import type { Config } from './config.js';
 import { type Database, openDatabase } from './db/index.js';
@@ -44,8 +45,20 @@ export const LOG_REDACT = [
   '*.secret',
 ];
 
+/**
+ * JSON lines on stdout, written asynchronously: pino's default destination writes every line
+ * with a blocking `write(2)` on the event loop, a fifth of a millisecond per request under load
+ * (a sixth of the event loop's time during saturated sign-ins, bench logins --profile). Lines
+ * that arrive while a write is in flight go out together in the next one. pino flushes what is
+ * buffered when the process exits (normally, on a signal or an uncaught exception); only a
+ * kill -9 or a power cut can lose the last lines.
+ */
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
-  return { level: config.logLevel, redact: { paths: LOG_REDACT, censor: '[redacted]' } };
+  return {
+    level: config.logLevel,
+    redact: { paths: LOG_REDACT, censor: '[redacted]' },
+    stream: pino.destination({ dest: 1, sync: false }),
+  };
 }
 
 /**

@@ -254,6 +254,9 @@ async function duringDetachedFloods(ctx: BenchContext, measure: () => Promise<vo
  * pasted meanwhile.
  */
 async function duringPaste(ctx: BenchContext, measure: () => Promise<void>): Promise<number> {
+  // The previous phase's six terminals were just deleted; their teardown (and the collection of
+  // what they held) is not part of this phase.
+  await sleep(3_000);
   const t = await BenchTerminal.connect(ctx.broker.url, ctx.user);
   let stop = false;
   let sent = 0;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
 import { createUser, FINGERPRINT_COOKIE, ROOT } from '../broker.ts';
 import type { BenchContext, FigureResult } from '../context.ts';
-import { median, percentile, round, sleep } from '../stats.ts';
+import { cpuMs, median, percentile, round, sleep } from '../stats.ts';
 
 const CLIENTS = 20;
 /** Users the open-loop phases sign in, round-robin: each one's logins stay seconds apart. */
@@ -74,12 +74,25 @@ export async function loginsFigure(ctx: BenchContext): Promise<FigureResult> {
   ctx.log(`  logins warm-up (${CLIENTS} clients x ${WARMUP}, not counted)`);
   await runClients(WARMUP, false);
   const saturation: number[] = [];
+  // Where the two cores went during the saturated rounds, per login: the broker's event loop
+  // (HTTP, database, tokens), the rest of the broker (argon2's threads, PGlite has none), and
+  // this process's clients (which real users' browsers would not take from the broker).
+  const cpu = { brokerMainMs: 0, brokerOtherMs: 0, clientMs: 0, logins: 0 };
   for (let r = 0; r < rounds; r++) {
     ctx.log(`  logins saturated round ${r + 1}/${rounds} (${CLIENTS} clients x ${perRound})`);
     const ceiling = await measureReference();
+    const main0 = cpuMs(ctx.broker.pid, ctx.broker.pid);
+    const all0 = cpuMs(ctx.broker.pid);
+    const client0 = process.cpuUsage();
     const t0 = performance.now();
     await runClients(perRound, true);
     const rate = (CLIENTS * perRound) / ((performance.now() - t0) / 1000);
+    const client = process.cpuUsage(client0);
+    const main = cpuMs(ctx.broker.pid, ctx.broker.pid) - main0;
+    cpu.brokerMainMs += main;
+    cpu.brokerOtherMs += cpuMs(ctx.broker.pid) - all0 - main;
+    cpu.clientMs += (client.user + client.system) / 1000;
+    cpu.logins += CLIENTS * perRound;
     rates.push(rate);
     saturation.push(rate / ceiling);
   }
@@ -150,6 +163,12 @@ export async function loginsFigure(ctx: BenchContext): Promise<FigureResult> {
       argon2CeilingPerSecond: ceilings.map((v) => round(v, 1)),
       saturatedLoginsPerSecondByRound: rates.map((v) => round(v, 1)),
       saturatedFractionOfCeilingByRound: saturation.map((v) => round(v, 3)),
+      saturatedCpuMsPerLogin: {
+        brokerEventLoop: round(cpu.brokerMainMs / cpu.logins, 3),
+        brokerOtherThreads: round(cpu.brokerOtherMs / cpu.logins, 3),
+        benchClients: round(cpu.clientMs / cpu.logins, 3),
+        oneVerify: round((1000 / median(ceilings)) * cores, 3),
+      },
       closedLoopLoginMs: { p50: percentile(closedLatencies, 50), p99: percentile(closedLatencies, 99) },
       openLoop: Object.fromEntries(
         Object.entries(openLoop).map(([load, o]) => [

@@ -304,8 +304,16 @@ export function createAuthService(deps: {
     const at = now();
     const last = ctx.session.idleExpiresAt.getTime() - config.session.idleTimeoutMs;
     if (at.getTime() - last < touchIntervalMs) return;
-    await sessions.touch(ctx.sessionId, at);
+    // Moved forward before the write: the frames of a paste arriving while it is in flight must
+    // not each start one of their own.
+    const previous = ctx.session.idleExpiresAt;
     ctx.session.idleExpiresAt = new Date(at.getTime() + config.session.idleTimeoutMs);
+    try {
+      await sessions.touch(ctx.sessionId, at);
+    } catch (err) {
+      ctx.session.idleExpiresAt = previous;
+      throw err;
+    }
   }
 
   async function endSession(
