@@ -22,6 +22,8 @@ COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
 COPY apps/api/package.json apps/api/
 COPY apps/web/package.json apps/web/
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/host-protocol/package.json packages/host-protocol/
+COPY packages/terminal-engine/package.json packages/terminal-engine/
 COPY packages/testkit/package.json packages/testkit/
 COPY e2e/package.json e2e/
 COPY bench/package.json bench/

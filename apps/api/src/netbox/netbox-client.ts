@@ -2,9 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { ErrorCode, NetboxErrorCode } from '@tether/protocol';
+import type { TargetPolicy } from '@tether/terminal-engine';
+import { isTerminalError } from '@tether/terminal-engine';
 import { AppError } from '../errors.js';
-import type { TargetPolicy } from '../terminals/target-policy.js';
-import { isTerminalError } from '../terminals/terminal-error.js';
 
 /** Where NetBox is and how far its certificate is trusted: only ever set by an admin. */
 export interface NetboxTarget {

@@ -12,13 +12,13 @@ import {
   type NetboxStatus,
   type NetboxTestResult,
 } from '@tether/protocol';
+import { createTargetPolicy, type TargetPolicy } from '@tether/terminal-engine';
 import { createUsersRepo } from '../auth/users-repo.js';
 import type { SecretBox, SecretContext } from '../crypto/secret-box.js';
 import type { Db } from '../db/index.js';
 import { NotFoundError } from '../errors.js';
 import { createFoldersRepo } from '../profiles/folders-repo.js';
 import { createProfilesRepo } from '../profiles/profiles-repo.js';
-import { createTargetPolicy, type TargetPolicy } from '../terminals/target-policy.js';
 import {
   agentFor,
   checkNetboxUrl,

@@ -1,8 +1,8 @@
+import { createTargetPolicy } from '@tether/terminal-engine';
 import fp from 'fastify-plugin';
 import { SecretDecryptionError } from '../crypto/secret-box.js';
 import { createNetboxService, type NetboxService } from '../netbox/netbox-service.js';
 import { EncryptionKeyMismatchError } from '../profiles/profiles-service.js';
-import { createTargetPolicy } from '../terminals/target-policy.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

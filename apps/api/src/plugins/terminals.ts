@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { CloseCode, ErrorCode, type OpenMessage, type SshAuth, type TerminalSummary } from '@tether/protocol';
+import type { ConnectInteraction, Terminal } from '@tether/terminal-engine';
+import {
+  createTargetPolicy,
+  createTerminalManager,
+  describeTargetPolicy,
+  TerminalError,
+  type TerminalManager,
+} from '@tether/terminal-engine';
 import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-service.js';
@@ -8,11 +16,6 @@ import { AppError } from '../errors.js';
 import { createKeyedBucket } from '../lib/keyed-bucket.js';
 import { createKnownHostsRepo } from '../persistence/known-hosts-repo.js';
 import { createTerminalsRepo } from '../persistence/terminals-repo.js';
-import type { ConnectInteraction } from '../terminals/ssh-connect.js';
-import { createTargetPolicy, describeTargetPolicy } from '../terminals/target-policy.js';
-import type { Terminal } from '../terminals/terminal.js';
-import { TerminalError } from '../terminals/terminal-error.js';
-import { createTerminalManager, type TerminalManager } from '../terminals/terminal-manager.js';
 import { createSessionSockets, type SessionSockets } from '../ws/session-sockets.js';
 
 export const LOST_ON_RESTART = 'The broker restarted; this SSH session ended with it.';

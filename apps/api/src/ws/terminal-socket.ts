@@ -8,6 +8,8 @@ import {
   type ServerMessage,
   TERMINAL_SOCKET_PATH,
 } from '@tether/protocol';
+import type { ConnectInteraction, Terminal, TerminalViewer } from '@tether/terminal-engine';
+import { isTerminalError } from '@tether/terminal-engine';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import { createAuditThrottle } from '../audit/throttle.js';
@@ -17,9 +19,6 @@ import { AppError } from '../errors.js';
 import { createKeyedBucket } from '../lib/keyed-bucket.js';
 import { isDatabaseUnavailable } from '../plugins/errors.js';
 import type { AttachKind } from '../plugins/metrics.js';
-import type { ConnectInteraction } from '../terminals/ssh-connect.js';
-import type { Terminal, TerminalViewer } from '../terminals/terminal.js';
-import { isTerminalError } from '../terminals/terminal-error.js';
 import type { SessionBoundSocket } from './session-sockets.js';
 
 /** How long a socket may stay open without a valid `auth` message. */

@@ -1,7 +1,7 @@
 import type { ServerMessage } from '@tether/protocol';
 import type { SshdHarness } from '@tether/testkit';
-import type { ConnectInteraction, HostKeyInfo, KnownHostsStore } from '../../src/terminals/ssh-connect.js';
-import type { TerminalViewer } from '../../src/terminals/terminal.js';
+import type { ConnectInteraction, HostKeyInfo, KnownHostsStore } from '../src/ssh-connect.js';
+import type { TerminalViewer } from '../src/terminal.js';
 
 export class MemoryKnownHosts implements KnownHostsStore {
   readonly entries = new Map<string, HostKeyInfo>();

@@ -1,13 +1,8 @@
 import { ErrorCode } from '@tether/protocol';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectSsh,
-  hostKeyInfo,
-  openShell,
-  type SshConnectOptions,
-} from '../../src/terminals/ssh-connect.js';
-import { createTargetPolicy } from '../../src/terminals/target-policy.js';
+import { connectSsh, hostKeyInfo, openShell, type SshConnectOptions } from '../src/ssh-connect.js';
+import { createTargetPolicy } from '../src/target-policy.js';
 import { createInteraction, LOOPBACK_ONLY, MemoryKnownHosts, targetOf } from './helpers.js';
 
 const skip = sshdSkipReason();

@@ -1,9 +1,9 @@
 import { CloseCode, ErrorCode } from '@tether/protocol';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTargetPolicy } from '../../src/terminals/target-policy.js';
-import type { Terminal } from '../../src/terminals/terminal.js';
-import { TerminalManager, type TerminalManagerConfig } from '../../src/terminals/terminal-manager.js';
+import { createTargetPolicy } from '../src/target-policy.js';
+import type { Terminal } from '../src/terminal.js';
+import { TerminalManager, type TerminalManagerConfig } from '../src/terminal-manager.js';
 import {
   createInteraction,
   LOOPBACK_ONLY,

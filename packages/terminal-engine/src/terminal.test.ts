@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { RecordingViewer, waitFor } from '../../test/terminals/helpers.js';
-import { createHeadless, restore, screenOf, writeAsync } from '../../test/terminals/screen.js';
+import { RecordingViewer, waitFor } from '../test/helpers.js';
+import { createHeadless, restore, screenOf, writeAsync } from '../test/screen.js';
 import type { SshClient } from './ssh-connect.js';
 import { Terminal } from './terminal.js';
 

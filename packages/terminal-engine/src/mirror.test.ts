@@ -7,7 +7,7 @@ import {
   restore,
   screenOf,
   writeAsync,
-} from '../../test/terminals/screen.js';
+} from '../test/screen.js';
 import { MirrorScheduler, TerminalMirror } from './mirror.js';
 import { ByteRing } from './ring-buffer.js';
 

@@ -1,0 +1,261 @@
+import {
+  ServerMessageSchema,
+  SshAuthSchema,
+  TERMINAL_MAX_COLS,
+  TERMINAL_MAX_ROWS,
+  TERMINAL_MIN_COLS,
+  TERMINAL_MIN_ROWS,
+} from '@tether/protocol';
+import { z } from 'zod';
+
+/**
+ * Messages between a node's API and its terminal host (README.md). Every frame is one map with a
+ * `t` (type). Requests that expect an answer carry `rid`, chosen by the API and echoed in the
+ * `result`; viewers (one per attached browser socket) are named by `vid`, chosen by the API.
+ * Terminal bytes (`data`) travel as MessagePack binary.
+ */
+export const HOST_PROTOCOL_VERSION = 1;
+
+const id = z.uuid();
+const rid = z.number().int().nonnegative();
+const vid = z.number().int().nonnegative();
+const offset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const cols = z.number().int().min(TERMINAL_MIN_COLS).max(TERMINAL_MAX_COLS);
+const rows = z.number().int().min(TERMINAL_MIN_ROWS).max(TERMINAL_MAX_ROWS);
+const bytes = z.instanceof(Uint8Array);
+const target = z.object({
+  host: z.string().min(1).max(253),
+  port: z.number().int().min(1).max(65535),
+  username: z.string().min(1).max(255),
+});
+
+// ── API → host ───────────────────────────────────────────────────────────────
+
+/** First frame of every connection; anything else first, or a wrong secret, closes it. */
+export const HelloSchema = z.object({
+  t: z.literal('hello'),
+  protocol: z.number().int(),
+  secret: z.string().min(1).max(512),
+});
+
+/** → `result { value: TerminalInfo[] }`: every terminal the host holds, ended ones included. */
+export const ListSchema = z.object({ t: z.literal('list'), rid });
+
+/**
+ * Connect and open a shell. Host-key and keyboard-interactive questions come back as `ask`
+ * (same `rid`); → `result { value: TerminalInfo }` or `result { error }`.
+ */
+export const OpenSchema = z.object({
+  t: z.literal('open'),
+  rid,
+  id,
+  userId: id,
+  target,
+  auth: SshAuthSchema,
+  cols,
+  rows,
+  title: z.string().max(200).nullable(),
+});
+
+/** The answer to an `ask`. */
+export const AnswerSchema = z.object({
+  t: z.literal('answer'),
+  rid,
+  qid: z.number().int().nonnegative(),
+  accept: z.boolean().optional(),
+  responses: z.array(z.string().max(4096)).max(32).optional(),
+});
+
+/** Abandons an `open` still in progress (its browser went away). */
+export const CancelSchema = z.object({ t: z.literal('cancel'), rid });
+
+/**
+ * Adds viewer `vid` to a terminal: it receives `msg`, `out` and at most one `close`, exactly
+ * what the engine's TerminalViewer is given. → `result` once attached, or its error.
+ */
+export const AttachSchema = z.object({
+  t: z.literal('attach'),
+  rid,
+  vid,
+  id,
+  userId: id,
+  resumeFrom: offset.optional(),
+  cols: cols.optional(),
+  rows: rows.optional(),
+});
+
+export const DetachSchema = z.object({ t: z.literal('detach'), vid });
+
+/** Output flow control for one viewer: what its browser acknowledged, what its socket holds. */
+export const AckSchema = z.object({
+  t: z.literal('ack'),
+  vid,
+  offset,
+  /** The browser socket's `bufferedAmount` (bytes queued, not yet written). */
+  buffered: z.number().int().nonnegative(),
+});
+
+/**
+ * Keystrokes for a terminal. With `stream` and `at` (the client's own count of the input it has
+ * sent, for the first byte of `data`), bytes the host already applied are skipped, so a client
+ * that resends after a reconnect never types twice; the host answers `applied`.
+ */
+export const InputSchema = z.object({
+  t: z.literal('input'),
+  id,
+  data: bytes,
+  stream: z.string().min(1).max(64).optional(),
+  at: offset.optional(),
+});
+
+export const ResizeSchema = z.object({ t: z.literal('resize'), id, cols, rows });
+
+export const TerminateSchema = z.object({
+  t: z.literal('terminate'),
+  id,
+  reason: z.string().min(1).max(500),
+});
+
+export const PingSchema = z.object({ t: z.literal('ping'), rid });
+
+export const ApiMessageSchema = z.discriminatedUnion('t', [
+  HelloSchema,
+  ListSchema,
+  OpenSchema,
+  AnswerSchema,
+  CancelSchema,
+  AttachSchema,
+  DetachSchema,
+  AckSchema,
+  InputSchema,
+  ResizeSchema,
+  TerminateSchema,
+  PingSchema,
+]);
+export type ApiMessage = z.infer<typeof ApiMessageSchema>;
+
+// ── host → API ───────────────────────────────────────────────────────────────
+
+export const TerminalStatusSchema = z.enum(['running', 'exited', 'lost']);
+
+export const EndDetailsSchema = z.object({
+  code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  reason: z.string(),
+});
+
+export const TerminalInfoSchema = z.object({
+  id,
+  userId: id,
+  status: TerminalStatusSchema,
+  target,
+  address: z.string(),
+  title: z.string().nullable(),
+  cols,
+  rows,
+  viewers: z.number().int().nonnegative(),
+  /** Output bytes so far (the offset of the next byte). */
+  outputOffset: offset,
+  createdAt: z.number(),
+  lastOutputAt: z.number().nullable(),
+  ended: EndDetailsSchema.nullable(),
+});
+export type TerminalInfo = z.infer<typeof TerminalInfoSchema>;
+
+export const WelcomeSchema = z.object({
+  t: z.literal('welcome'),
+  protocol: z.number().int(),
+  /** Stable for the host process's life; a new host (after a crash or upgrade) has a new one. */
+  hostId: z.string(),
+  pid: z.number().int(),
+  startedAt: z.number(),
+  version: z.string(),
+});
+
+export const ErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.string()).optional(),
+});
+export type HostError = z.infer<typeof ErrorSchema>;
+
+export const ResultSchema = z.object({
+  t: z.literal('result'),
+  rid,
+  value: z.unknown().optional(),
+  error: ErrorSchema.optional(),
+});
+
+/** A question from the SSH server side during an `open`, for its user. */
+export const AskSchema = z.object({
+  t: z.literal('ask'),
+  rid,
+  qid: z.number().int().nonnegative(),
+  hostKey: z
+    .object({
+      host: z.string(),
+      port: z.number().int(),
+      keyType: z.string(),
+      fingerprint: z.string(),
+      /** The key itself, base64, for the known-hosts store. */
+      key: z.string(),
+    })
+    .optional(),
+  prompt: z
+    .object({
+      name: z.string(),
+      instructions: z.string(),
+      prompts: z.array(z.object({ prompt: z.string(), echo: z.boolean() })),
+    })
+    .optional(),
+});
+
+/** A control message for one viewer's browser, as the public protocol defines it. */
+export const ViewerMessageSchema = z.object({ t: z.literal('msg'), vid, m: ServerMessageSchema });
+/** Terminal output for one viewer (raw bytes, in stream order). */
+export const ViewerOutputSchema = z.object({ t: z.literal('out'), vid, data: bytes });
+/** The host ends a viewer (terminal ended, stalled...); the API closes its socket with these. */
+export const ViewerCloseSchema = z.object({
+  t: z.literal('close'),
+  vid,
+  code: z.number().int(),
+  reason: z.string(),
+});
+
+/** A terminal changed status (persisted by the API). */
+export const StatusSchema = z.object({
+  t: z.literal('status'),
+  id,
+  status: TerminalStatusSchema,
+  ended: EndDetailsSchema.nullable(),
+});
+/** Output flowed (throttled by the host), for the terminal's `lastOutputAt`. */
+export const ActivitySchema = z.object({ t: z.literal('activity'), id, at: z.number() });
+export const ViewersSchema = z.object({
+  t: z.literal('viewers'),
+  id,
+  count: z.number().int().nonnegative(),
+});
+/** Input of `stream` applied up to `offset` (the SSH channel took it). */
+export const AppliedSchema = z.object({
+  t: z.literal('applied'),
+  id,
+  stream: z.string().optional(),
+  offset,
+});
+
+export const HostMessageSchema = z.discriminatedUnion('t', [
+  WelcomeSchema,
+  ResultSchema,
+  AskSchema,
+  ViewerMessageSchema,
+  ViewerOutputSchema,
+  ViewerCloseSchema,
+  StatusSchema,
+  ActivitySchema,
+  ViewersSchema,
+  AppliedSchema,
+]);
+export type HostMessage = z.infer<typeof HostMessageSchema>;
+export type HostMessageOf<T extends HostMessage['t']> = Extract<HostMessage, { t: T }>;
+export type ApiMessageOf<T extends ApiMessage['t']> = Extract<ApiMessage, { t: T }>;
