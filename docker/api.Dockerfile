@@ -20,6 +20,7 @@ WORKDIR /src
 # Manifests first, so the dependency layer is rebuilt only when they or the lockfile change.
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc ./
 COPY apps/api/package.json apps/api/
+COPY apps/host/package.json apps/host/
 COPY apps/web/package.json apps/web/
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/host-protocol/package.json packages/host-protocol/

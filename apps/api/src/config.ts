@@ -1,47 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { bool, duration, int, list, TerminalEnvShape } from '@tether/terminal-engine';
 import { z } from 'zod';
-
-/**
- * Durations accept plain milliseconds or a number with a unit: `500ms`, `30s`, `15m`, `12h`, `7d`.
- */
-const duration = (fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((value, ctx) => {
-      const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
-      if (!match) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `"${value}" is not a duration (examples: 500ms, 30s, 15m, 12h)`,
-        });
-        return z.NEVER;
-      }
-      const unit = match[2] ?? 'ms';
-      const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
-      return Number(match[1]) * factor;
-    });
-
-const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
-const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
-
-const list = z
-  .string()
-  .default('')
-  .transform((v) =>
-    v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
 
 const basePath = z
   .string()
@@ -50,6 +11,8 @@ const basePath = z
   .refine((v) => v === '' || /^\/[A-Za-z0-9._~\-/]*$/.test(v), 'must be empty or a path like /ssh-ws');
 
 const EnvSchema = z.object({
+  // Shared with the terminal host (DATA_DIR, terminal limits, SSH targets, keepalive, LOG_LEVEL).
+  ...TerminalEnvShape,
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(8080, 0, 65535),
   // Loopback unless told otherwise: the quick start serves plain HTTP, which must not reach the
@@ -61,7 +24,6 @@ const EnvSchema = z.object({
     .optional()
     .transform((v) => (v?.trim() ? v.trim() : undefined))
     .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL'),
-  DATA_DIR: z.string().default('./data'),
   DATABASE_STATEMENT_TIMEOUT: duration('10s'),
   DATABASE_LOCK_TIMEOUT: duration('3s'),
   JWT_SECRET: z.string().optional(),
@@ -77,9 +39,6 @@ const EnvSchema = z.object({
   LOGIN_RATE_LIMIT: int(10, 1, 100_000),
   LOGIN_RATE_WINDOW: duration('1m'),
   CORS_ORIGIN: list,
-  MAX_CONNECTIONS: int(500, 1),
-  MAX_TERMINALS_PER_USER: int(20, 1),
-  CONNECTION_TIMEOUT: duration('15s'),
   MESSAGE_SIZE_LIMIT: int(64 * 1024, 1024, 16 * 1024 * 1024),
   HEARTBEAT_INTERVAL: duration('15s'),
   HEARTBEAT_TIMEOUT: duration('45s'),
@@ -88,18 +47,10 @@ const EnvSchema = z.object({
   WS_MAX_PENDING_PER_IP: int(32, 1, 100_000),
   WS_MESSAGE_RATE: int(500, 1, 1_000_000),
   WS_STALL_TIMEOUT: duration('2m'),
-  TERMINAL_BUFFER_BYTES: int(1024 * 1024, 4096, 256 * 1024 * 1024),
-  TERMINAL_DETACHED_TIMEOUT: duration('30m'),
-  TERMINAL_SCROLLBACK: int(1000, 0, 100_000),
   ENCRYPTION_KEY: z.string().optional(),
-  SSH_ALLOWED_TARGETS: list,
-  SSH_DENIED_TARGETS: list,
-  SSH_KEEPALIVE_INTERVAL: duration('15s'),
-  SSH_KEEPALIVE_COUNT_MAX: int(3, 1, 100),
   SSH_OPEN_FAILURES_PER_MINUTE: int(10, 1, 100_000),
   AUDIT_RETENTION_DAYS: int(90, 1),
   METRICS_TOKEN: z.string().optional(),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRUST_PROXY: z.string().default('false'),
   WEB_DIST: z.string().optional(),
   NODE_ID: z.string().optional(),

@@ -1,2 +1,3 @@
+export * from './client.js';
 export * from './framing.js';
 export * from './messages.js';

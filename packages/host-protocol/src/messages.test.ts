@@ -25,6 +25,7 @@ describe('messages', () => {
       cols: 80,
       rows: 24,
       title: null,
+      knownHost: null,
     };
     expect(ApiMessageSchema.parse(roundTrip(open))).toEqual(open);
     const msg = {

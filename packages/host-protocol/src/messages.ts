@@ -22,7 +22,7 @@ const vid = z.number().int().nonnegative();
 const offset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const cols = z.number().int().min(TERMINAL_MIN_COLS).max(TERMINAL_MAX_COLS);
 const rows = z.number().int().min(TERMINAL_MIN_ROWS).max(TERMINAL_MAX_ROWS);
-const bytes = z.instanceof(Uint8Array);
+const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be binary');
 const target = z.object({
   host: z.string().min(1).max(253),
   port: z.number().int().min(1).max(65535),
@@ -55,6 +55,11 @@ export const OpenSchema = z.object({
   cols,
   rows,
   title: z.string().max(200).nullable(),
+  /**
+   * The user's trusted key for this host and port (the API's known-hosts store), or null: an
+   * unknown key is asked about (`ask`), a changed one refused.
+   */
+  knownHost: z.object({ keyType: z.string().max(100), fingerprint: z.string().max(200) }).nullable(),
 });
 
 /** The answer to an `ask`. */
@@ -197,8 +202,6 @@ export const AskSchema = z.object({
       port: z.number().int(),
       keyType: z.string(),
       fingerprint: z.string(),
-      /** The key itself, base64, for the known-hosts store. */
-      key: z.string(),
     })
     .optional(),
   prompt: z
@@ -208,6 +211,19 @@ export const AskSchema = z.object({
       prompts: z.array(z.object({ prompt: z.string(), echo: z.boolean() })),
     })
     .optional(),
+});
+
+/**
+ * During an `open`: the key the user accepted was proven by the server (key exchange done);
+ * the API stores it as trusted for this user, host and port.
+ */
+export const RememberSchema = z.object({
+  t: z.literal('remember'),
+  rid,
+  host: z.string(),
+  port: z.number().int(),
+  keyType: z.string(),
+  fingerprint: z.string(),
 });
 
 /** A control message for one viewer's browser, as the public protocol defines it. */
@@ -248,6 +264,7 @@ export const HostMessageSchema = z.discriminatedUnion('t', [
   WelcomeSchema,
   ResultSchema,
   AskSchema,
+  RememberSchema,
   ViewerMessageSchema,
   ViewerOutputSchema,
   ViewerCloseSchema,

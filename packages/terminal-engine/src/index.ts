@@ -1,3 +1,4 @@
+export * from './env.js';
 export * from './mirror.js';
 export * from './ring-buffer.js';
 export * from './ssh-connect.js';

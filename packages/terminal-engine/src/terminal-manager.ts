@@ -191,6 +191,11 @@ export class TerminalManager {
     }
   }
 
+  /** The terminal with this id, whoever owns it (for a caller that checked ownership itself). */
+  find(id: string): Terminal | undefined {
+    return this.terminals.get(id);
+  }
+
   /** The terminal if it exists and belongs to `userId`; another user's terminal is "not found". */
   get(id: string, userId: string): Terminal | undefined {
     const terminal = this.terminals.get(id);

@@ -1,0 +1,445 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { chmodSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import {
+  type ApiMessage,
+  type ApiMessageOf,
+  ApiMessageSchema,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  FrameError,
+  FrameReader,
+  HOST_PROTOCOL_VERSION,
+  type HostMessage,
+  type TerminalInfo,
+} from '@tether/host-protocol';
+import { ErrorCode, type ServerMessage } from '@tether/protocol';
+import {
+  isTerminalError,
+  type TargetPolicy,
+  type Terminal,
+  TerminalManager,
+  type TerminalManagerConfig,
+  type TerminalViewer,
+} from '@tether/terminal-engine';
+
+/** Minimal pino-compatible logger. Never given secrets or terminal contents. */
+export interface HostLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface TerminalHostOptions {
+  /** Unix socket path; created with mode 0600 (a stale file from a previous host is replaced). */
+  socketPath: string;
+  /** Shared with the API through a file in DATA_DIR; the first frame of a connection must carry it. */
+  secret: string;
+  engine: TerminalManagerConfig;
+  policy: TargetPolicy;
+  log?: HostLogger;
+  version?: string;
+  /** For fault-injection tests only. */
+  connect?: ConstructorParameters<typeof TerminalManager>[1]['connect'];
+}
+
+/** Before `hello`, a peer may send only a small frame; afterwards the protocol's limit applies. */
+const HELLO_MAX_FRAME_BYTES = 4096;
+const HELLO_TIMEOUT_MS = 5_000;
+/** An API that stops reading has this much queued for it before its connection is dropped. */
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/** Input streams remembered per terminal (one per browser tab that typed into it). */
+const MAX_INPUT_STREAMS = 64;
+
+/**
+ * The terminal host: holds a node's SSH terminals (the engine's TerminalManager) and serves them
+ * to the node's API over a Unix socket (DESIGN §11). It keeps no database connection and has no
+ * web-facing port; the API can restart at any time and reconnect, and the terminals carry on.
+ *
+ * Each connection authenticates with the shared secret in its first frame. Viewers (browser
+ * sockets of the API) are per connection: when the API goes away its viewers are detached and
+ * the terminals keep running, exactly as when a browser goes away.
+ */
+export function createTerminalHost(options: TerminalHostOptions) {
+  const hostId = randomUUID();
+  const startedAt = Date.now();
+  const log = options.log;
+  const secretDigest = createHash('sha256').update(options.secret).digest();
+  const connections = new Set<Connection>();
+  /** Per terminal: input stream id → bytes of that stream accepted so far (order of last use). */
+  const inputStreams = new WeakMap<Terminal, Map<string, number>>();
+
+  const broadcast = (message: HostMessage) => {
+    for (const c of connections) if (c.authenticated) c.send(message);
+  };
+
+  const manager = new TerminalManager(options.engine, {
+    policy: options.policy,
+    ...(log ? { log } : {}),
+    ...(options.connect ? { connect: options.connect } : {}),
+    events: {
+      onStatus(terminal, status, details) {
+        broadcast({ t: 'status', id: terminal.id, status, ended: details });
+      },
+      onOutput(terminal, at) {
+        broadcast({ t: 'activity', id: terminal.id, at: at.getTime() });
+      },
+      onAttachChange(terminal, viewers) {
+        broadcast({ t: 'viewers', id: terminal.id, count: viewers });
+      },
+    },
+  });
+
+  function info(terminal: Terminal): TerminalInfo {
+    return {
+      id: terminal.id,
+      userId: terminal.userId,
+      status: terminal.status,
+      target: terminal.target,
+      address: terminal.address,
+      title: terminal.title ?? null,
+      cols: terminal.cols,
+      rows: terminal.rows,
+      viewers: terminal.viewerCount,
+      outputOffset: terminal.offset,
+      createdAt: terminal.createdAt.getTime(),
+      lastOutputAt: terminal.lastOutputAt?.getTime() ?? null,
+      ended: terminal.end,
+    };
+  }
+
+  function errorOf(err: unknown) {
+    if (isTerminalError(err)) {
+      return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+    }
+    return { code: ErrorCode.INTERNAL, message: 'The terminal host failed to do that.' };
+  }
+
+  class Connection {
+    authenticated = false;
+    private readonly reader = new FrameReader(HELLO_MAX_FRAME_BYTES);
+    private readonly viewers = new Map<number, { terminal: Terminal; viewer: RemoteViewer }>();
+    private readonly opens = new Map<
+      number,
+      { abort: AbortController; asks: Map<number, (a: Answer) => void> }
+    >();
+    private nextQid = 1;
+    private readonly helloTimer: NodeJS.Timeout;
+    private closed = false;
+
+    constructor(readonly socket: Socket) {
+      this.helloTimer = setTimeout(() => this.drop('no hello in time'), HELLO_TIMEOUT_MS);
+      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      socket.on('error', () => {});
+      socket.on('close', () => this.onClose());
+    }
+
+    send(message: HostMessage): void {
+      if (this.closed) return;
+      if (this.socket.writableLength > MAX_QUEUED_BYTES) {
+        this.drop('the API stopped reading');
+        return;
+      }
+      this.socket.write(encodeFrame(message));
+    }
+
+    /** What the API has not written to its browser sockets yet, plus what waits here for the API. */
+    queuedBytes(): number {
+      return this.socket.writableLength;
+    }
+
+    drop(reason: string): void {
+      if (this.closed) return;
+      log?.warn({ reason }, 'API connection dropped');
+      this.socket.destroy();
+    }
+
+    private onData(chunk: Buffer): void {
+      let messages: unknown[];
+      try {
+        messages = this.reader.push(chunk);
+      } catch (err) {
+        this.drop(err instanceof FrameError ? err.message : 'unreadable frame');
+        return;
+      }
+      for (const raw of messages) {
+        if (this.closed) return;
+        const parsed = ApiMessageSchema.safeParse(raw);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          this.drop(`invalid message: ${issue?.path.join('.') || 't'} ${issue?.message ?? ''}`.trim());
+          return;
+        }
+        try {
+          this.handle(parsed.data);
+        } catch (err) {
+          log?.warn({ err: (err as Error).message, t: parsed.data.t }, 'API message failed');
+        }
+      }
+    }
+
+    private handle(msg: ApiMessage): void {
+      if (!this.authenticated) {
+        this.hello(msg);
+        return;
+      }
+      switch (msg.t) {
+        case 'hello':
+          this.drop('hello twice');
+          break;
+        case 'ping':
+          this.send({ t: 'result', rid: msg.rid, value: null });
+          break;
+        case 'list':
+          this.send({ t: 'result', rid: msg.rid, value: manager.list().map(info) });
+          break;
+        case 'open':
+          void this.open(msg);
+          break;
+        case 'answer':
+          this.opens.get(msg.rid)?.asks.get(msg.qid)?.(msg);
+          break;
+        case 'cancel':
+          this.opens.get(msg.rid)?.abort.abort();
+          break;
+        case 'attach':
+          void this.attach(msg);
+          break;
+        case 'detach': {
+          const v = this.viewers.get(msg.vid);
+          if (!v) break;
+          this.viewers.delete(msg.vid);
+          v.terminal.detach(v.viewer);
+          break;
+        }
+        case 'ack': {
+          const v = this.viewers.get(msg.vid);
+          if (!v) break;
+          v.viewer.reportedBuffered = msg.buffered;
+          v.terminal.ack(v.viewer, msg.offset);
+          break;
+        }
+        case 'input':
+          this.input(msg);
+          break;
+        case 'resize':
+          manager.find(msg.id)?.resize(msg.cols, msg.rows);
+          break;
+        case 'terminate':
+          manager.find(msg.id)?.terminate(msg.reason);
+          break;
+      }
+    }
+
+    private hello(msg: ApiMessage): void {
+      if (msg.t !== 'hello') {
+        this.drop('the first message must be hello');
+        return;
+      }
+      const digest = createHash('sha256').update(msg.secret).digest();
+      if (!timingSafeEqual(digest, secretDigest)) {
+        this.drop('wrong secret');
+        return;
+      }
+      if (msg.protocol !== HOST_PROTOCOL_VERSION) {
+        this.drop(`unsupported protocol ${msg.protocol}`);
+        return;
+      }
+      clearTimeout(this.helloTimer);
+      this.authenticated = true;
+      this.reader.maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+      this.send({
+        t: 'welcome',
+        protocol: HOST_PROTOCOL_VERSION,
+        hostId,
+        pid: process.pid,
+        startedAt,
+        version: options.version ?? '0',
+      });
+    }
+
+    private async open(msg: ApiMessageOf<'open'>): Promise<void> {
+      if (this.opens.has(msg.rid)) return this.drop('request id reused');
+      const abort = new AbortController();
+      const asks = new Map<number, (a: Answer) => void>();
+      this.opens.set(msg.rid, { abort, asks });
+      const ask = (question: Pick<HostMessage & { t: 'ask' }, 'hostKey' | 'prompt'>, signal: AbortSignal) =>
+        new Promise<Answer>((resolve, reject) => {
+          const qid = this.nextQid++;
+          const onAbort = () => {
+            asks.delete(qid);
+            reject(signal.reason ?? new Error('cancelled'));
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          asks.set(qid, (answer) => {
+            asks.delete(qid);
+            signal.removeEventListener('abort', onAbort);
+            resolve(answer);
+          });
+          this.send({ t: 'ask', rid: msg.rid, qid, ...question });
+        });
+      try {
+        const terminal = await manager.create({
+          id: msg.id,
+          userId: msg.userId,
+          target: msg.target,
+          auth: msg.auth,
+          cols: msg.cols,
+          rows: msg.rows,
+          ...(msg.title ? { title: msg.title } : {}),
+          signal: abort.signal,
+          knownHosts: {
+            lookup: () => msg.knownHost,
+            remember: (host, port, key) =>
+              this.send({
+                t: 'remember',
+                rid: msg.rid,
+                host,
+                port,
+                keyType: key.keyType,
+                fingerprint: key.fingerprint,
+              }),
+          },
+          interaction: {
+            confirmHostKey: async (hostKey, signal) => (await ask({ hostKey }, signal)).accept === true,
+            prompt: async (name, instructions, prompts, signal) =>
+              (await ask({ prompt: { name, instructions, prompts } }, signal)).responses ?? [],
+          },
+        });
+        this.send({ t: 'result', rid: msg.rid, value: info(terminal) });
+      } catch (err) {
+        this.send({ t: 'result', rid: msg.rid, error: errorOf(err) });
+      } finally {
+        this.opens.delete(msg.rid);
+      }
+    }
+
+    private async attach(msg: ApiMessageOf<'attach'>): Promise<void> {
+      if (this.viewers.has(msg.vid)) return this.drop('viewer id reused');
+      const terminal = manager.get(msg.id, msg.userId);
+      if (!terminal) {
+        this.send({
+          t: 'result',
+          rid: msg.rid,
+          error: { code: ErrorCode.NOT_FOUND, message: 'No such terminal.' },
+        });
+        return;
+      }
+      const viewer = new RemoteViewer(this, msg.vid);
+      this.viewers.set(msg.vid, { terminal, viewer });
+      try {
+        await terminal.attach(viewer, {
+          ...(msg.resumeFrom !== undefined ? { resumeFrom: msg.resumeFrom } : {}),
+          ...(msg.cols !== undefined ? { cols: msg.cols } : {}),
+          ...(msg.rows !== undefined ? { rows: msg.rows } : {}),
+        });
+        this.send({ t: 'result', rid: msg.rid, value: info(terminal) });
+      } catch (err) {
+        this.viewers.delete(msg.vid);
+        this.send({ t: 'result', rid: msg.rid, error: errorOf(err) });
+      }
+    }
+
+    private input(msg: ApiMessageOf<'input'>): void {
+      const terminal = manager.find(msg.id);
+      let data = msg.data;
+      let end: number | undefined;
+      if (terminal && msg.stream !== undefined && msg.at !== undefined) {
+        // Resent input (after the API or the browser reconnected) is skipped up to what this
+        // stream already had accepted: typed once, never twice.
+        let streams = inputStreams.get(terminal);
+        if (!streams) {
+          streams = new Map();
+          inputStreams.set(terminal, streams);
+        }
+        const accepted = streams.get(msg.stream) ?? msg.at;
+        const skip = Math.min(data.length, Math.max(0, accepted - msg.at));
+        data = data.subarray(skip);
+        end = Math.max(accepted, msg.at + msg.data.length);
+        streams.delete(msg.stream);
+        streams.set(msg.stream, end);
+        if (streams.size > MAX_INPUT_STREAMS) streams.delete(streams.keys().next().value as string);
+      }
+      const done = () => {
+        if (msg.stream !== undefined && end !== undefined)
+          this.send({ t: 'applied', id: msg.id, stream: msg.stream, offset: end });
+      };
+      if (!terminal || data.length === 0 || !terminal.input(data, done)) done();
+    }
+
+    private onClose(): void {
+      this.closed = true;
+      clearTimeout(this.helloTimer);
+      connections.delete(this);
+      if (this.authenticated) log?.info({ viewers: this.viewers.size }, 'API disconnected');
+      for (const { terminal, viewer } of this.viewers.values()) terminal.detach(viewer);
+      this.viewers.clear();
+      for (const { abort } of this.opens.values()) abort.abort();
+      this.opens.clear();
+    }
+  }
+
+  type Answer = ApiMessageOf<'answer'>;
+
+  /** The engine's viewer for one browser socket of the API: everything it is given goes there. */
+  class RemoteViewer implements TerminalViewer {
+    reportedBuffered = 0;
+    constructor(
+      private readonly connection: Connection,
+      private readonly vid: number,
+    ) {}
+    sendBinary(data: Uint8Array): void {
+      this.connection.send({ t: 'out', vid: this.vid, data });
+    }
+    sendJson(message: ServerMessage): void {
+      this.connection.send({ t: 'msg', vid: this.vid, m: message });
+    }
+    bufferedAmount(): number {
+      return this.reportedBuffered + this.connection.queuedBytes();
+    }
+    close(code: number, reason: string): void {
+      this.connection.send({ t: 'close', vid: this.vid, code, reason });
+    }
+  }
+
+  let server: Server | undefined;
+
+  return {
+    hostId,
+    manager,
+    /** Starts serving; a stale socket file (a host that died) is replaced. */
+    async listen(): Promise<void> {
+      rmSync(options.socketPath, { force: true });
+      server = createServer((socket) => {
+        connections.add(new Connection(socket));
+      });
+      // Created 0600 from the start (umask), so no other user can connect even for a moment.
+      const umask = process.umask(0o177);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server!.once('error', reject);
+          server!.listen(options.socketPath, () => {
+            server!.off('error', reject);
+            resolve();
+          });
+        });
+      } finally {
+        process.umask(umask);
+      }
+      chmodSync(options.socketPath, 0o600);
+      log?.info({ socket: options.socketPath, hostId }, 'terminal host listening');
+    },
+    connectionCount: () => connections.size,
+    /** Stops serving and ends every terminal (the host itself is going away). */
+    async close(reason = 'The terminal host stopped.'): Promise<void> {
+      for (const c of connections) {
+        c.socket.end();
+      }
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await manager.shutdown(reason);
+      for (const c of connections) c.socket.destroy();
+      rmSync(options.socketPath, { force: true });
+    },
+  };
+}
+
+export type TerminalHost = ReturnType<typeof createTerminalHost>;

@@ -1,0 +1,46 @@
+import { createTargetPolicy, describeTargetPolicy, terminalManagerConfig } from '@tether/terminal-engine';
+import { pino } from 'pino';
+import { loadHostEnv, sharedSecret, socketPathOf } from './config.js';
+import { createTerminalHost } from './host.js';
+
+/**
+ * `node apps/host/dist/main.js`: the terminal host of this node. Reads the same environment as
+ * the API (DATA_DIR, terminal limits, SSH target policy). SIGTERM and SIGINT end its terminals
+ * and exit; it is meant to run for as long as the machine does.
+ */
+async function main() {
+  const env = loadHostEnv();
+  const log = pino({ level: env.LOG_LEVEL, base: { component: 'terminal-host' } });
+  const host = createTerminalHost({
+    socketPath: socketPathOf(env),
+    secret: sharedSecret(env.DATA_DIR),
+    engine: terminalManagerConfig(env),
+    policy: createTargetPolicy({ allowed: env.SSH_ALLOWED_TARGETS, denied: env.SSH_DENIED_TARGETS }),
+    log,
+    version: process.env.npm_package_version ?? '0.1.0',
+  });
+  log.info(
+    {
+      sshTargets: describeTargetPolicy({ allowed: env.SSH_ALLOWED_TARGETS, denied: env.SSH_DENIED_TARGETS }),
+    },
+    'SSH target policy',
+  );
+  await host.listen();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'terminal host stopping');
+    host.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(`fatal: ${(err as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,181 @@
+import { EventEmitter } from 'node:events';
+import { connect as netConnect, type Socket } from 'node:net';
+import { encodeFrame, FrameError, FrameReader } from './framing.js';
+import {
+  type ApiMessage,
+  HOST_PROTOCOL_VERSION,
+  type HostError,
+  type HostMessage,
+  type HostMessageOf,
+  HostMessageSchema,
+} from './messages.js';
+
+/** A request's failure as the host reported it (`code` from the public protocol's ErrorCode). */
+export class HostRequestError extends Error {
+  readonly code: string;
+  readonly details: Record<string, string> | undefined;
+  constructor(error: HostError) {
+    super(error.message);
+    this.name = 'HostRequestError';
+    this.code = error.code;
+    this.details = error.details;
+  }
+}
+
+/** The connection went away (or never came up) before an answer arrived. */
+export class HostUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HostUnavailableError';
+  }
+}
+
+type Request = Extract<ApiMessage, { rid: number }>;
+type RequestWithoutRid = Request extends infer R ? (R extends Request ? Omit<R, 'rid'> : never) : never;
+
+interface HostConnectionEvents {
+  message: [HostMessage];
+  close: [Error | null];
+}
+
+/**
+ * The API's side of the local channel: connects, authenticates with the shared secret, matches
+ * `result`s to requests and hands every other message to `message` listeners (in order).
+ * One connection per API process; when it closes, pending requests fail with
+ * HostUnavailableError and the owner reconnects.
+ */
+export class HostConnection extends EventEmitter<HostConnectionEvents> {
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextRid = 1;
+  private closedWith: Error | null | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    readonly welcome: HostMessageOf<'welcome'>,
+  ) {
+    super();
+  }
+
+  static async connect(socketPath: string, secret: string, timeoutMs = 5_000): Promise<HostConnection> {
+    const socket = netConnect(socketPath);
+    const reader = new FrameReader();
+    const welcome = await new Promise<{ welcome: HostMessageOf<'welcome'>; rest: unknown[] }>(
+      (resolve, reject) => {
+        const timer = setTimeout(
+          () => done(new HostUnavailableError('The terminal host did not answer.')),
+          timeoutMs,
+        );
+        const done = (err: Error | null, value?: { welcome: HostMessageOf<'welcome'>; rest: unknown[] }) => {
+          clearTimeout(timer);
+          socket.off('data', onData);
+          socket.off('error', onError);
+          socket.off('close', onClose);
+          if (err) {
+            socket.destroy();
+            reject(err);
+          } else resolve(value!);
+        };
+        const onError = (err: Error) =>
+          done(new HostUnavailableError(`The terminal host cannot be reached: ${err.message}`));
+        const onClose = () => done(new HostUnavailableError('The terminal host refused the connection.'));
+        const onData = (chunk: Buffer) => {
+          let frames: unknown[];
+          try {
+            frames = reader.push(chunk);
+          } catch (err) {
+            return done(err as Error);
+          }
+          if (frames.length === 0) return;
+          const first = HostMessageSchema.safeParse(frames[0]);
+          if (!first.success || first.data.t !== 'welcome')
+            return done(new HostUnavailableError('The terminal host answered something other than welcome.'));
+          done(null, { welcome: first.data, rest: frames.slice(1) });
+        };
+        socket.on('data', onData);
+        socket.on('error', onError);
+        socket.on('close', onClose);
+        socket.once('connect', () =>
+          socket.write(encodeFrame({ t: 'hello', protocol: HOST_PROTOCOL_VERSION, secret })),
+        );
+      },
+    );
+    const connection = new HostConnection(socket, welcome.welcome);
+    connection.start(reader, welcome.rest);
+    return connection;
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /** Fire-and-forget message (input, ack, detach, resize, terminate). */
+  send(message: ApiMessage): void {
+    if (this.closedWith !== undefined) return;
+    this.socket.write(encodeFrame(message));
+  }
+
+  /** A request; resolves with the result's value, rejects with HostRequestError or HostUnavailableError. */
+  request<T = unknown>(message: RequestWithoutRid, onRid?: (rid: number) => void): Promise<T> {
+    if (this.closedWith !== undefined)
+      return Promise.reject(new HostUnavailableError('The terminal host connection is closed.'));
+    const rid = this.nextRid++;
+    onRid?.(rid);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(rid, { resolve: resolve as (v: unknown) => void, reject });
+      this.socket.write(encodeFrame({ ...message, rid }));
+    });
+  }
+
+  /** Bytes written but not yet taken by the host. */
+  get queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private start(reader: FrameReader, early: unknown[]) {
+    const deliver = (frames: unknown[]) => {
+      for (const raw of frames) {
+        const parsed = HostMessageSchema.safeParse(raw);
+        if (!parsed.success) {
+          this.fail(
+            new FrameError(`The terminal host sent an invalid message (${parsed.error.issues[0]?.message}).`),
+          );
+          return;
+        }
+        const msg = parsed.data;
+        if (msg.t === 'result') {
+          const p = this.pending.get(msg.rid);
+          if (!p) continue;
+          this.pending.delete(msg.rid);
+          if (msg.error) p.reject(new HostRequestError(msg.error));
+          else p.resolve(msg.value);
+          continue;
+        }
+        this.emit('message', msg);
+      }
+    };
+    this.socket.on('data', (chunk: Buffer) => {
+      try {
+        deliver(reader.push(chunk));
+      } catch (err) {
+        this.fail(err as Error);
+      }
+    });
+    this.socket.on('error', (err) => this.fail(err));
+    this.socket.on('close', () => this.fail(null));
+    queueMicrotask(() => deliver(early));
+  }
+
+  private fail(err: Error | null) {
+    if (this.closedWith !== undefined) return;
+    this.closedWith = err;
+    this.socket.destroy();
+    const gone = new HostUnavailableError('The terminal host connection closed.');
+    for (const p of this.pending.values()) p.reject(gone);
+    this.pending.clear();
+    this.emit('close', err);
+  }
+}
