@@ -4,7 +4,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '@tether/testkit';
-import { sleep, withTimeout } from './stats.ts';
+import { cpuMs, sleep, withTimeout } from './stats.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const API_DIR = join(ROOT, 'apps/api');
@@ -42,8 +42,12 @@ export interface Broker {
   readonly url: string;
   readonly pid: number;
   readonly dataDir: string;
-  /** VmRSS of the broker process from /proc, in bytes. */
+  /** VmRSS of the broker: the API process plus its terminal host, from /proc, in bytes. */
   rss(): number;
+  /** CPU time (user + system) of the API process plus its terminal host so far, in ms. */
+  cpuMs(): number;
+  /** The terminal host the API started (TERMINAL_HOST=spawn), once it runs. */
+  hostPid(): number | null;
   lagReset(): Promise<void>;
   lagRead(): Promise<LagReading>;
   /** Full GC in the broker (bench preload), then VmRSS. */
@@ -115,6 +119,16 @@ export async function startBroker(options: {
     await sleep(100);
   }
 
+  const hostPidFile = join(dataDir, 'terminal-host.pid');
+  const hostPid = (): number | null => {
+    try {
+      const pid = Number.parseInt(readFileSync(hostPidFile, 'utf8'), 10);
+      return pid > 0 && existsSync(`/proc/${pid}`) ? pid : null;
+    } catch {
+      return null;
+    }
+  };
+
   let nextId = 1;
   const ipc = <T>(cmd: string): Promise<T> => {
     const benchId = nextId++;
@@ -137,7 +151,9 @@ export async function startBroker(options: {
     url,
     pid: child.pid!,
     dataDir,
-    rss: () => readRss(child.pid!),
+    rss: () => readRss(child.pid!) + (hostPid() ? readRss(hostPid()!) : 0),
+    cpuMs: () => cpuMs(child.pid!) + (hostPid() ? cpuMs(hostPid()!) : 0),
+    hostPid,
     lagReset: async () => {
       await ipc('lag-reset');
     },
@@ -145,16 +161,29 @@ export async function startBroker(options: {
     async settledRss() {
       await ipc('gc');
       await sleep(500);
-      return readRss(child.pid!);
+      return readRss(child.pid!) + (hostPid() ? readRss(hostPid()!) : 0);
     },
     async stop() {
-      if (exitedEarly) return;
-      child.kill('SIGTERM');
-      try {
-        await withTimeout(exited, 20_000, 'broker shutdown');
-      } catch {
-        child.kill('SIGKILL');
-        await withTimeout(exited, 5_000, 'broker kill');
+      const host = hostPid();
+      if (!exitedEarly) {
+        child.kill('SIGTERM');
+        try {
+          await withTimeout(exited, 20_000, 'broker shutdown');
+        } catch {
+          child.kill('SIGKILL');
+          await withTimeout(exited, 5_000, 'broker kill');
+        }
+      }
+      // The terminal host outlives the API by design: end it too.
+      if (host) {
+        try {
+          process.kill(host, 'SIGTERM');
+        } catch {
+          return;
+        }
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline && existsSync(`/proc/${host}`)) await sleep(50);
+        if (existsSync(`/proc/${host}`)) process.kill(host, 'SIGKILL');
       }
     },
   };

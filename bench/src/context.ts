@@ -14,7 +14,7 @@ export interface BenchContext {
   /** The user whose terminals the OpenSSH figures open. */
   user: Login;
   /** Starts another broker configured like the shared one (same database kind, node flags). */
-  startBroker(): Promise<Broker>;
+  startBroker(env?: Record<string, string>): Promise<Broker>;
   log(line: string): void;
 }
 

@@ -137,11 +137,11 @@ async function main(): Promise<void> {
     ];
     if (args.database === 'postgres') postgres = await startPostgres();
     let brokers = 0;
-    const newBroker = () => {
+    const newBroker = (extra: Record<string, string> = {}) => {
       // Each broker its own empty database, as each gets its own PGlite data directory.
       const env: Record<string, string> = postgres
-        ? { DATABASE_URL: postgres.createDatabase(`bench_${++brokers}`) }
-        : {};
+        ? { DATABASE_URL: postgres.createDatabase(`bench_${++brokers}`), ...extra }
+        : { ...extra };
       return startBroker({ tmpDir, nodeArgs, env });
     };
     broker = await newBroker();

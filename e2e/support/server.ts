@@ -37,6 +37,11 @@ export interface BrokerInfo {
 export interface RunningBroker extends BrokerInfo {
   pid: number;
   stop(): Promise<void>;
+  /**
+   * Stops the API process (`SIGKILL`: a crash; `SIGTERM`: a deploy) and starts a new one on the
+   * same port, data and secrets. Its terminal host, and the terminals, are not touched.
+   */
+  restartApi(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   logs(): string;
 }
 
@@ -136,46 +141,54 @@ export async function startBroker(
     ...opts.env,
   };
 
-  const child: ChildProcess = spawn(process.execPath, [...IMAGE_NODE_FLAGS, entry], {
-    env,
-    cwd: opts.image?.dir ?? REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    ...asUser,
-  });
-  const log = createWriteStream(logFile);
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  const log = createWriteStream(logFile, { flags: 'a' });
+  let child!: ChildProcess;
   let exited: string | null = null;
-  child.once('exit', (code, signal) => {
-    exited = `exited with ${code ?? signal}`;
-  });
-
   const baseURL = `http://127.0.0.1:${port}${basePath}/`;
   const logs = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) throw new Error(`broker ${exited} during start-up:\n${logs().slice(-4000)}`);
-    try {
-      const res = await fetch(`${baseURL}api/health`);
-      if (res.ok) break;
-    } catch {
-      // not listening yet
+  const launch = async () => {
+    exited = null;
+    child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, entry], {
+      env,
+      cwd: opts.image?.dir ?? REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...asUser,
+    });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    child.once('exit', (code, signal) => {
+      exited = `exited with ${code ?? signal}`;
+    });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (exited) throw new Error(`broker ${exited} during start-up:\n${logs().slice(-4000)}`);
+      try {
+        const res = await fetch(`${baseURL}api/health`);
+        if (res.ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`broker did not become healthy within 60 s:\n${logs().slice(-4000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
     }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`broker did not become healthy within 60 s:\n${logs().slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  };
+  await launch();
+
+  const stopApi = async (signal: 'SIGKILL' | 'SIGTERM') => {
+    if (exited) return;
+    const done = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
+    await done;
+    clearTimeout(timer);
+  };
 
   const stop = async () => {
-    if (!exited) {
-      const done = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 8_000);
-      await done;
-      clearTimeout(timer);
-    }
+    await stopApi('SIGTERM');
+    await stopTerminalHost(dataDir);
     log.end();
     if (!process.env.TETHER_E2E_KEEP) await rm(dataDir, { recursive: true, force: true });
   };
@@ -186,8 +199,41 @@ export async function startBroker(
     adminPassword,
     dataDir,
     logFile,
-    pid: child.pid ?? -1,
+    get pid() {
+      return child.pid ?? -1;
+    },
     stop,
+    async restartApi(signal) {
+      await stopApi(signal);
+      await launch();
+    },
     logs,
   };
+}
+
+/**
+ * The broker started its terminal host (TERMINAL_HOST=spawn), detached, so that it outlives the
+ * broker: end it too, as an operator would (README: Terminal host), and wait until it is gone.
+ */
+async function stopTerminalHost(dataDir: string): Promise<void> {
+  const pidFile = join(dataDir, 'terminal-host.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+  if (!(pid > 0)) return;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 8_000;
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (alive()) process.kill(pid, 'SIGKILL');
 }

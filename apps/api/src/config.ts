@@ -53,6 +53,13 @@ const EnvSchema = z.object({
   METRICS_TOKEN: z.string().optional(),
   TRUST_PROXY: z.string().default('false'),
   WEB_DIST: z.string().optional(),
+  /**
+   * How the API reaches its node's terminal host: `spawn` connects to TERMINAL_HOST_SOCKET and
+   * starts the host there (detached) when none answers; `external` only connects (the host is its
+   * own service: compose, systemd); `embedded` runs it inside the API process, so terminals end
+   * when the API does (tests, a throwaway single process).
+   */
+  TERMINAL_HOST: z.enum(['spawn', 'external', 'embedded']).default('spawn'),
   NODE_ID: z.string().optional(),
   NETBOX_URL: z
     .string()
@@ -118,6 +125,8 @@ export interface Config {
   logLevel: string;
   trustProxy: TrustProxy;
   webDist?: string;
+  /** The node's terminal host: how it is reached, and its socket. */
+  terminalHost: { mode: 'spawn' | 'external' | 'embedded'; socketPath: string };
   nodeId: string;
   /** NetBox import: default base URL (an admin may override it at run time) and TLS trust. */
   netbox: { url?: string; tlsVerify: boolean; ca?: string };
@@ -269,6 +278,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     webDist: e.WEB_DIST,
+    terminalHost: {
+      mode: e.TERMINAL_HOST,
+      socketPath: path.resolve(e.TERMINAL_HOST_SOCKET ?? path.join(dataDir, 'terminal-host.sock')),
+    },
     nodeId,
     netbox: { url: e.NETBOX_URL, tlsVerify: e.NETBOX_TLS_VERIFY, ca: netboxCa },
   };

@@ -155,6 +155,7 @@ describe.each(DRIVERS)('admin status, terminals permissions and audit retention 
       JWT_SECRET: randomBytes(32).toString('hex'),
       ADMIN_PASSWORD: ADMIN.password,
       AUDIT_RETENTION_DAYS: '3',
+      TERMINAL_HOST: 'embedded',
       ...(driver === 'postgres' ? { DATABASE_URL: await freshPostgresDatabase() } : {}),
     };
     try {

@@ -35,6 +35,8 @@ export async function spawnBroker(env: Record<string, string | undefined> = {}):
       ADMIN_PASSWORD: ADMIN.password,
       // The throwaway sshd listens on loopback, which the default policy denies.
       SSH_ALLOWED_TARGETS: '127.0.0.0/8',
+      // A terminal host inside the broker unless a test asks for its own process (spawn).
+      TERMINAL_HOST: 'embedded',
       LOG_LEVEL: 'info',
       WEB_DIST: '/nonexistent',
       ...env,

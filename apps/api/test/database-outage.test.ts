@@ -39,6 +39,7 @@ describe.skipIf(skipReason)('PostgreSQL unavailable', () => {
       LOG_LEVEL: 'silent',
       DATABASE_LOCK_TIMEOUT: '1500ms',
       SSH_ALLOWED_TARGETS: '127.0.0.0/8',
+      TERMINAL_HOST: 'embedded',
     });
     app = await buildApp(config, { logger: false });
     base = await app.listen({ port: 0, host: '127.0.0.1' });

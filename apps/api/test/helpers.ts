@@ -47,6 +47,9 @@ export async function buildTestApp(
     LOG_LEVEL: 'silent',
     // The throwaway sshd listens on loopback, which the default policy denies.
     SSH_ALLOWED_TARGETS: '127.0.0.0/8',
+    // Terminals in this process: each test's broker ends its own (terminal-host.test.ts covers
+    // the separate host process).
+    TERMINAL_HOST: 'embedded',
     ...(driver === 'postgres' ? { DATABASE_URL: await freshPostgresDatabase() } : {}),
     ...env,
   });

@@ -898,6 +898,7 @@ describe.each(DRIVERS)('encryption key at start-up (%s)', (driver: Driver) => {
       ADMIN_USERNAME: ADMIN.username,
       ADMIN_PASSWORD: ADMIN.password,
       LOG_LEVEL: 'silent',
+      TERMINAL_HOST: 'embedded',
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
       ...env,
     });

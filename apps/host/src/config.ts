@@ -4,11 +4,7 @@ import path from 'node:path';
 import { TerminalEnvShape } from '@tether/terminal-engine';
 import { z } from 'zod';
 
-const HostEnvSchema = z.object({
-  ...TerminalEnvShape,
-  /** The host's Unix socket; default DATA_DIR/terminal-host.sock. */
-  TERMINAL_HOST_SOCKET: z.string().optional(),
-});
+const HostEnvSchema = z.object(TerminalEnvShape);
 export type HostEnv = z.output<typeof HostEnvSchema>;
 
 export class HostConfigError extends Error {}

@@ -86,6 +86,9 @@ export function createTerminalHost(options: TerminalHostOptions) {
       onAttachChange(terminal, viewers) {
         broadcast({ t: 'viewers', id: terminal.id, count: viewers });
       },
+      onRemoved(terminal) {
+        broadcast({ t: 'removed', id: terminal.id });
+      },
     },
   });
 
@@ -104,6 +107,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
       createdAt: terminal.createdAt.getTime(),
       lastOutputAt: terminal.lastOutputAt?.getTime() ?? null,
       ended: terminal.end,
+      memory: terminal.memoryUsage() as TerminalInfo['memory'],
     };
   }
 
@@ -324,7 +328,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
         });
         return;
       }
-      const viewer = new RemoteViewer(this, msg.vid);
+      const viewer = new RemoteViewer(this, msg.vid, terminal, msg.inputStream);
       this.viewers.set(msg.vid, { terminal, viewer });
       try {
         await terminal.attach(viewer, {
@@ -386,12 +390,25 @@ export function createTerminalHost(options: TerminalHostOptions) {
     constructor(
       private readonly connection: Connection,
       private readonly vid: number,
+      private readonly terminal: Terminal,
+      private readonly inputStream: string | undefined,
     ) {}
     sendBinary(data: Uint8Array): void {
       this.connection.send({ t: 'out', vid: this.vid, data });
     }
     sendJson(message: ServerMessage): void {
-      this.connection.send({ t: 'msg', vid: this.vid, m: message });
+      // The browser resends its input from what this terminal took of its stream.
+      const m =
+        message.type === 'ready' && this.inputStream !== undefined
+          ? {
+              ...message,
+              input: {
+                stream: this.inputStream,
+                applied: inputStreams.get(this.terminal)?.get(this.inputStream) ?? 0,
+              },
+            }
+          : message;
+      this.connection.send({ t: 'msg', vid: this.vid, m });
     }
     bufferedAmount(): number {
       return this.reportedBuffered + this.connection.queuedBytes();

@@ -1,3 +1,5 @@
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createTargetPolicy, describeTargetPolicy, terminalManagerConfig } from '@tether/terminal-engine';
 import { pino } from 'pino';
 import { loadHostEnv, sharedSecret, socketPathOf } from './config.js';
@@ -26,6 +28,10 @@ async function main() {
     'SSH target policy',
   );
   await host.listen();
+  // For operators: `kill $(cat DATA_DIR/terminal-host.pid)` ends the host and its terminals.
+  const pidFile = path.join(path.resolve(env.DATA_DIR), 'terminal-host.pid');
+  writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
+  process.once('exit', () => rmSync(pidFile, { force: true }));
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

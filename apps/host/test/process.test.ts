@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HostConnection } from '@tether/host-protocol';
@@ -44,10 +44,12 @@ describe('terminal host process', () => {
     );
     const conn = await HostConnection.connect(socketPath, sharedSecret(dir));
     expect(conn.welcome.pid).toBe(host.child.pid);
+    expect(readFileSync(path.join(dir, 'terminal-host.pid'), 'utf8').trim()).toBe(String(host.child.pid));
     await expect(conn.request({ t: 'ping' })).resolves.toBeNull();
     host.child.kill('SIGTERM');
     expect(await host.exited).toBe(0);
     expect(existsSync(socketPath)).toBe(false);
+    expect(existsSync(path.join(dir, 'terminal-host.pid'))).toBe(false);
     // Log lines are JSON and never carry the secret.
     expect(host.output()).not.toContain(sharedSecret(dir));
   });

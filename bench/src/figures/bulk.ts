@@ -9,8 +9,9 @@ const MARKER = '__BENCH_DONE__';
  * Bulk output: `head -c SIZE /dev/zero | base64 -w 100` in a PTY, timed from typing the command
  * to seeing the end marker. Reference: the same command in an `ssh -tt` shell. Both sides have
  * their session established before the clock starts, so only the stream is measured. CPU: the
- * broker process's user + system time per MB delivered (decryption, screen mirror, WebSocket
- * frames; the bench's own client is not counted) next to the `ssh` client's per MB (decryption,
+ * broker's user + system time per MB delivered, its API and terminal host processes together
+ * (decryption and screen mirror in the host, the local channel, WebSocket frames in the API; the
+ * bench's own client is not counted) next to the `ssh` client's per MB (decryption,
  * writing its terminal).
  */
 export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
@@ -48,14 +49,14 @@ export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
     try {
       await term.openShell(ctx.sshd);
       const before = term.received;
-      const cpu0 = cpuMs(ctx.broker.pid);
+      const cpu0 = ctx.broker.cpuMs();
       const t0 = performance.now();
       const done = term.waitForOutput(MARKER, timeoutMs);
       term.type(command);
       const t1 = await done;
       const n = term.received - before;
       broker.push(n / 1e6 / ((t1 - t0) / 1000));
-      brokerCpuPerMB.push((cpuMs(ctx.broker.pid) - cpu0) / (n / 1e6));
+      brokerCpuPerMB.push((ctx.broker.cpuMs() - cpu0) / (n / 1e6));
       bytes.push(n);
       term.send({ type: 'terminate' });
     } finally {

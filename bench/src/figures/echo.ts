@@ -1,5 +1,5 @@
 import ssh2 from 'ssh2';
-import { api, createUser, login } from '../broker.ts';
+import { ADMIN, api, createUser, login } from '../broker.ts';
 import type { BenchContext, FigureResult, Metric } from '../context.ts';
 import { OpenSshShell } from '../openssh.ts';
 import { percentile, round, sleep, withTimeout } from '../stats.ts';
@@ -75,6 +75,16 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
   const term = await BenchTerminal.connect(ctx.broker.url, ctx.user);
   const broker = sideOf('broker', term);
   const sides = [broker, viaOpenSsh, direct];
+  // The same broker with its terminals inside the API process (TERMINAL_HOST=embedded): what the
+  // hop to the terminal host adds to a keystroke's round trip.
+  const single = await ctx.startBroker({ TERMINAL_HOST: 'embedded' });
+  const singleAdmin = await login(single.url, ADMIN.username, ADMIN.password);
+  await createUser(single.url, singleAdmin, 'bench-single', 'bench-single-password');
+  const singleTerm = await BenchTerminal.connect(
+    single.url,
+    await login(single.url, 'bench-single', 'bench-single-password'),
+  );
+  const oneProcess = sideOf('broker, one process', singleTerm);
   let quiet: Stats[] = [];
   let storm: Stats[] = [];
   let floods: Stats[] = [];
@@ -84,12 +94,20 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
       { method: 'publickey', privateKey: ctx.sshd.keys.plain.privateKey },
     );
-    for (const side of sides) await startCat(side);
+    await singleTerm.open(
+      { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
+      { method: 'publickey', privateKey: ctx.sshd.keys.plain.privateKey },
+    );
+    const quietSides = [...sides, oneProcess];
+    for (const side of quietSides) await startCat(side);
     ctx.log(`  echo warm-up (${warmup} keystrokes each side, not counted)`);
-    await interleaved(sides, warmup, false);
+    await interleaved(quietSides, warmup, false);
     ctx.log(`  echo (${samples} samples each side, interleaved)`);
-    await interleaved(sides, samples, true);
-    quiet = sides.map((side) => stats(side.samples));
+    await interleaved(quietSides, samples, true);
+    quiet = quietSides.map((side) => stats(side.samples));
+    singleTerm.send({ type: 'terminate' });
+    await singleTerm.close();
+    await single.stop();
     ctx.log(`  echo during a login storm (${STORM_CLIENTS} clients, ${stormSamples} samples each side)`);
     for (const side of sides) side.samples = [];
     await duringLoginStorm(ctx, () => interleaved(sides, stormSamples, true));
@@ -112,7 +130,7 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
     client.end();
   }
 
-  const [b, o, d] = quiet as [Stats, Stats, Stats];
+  const [b, o, d, one] = quiet as [Stats, Stats, Stats, Stats];
   const [sb, so, sd] = storm as [Stats, Stats, Stats];
   const [fb, fo, fd] = floods as [Stats, Stats, Stats];
   const [pb, po, pd] = sides.map((side) => stats(side.samples)) as [Stats, Stats, Stats];
@@ -122,6 +140,11 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       row(`p50 (${samples} samples at 20/s) vs ssh -tt`, b.p50, o.p50, null),
       row('p99 vs ssh -tt', b.p99, o.p99, b.p99 <= o.p99 + 2),
       row('p99 vs in-process ssh2', b.p99, d.p99, b.p99 <= d.p99 + 2),
+      {
+        ...row('p50 vs the same broker in one process (the terminal host hop)', b.p50, one.p50, null),
+        target: '<= one process + 0.1 ms',
+        pass: b.p50 <= one.p50 + 0.1,
+      },
       row(`p50 during ${STORM_CLIENTS} concurrent logins, vs ssh -tt`, sb.p50, so.p50, null),
       row(`p99 during ${STORM_CLIENTS} concurrent logins, vs ssh -tt`, sb.p99, so.p99, null),
       row(`p50 while ${FLOODS} detached terminals flood, vs ssh -tt`, fb.p50, fo.p50, null),
@@ -144,6 +167,7 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       broker: b,
       openssh: o,
       ssh2: d,
+      brokerOneProcess: one,
       loginStorm: { clients: STORM_CLIENTS, samplesPerSide: stormSamples, broker: sb, openssh: so, ssh2: sd },
       detachedFloods: {
         terminals: FLOODS,

@@ -87,6 +87,8 @@ export const AttachSchema = z.object({
   resumeFrom: offset.optional(),
   cols: cols.optional(),
   rows: rows.optional(),
+  /** The browser's input stream: its `ready` then says how much of that stream was applied. */
+  inputStream: z.string().min(1).max(64).optional(),
 });
 
 export const DetachSchema = z.object({ t: z.literal('detach'), vid });
@@ -164,6 +166,13 @@ export const TerminalInfoSchema = z.object({
   createdAt: z.number(),
   lastOutputAt: z.number().nullable(),
   ended: EndDetailsSchema.nullable(),
+  /** Memory held for it (metrics, admin status). */
+  memory: z.object({
+    ringBytes: z.number().int().nonnegative(),
+    mirror: z.enum(['empty', 'live', 'hibernated']),
+    mirrorBacklog: z.number().int().nonnegative(),
+    channelBuffered: z.number().int().nonnegative(),
+  }),
 });
 export type TerminalInfo = z.infer<typeof TerminalInfoSchema>;
 
@@ -252,6 +261,8 @@ export const ViewersSchema = z.object({
   id,
   count: z.number().int().nonnegative(),
 });
+/** An ended terminal's retention passed: the host freed it. */
+export const RemovedSchema = z.object({ t: z.literal('removed'), id });
 /** Input of `stream` applied up to `offset` (the SSH channel took it). */
 export const AppliedSchema = z.object({
   t: z.literal('applied'),
@@ -271,6 +282,7 @@ export const HostMessageSchema = z.discriminatedUnion('t', [
   StatusSchema,
   ActivitySchema,
   ViewersSchema,
+  RemovedSchema,
   AppliedSchema,
 ]);
 export type HostMessage = z.infer<typeof HostMessageSchema>;

@@ -92,6 +92,15 @@ export const SshTargetSchema = z.object({
 });
 export type SshTarget = z.infer<typeof SshTargetSchema>;
 
+/**
+ * Names the client's input stream into a terminal: a random id the client keeps (in memory) for
+ * as long as it shows that terminal, across reconnects. The client numbers the bytes of its binary
+ * input frames in that stream from 0; `ready` says how many the terminal has taken, and the
+ * client resends only the rest. A keystroke is then never lost nor typed twice by a reconnect,
+ * even when the broker itself restarted.
+ */
+export const InputStreamSchema = z.object({ stream: z.string().min(8).max(64) });
+
 export const OpenMessageSchema = z
   .object({
     type: z.literal('open'),
@@ -103,6 +112,8 @@ export const OpenMessageSchema = z
     rows,
     /** Optional label shown in terminal lists. */
     title: z.string().max(200).optional(),
+    /** The client's input stream (see InputStreamSchema); input after `ready` starts at 0. */
+    input: InputStreamSchema.optional(),
   })
   .refine(
     (m) => (m.target ? 1 : 0) + (m.profileId ? 1 : 0) === 1,
@@ -118,6 +129,8 @@ export const AttachMessageSchema = z.object({
   /** Sent so the terminal is resized to the new viewer; omitted keeps the current size. */
   cols: cols.optional(),
   rows: rows.optional(),
+  /** The client's input stream; `ready` answers how much of it the terminal has taken. */
+  input: InputStreamSchema.optional(),
 });
 export type AttachMessage = z.infer<typeof AttachMessageSchema>;
 
@@ -182,6 +195,12 @@ export const ReadyMessageSchema = z.object({
   username: z.string(),
   /** true when the missing bytes are replayed from the ring (no snapshot was sent). */
   replay: z.boolean(),
+  /**
+   * When `open`/`attach` named an input stream: the bytes of it the terminal has taken. The
+   * client resends its input from this stream offset on, and `input_ack` offsets on this socket
+   * are stream offsets too. Absent from brokers before input streams.
+   */
+  input: z.object({ stream: z.string(), applied: offset }).optional(),
 });
 
 /** A serialized screen (escape sequences for @xterm/xterm) representing output up to `offset`. */
@@ -227,9 +246,10 @@ export const ErrorMessageSchema = z.object({
 });
 
 /**
- * Input flow control: `offset` input bytes (binary frames received on this socket, counted from
- * its first) have been written to the SSH channel. Cumulative; sent as input is applied, not for
- * every keystroke (at least every 16 KiB, and once the backlog is empty).
+ * Input flow control: input up to `offset` has been written to the SSH channel. Cumulative; sent
+ * as input is applied, not for every keystroke (at least every 16 KiB, and once the backlog is
+ * empty). The offset is in the client's input stream when `ready` carried `input`, else it counts
+ * the binary frames received on this socket from its first.
  */
 export const InputAckMessageSchema = z.object({ type: z.literal('input_ack'), offset });
 

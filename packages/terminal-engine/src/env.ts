@@ -58,6 +58,8 @@ export const TerminalEnvShape = {
   SSH_DENIED_TARGETS: list,
   SSH_KEEPALIVE_INTERVAL: duration('15s'),
   SSH_KEEPALIVE_COUNT_MAX: int(3, 1, 100),
+  /** The terminal host's Unix socket; default `DATA_DIR/terminal-host.sock`. */
+  TERMINAL_HOST_SOCKET: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 export const TerminalEnvSchema = z.object(TerminalEnvShape);

@@ -276,6 +276,7 @@ export class TerminalManager {
         if (t.viewerCount === 0 && endedFor >= this.config.endedRetentionMs) {
           t.dispose();
           this.terminals.delete(id);
+          safeCall(() => this.deps.events?.onRemoved?.(t), this.deps.log);
         }
       } else if (
         this.config.detachedTimeoutMs > 0 &&
@@ -303,6 +304,7 @@ export class TerminalManager {
       },
       onOutput: (terminal, at) => safeCall(() => outer.onOutput?.(terminal, at), log),
       onAttachChange: (terminal, viewers) => safeCall(() => outer.onAttachChange?.(terminal, viewers), log),
+      onRemoved: (terminal) => safeCall(() => outer.onRemoved?.(terminal), log),
     };
   }
 }

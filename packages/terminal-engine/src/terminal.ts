@@ -39,6 +39,8 @@ export interface TerminalEvents {
   /** Throttled: at most once per `outputEventIntervalMs` while output flows. */
   onOutput?(terminal: Terminal, at: Date): void;
   onAttachChange?(terminal: Terminal, viewers: number): void;
+  /** The manager freed an ended terminal (its retention passed): it can no longer be attached. */
+  onRemoved?(terminal: Terminal): void;
 }
 
 export interface FlowControlOptions {

@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, inArray, or, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, notInArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/index.js';
 import { type TerminalRow, terminals, users } from '../db/schema/index.js';
 
@@ -68,7 +68,8 @@ export function createTerminalsRepo(db: DbOrTx) {
      * Start-up: this node's terminals that were live when it went down cannot be running any
      * more (their SSH sessions died with the process). Say so instead of showing them running.
      */
-    async markNodeTerminalsLost(nodeId: string, reason: string): Promise<number> {
+    /** This node's rows still marked running or connecting, except `keep`, become `lost`. */
+    async markNodeTerminalsLost(nodeId: string, reason: string, keep: string[] = []): Promise<number> {
       const rows = await db
         .update(terminals)
         .set({ status: 'lost', endedAt: new Date(), endReason: reason })
@@ -76,6 +77,7 @@ export function createTerminalsRepo(db: DbOrTx) {
           and(
             eq(terminals.nodeId, nodeId),
             or(eq(terminals.status, 'running'), eq(terminals.status, 'connecting')),
+            keep.length > 0 ? notInArray(terminals.id, keep) : undefined,
           ),
         )
         .returning({ id: terminals.id });

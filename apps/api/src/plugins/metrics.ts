@@ -227,7 +227,9 @@ export default fp(
         help,
         labelNames,
         registers: [registry],
-        collect() {
+        // Figures come from the terminal host: one refresh serves every gauge of a scrape.
+        async collect() {
+          await app.terminals.manager.fresh();
           this.reset();
           fill(this);
         },

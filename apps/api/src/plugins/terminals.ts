@@ -1,12 +1,17 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { sharedSecret } from '@tether/host/config';
 import { CloseCode, ErrorCode, type OpenMessage, type SshAuth, type TerminalSummary } from '@tether/protocol';
-import type { ConnectInteraction, Terminal } from '@tether/terminal-engine';
+import type { ConnectInteraction } from '@tether/terminal-engine';
 import {
   createTargetPolicy,
-  createTerminalManager,
   describeTargetPolicy,
+  TerminalEnvShape,
   TerminalError,
-  type TerminalManager,
+  terminalManagerConfig,
 } from '@tether/terminal-engine';
 import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
@@ -16,6 +21,7 @@ import { AppError } from '../errors.js';
 import { createKeyedBucket } from '../lib/keyed-bucket.js';
 import { createKnownHostsRepo } from '../persistence/known-hosts-repo.js';
 import { createTerminalsRepo } from '../persistence/terminals-repo.js';
+import { HOST_STOPPED, type RemoteTerminal, RemoteTerminalManager } from '../terminals/remote.js';
 import { createSessionSockets, type SessionSockets } from '../ws/session-sockets.js';
 
 export const LOST_ON_RESTART = 'The broker restarted; this SSH session ended with it.';
@@ -37,7 +43,7 @@ declare module 'fastify' {
 }
 
 function createTerminalService(deps: {
-  manager: TerminalManager;
+  manager: RemoteTerminalManager;
   repo: ReturnType<typeof createTerminalsRepo>;
   knownHosts: ReturnType<typeof createKnownHostsRepo>;
   nodeId: string;
@@ -217,7 +223,11 @@ function createTerminalService(deps: {
       return row && (row.status === 'exited' || row.status === 'lost') ? row : undefined;
     },
 
-    async terminate(terminal: Terminal, user: Pick<AuthContext, 'userId' | 'username'>, reason: string) {
+    async terminate(
+      terminal: RemoteTerminal,
+      user: Pick<AuthContext, 'userId' | 'username'>,
+      reason: string,
+    ) {
       terminal.terminate(reason);
       await audit.record({
         type: 'terminal.terminated',
@@ -229,10 +239,10 @@ function createTerminalService(deps: {
       });
     },
 
-    markAttached(terminal: Terminal) {
+    markAttached(terminal: RemoteTerminal) {
       void track(repo.update(terminal.id, { lastAttachedAt: new Date() })).catch(() => {});
     },
-    markDetached(_terminal: Terminal) {},
+    markDetached(_terminal: RemoteTerminal) {},
 
     trackSocket(socket: WebSocket, close: (code: number, reason: string) => void) {
       sockets.set(socket, close);
@@ -276,59 +286,110 @@ export default fp(
       },
       'SSH target policy',
     );
-    const lost = await repo.markNodeTerminalsLost(config.nodeId, LOST_ON_RESTART);
-    if (lost)
-      app.log.warn({ count: lost, nodeId: config.nodeId }, 'terminals from a previous run marked lost');
+    const onStatus = (
+      terminal: RemoteTerminal,
+      status: string,
+      details: { code: number | null; signal: string | null; reason: string } | null,
+    ) => {
+      if (status === 'running' || !details) return;
+      void track(
+        repo.update(terminal.id, {
+          status: status as 'exited' | 'lost',
+          exitCode: details.code,
+          exitSignal: details.signal,
+          endedAt: new Date(),
+          endReason: details.reason,
+          lastOutputAt: terminal.lastOutputAt,
+        }),
+      ).catch((err) => app.log.warn({ err, terminalId: terminal.id }, 'terminal row update failed'));
+      void track(
+        audit.record({
+          type: 'terminal.ended',
+          outcome: 'success',
+          userId: terminal.userId,
+          target: `${terminal.target.username}@${terminal.target.host}:${terminal.target.port}`,
+          detail: {
+            terminalId: terminal.id,
+            status,
+            code: details.code,
+            signal: details.signal,
+            reason: details.reason,
+          },
+        }),
+      ).catch(() => {});
+    };
 
-    const manager = createTerminalManager(
-      {
-        maxTerminalsPerUser: config.limits.maxTerminalsPerUser,
-        maxConnections: config.limits.maxConnections,
-        connectTimeoutMs: config.limits.connectionTimeoutMs,
-        bufferBytes: config.limits.terminalBufferBytes,
-        detachedTimeoutMs: config.limits.terminalDetachedTimeoutMs,
-        scrollback: config.limits.terminalScrollback,
-        keepaliveIntervalMs: config.ssh.keepaliveIntervalMs,
-        keepaliveCountMax: config.ssh.keepaliveCountMax,
-      },
-      {
+    // The node's terminal host: in this process (embedded), or its own process that outlives
+    // this one (spawned here when none answers, or run as a service).
+    const { mode, socketPath } = config.terminalHost;
+    const log = app.log.child({ component: 'terminals' });
+    let embedded: { close(reason?: string): Promise<void> } | null = null;
+    if (mode === 'embedded') {
+      const { createTerminalHost } = await import('@tether/host');
+      const host = createTerminalHost({
+        socketPath,
+        secret: sharedSecret(config.dataDir),
+        engine: terminalManagerConfig({
+          DATA_DIR: config.dataDir,
+          MAX_CONNECTIONS: config.limits.maxConnections,
+          MAX_TERMINALS_PER_USER: config.limits.maxTerminalsPerUser,
+          CONNECTION_TIMEOUT: config.limits.connectionTimeoutMs,
+          TERMINAL_BUFFER_BYTES: config.limits.terminalBufferBytes,
+          TERMINAL_DETACHED_TIMEOUT: config.limits.terminalDetachedTimeoutMs,
+          TERMINAL_SCROLLBACK: config.limits.terminalScrollback,
+          SSH_ALLOWED_TARGETS: config.ssh.allowedTargets,
+          SSH_DENIED_TARGETS: config.ssh.deniedTargets,
+          SSH_KEEPALIVE_INTERVAL: config.ssh.keepaliveIntervalMs,
+          SSH_KEEPALIVE_COUNT_MAX: config.ssh.keepaliveCountMax,
+          TERMINAL_HOST_SOCKET: socketPath,
+          LOG_LEVEL: 'info',
+        }),
         policy: createTargetPolicy({ allowed: config.ssh.allowedTargets, denied: config.ssh.deniedTargets }),
-        log: app.log.child({ component: 'terminals' }),
-        events: {
-          onStatus(terminal, status, details) {
-            if (status === 'running' || !details) return;
-            void track(
-              repo.update(terminal.id, {
-                status,
-                exitCode: details.code,
-                exitSignal: details.signal,
-                endedAt: new Date(),
-                endReason: details.reason,
-                lastOutputAt: terminal.lastOutputAt,
-              }),
-            ).catch((err) => app.log.warn({ err, terminalId: terminal.id }, 'terminal row update failed'));
-            void track(
-              audit.record({
-                type: 'terminal.ended',
-                outcome: 'success',
-                userId: terminal.userId,
-                target: `${terminal.target.username}@${terminal.target.host}:${terminal.target.port}`,
-                detail: {
-                  terminalId: terminal.id,
-                  status,
-                  code: details.code,
-                  signal: details.signal,
-                  reason: details.reason,
-                },
-              }),
-            ).catch(() => {});
-          },
-          onOutput(terminal, at) {
-            void track(repo.setLastOutput([terminal.id], at)).catch(() => {});
-          },
+        log,
+      });
+      await host.listen();
+      embedded = host;
+    }
+    const manager = new RemoteTerminalManager({
+      socketPath,
+      secret: sharedSecret(config.dataDir),
+      ...(mode === 'spawn' ? { startHost: () => startHostProcess(config.dataDir, log) } : {}),
+      events: {
+        onStatus,
+        onOutput(terminal, at) {
+          void track(repo.setLastOutput([terminal.id], at)).catch(() => {});
         },
       },
+      log,
+    });
+    const held = await manager.start();
+    // Reconcile this node's rows with what the host holds: what it still runs carries on (an API
+    // restart or deploy), what it ended meanwhile gets its real end, the rest was lost with a host.
+    for (const info of held) {
+      if (info.status !== 'running' && info.ended) {
+        await repo.update(info.id, {
+          status: info.status === 'lost' ? 'lost' : 'exited',
+          exitCode: info.ended.code,
+          exitSignal: info.ended.signal,
+          endReason: info.ended.reason,
+          endedAt: new Date(),
+        });
+      } else if (info.status === 'running') {
+        await repo.update(info.id, { status: 'running' });
+      }
+    }
+    const lost = await repo.markNodeTerminalsLost(
+      config.nodeId,
+      mode === 'embedded' ? LOST_ON_RESTART : HOST_STOPPED,
+      held.map((i) => i.id),
     );
+    if (lost)
+      app.log.warn({ count: lost, nodeId: config.nodeId }, 'terminals from a previous run marked lost');
+    if (held.length > 0)
+      app.log.info(
+        { count: held.filter((i) => i.status === 'running').length },
+        'terminals carried over from the terminal host',
+      );
 
     const service = createTerminalService({
       manager,
@@ -356,9 +417,43 @@ export default fp(
     app.addHook('preClose', async () => {
       sessionSockets.dispose();
       service.closeAllSockets(CloseCode.SERVER_RESTARTING, 'server restarting');
-      await manager.shutdown(SHUTDOWN_REASON);
+      // The terminals stay with the host; only an embedded host ends them, with this process.
+      const ending = embedded ? manager.list().filter((t) => !t.ended) : [];
+      await manager.shutdown();
+      if (embedded) {
+        await embedded.close(SHUTDOWN_REASON);
+        for (const t of ending) {
+          void track(
+            repo.update(t.id, { status: 'lost', endedAt: new Date(), endReason: SHUTDOWN_REASON }),
+          ).catch(() => {});
+        }
+      }
       await Promise.allSettled([...pending]);
     });
   },
   { name: 'terminals', dependencies: ['config', 'db', 'auth'] },
 );
+
+/**
+ * Starts this node's terminal host as its own process, detached (its own session, no stdio tied
+ * to the API), so that the API's exit, crash or restart does not take it along. Its output goes to
+ * DATA_DIR/terminal-host.log. It reads the same environment as the API.
+ */
+function startHostProcess(dataDir: string, log: { info(o: object, m: string): void }): void {
+  const require = createRequire(import.meta.url);
+  const main = path.join(path.dirname(require.resolve('@tether/host/package.json')), 'dist', 'main.js');
+  const out = openSync(path.join(dataDir, 'terminal-host.log'), 'a', 0o600);
+  try {
+    // Only what the host reads (terminal limits, target policy, logging): none of the API's
+    // secrets (JWT_SECRET, ENCRYPTION_KEY, DATABASE_URL, ADMIN_PASSWORD) reach it.
+    const env: NodeJS.ProcessEnv = { DATA_DIR: dataDir };
+    for (const name of [...Object.keys(TerminalEnvShape), 'PATH', 'NODE_ENV', 'TZ', 'LANG']) {
+      if (name !== 'DATA_DIR' && process.env[name] !== undefined) env[name] = process.env[name];
+    }
+    const child = spawn(process.execPath, [main], { detached: true, stdio: ['ignore', out, out], env });
+    child.unref();
+    log.info({ pid: child.pid }, 'terminal host started');
+  } finally {
+    closeSync(out);
+  }
+}

@@ -249,6 +249,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
         diskUsage(config.dataDir),
         networkCounters(),
       ]);
+      await app.terminals.manager.fresh();
       const all = app.terminals.manager.list();
       const running = all.filter((t) => !t.ended);
       const cpus = os.cpus();

@@ -8,7 +8,7 @@ import {
   type ServerMessage,
   TERMINAL_SOCKET_PATH,
 } from '@tether/protocol';
-import type { ConnectInteraction, Terminal, TerminalViewer } from '@tether/terminal-engine';
+import type { ConnectInteraction, TerminalViewer } from '@tether/terminal-engine';
 import { isTerminalError } from '@tether/terminal-engine';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
@@ -19,6 +19,7 @@ import { AppError } from '../errors.js';
 import { createKeyedBucket } from '../lib/keyed-bucket.js';
 import { isDatabaseUnavailable } from '../plugins/errors.js';
 import type { AttachKind } from '../plugins/metrics.js';
+import type { RemoteTerminal as Terminal } from '../terminals/remote.js';
 import type { SessionBoundSocket } from './session-sockets.js';
 
 /** How long a socket may stay open without a valid `auth` message. */
@@ -144,6 +145,13 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       let inputAcked = 0;
       /** Input that arrived before the terminal was ready (behind `open`), delivered after it. */
       let heldInput: Buffer[] | null = null;
+      /**
+       * The client's input stream (`open`/`attach` `input`), once `ready` said where it stands:
+       * the stream offset of the next byte to deliver, and how far stream offsets are ahead of
+       * this socket's own count (acks are in stream offsets then).
+       */
+      let stream: { id: string; next: number; shift: number } | null = null;
+      let streamRequested: string | null = null;
 
       const send = (message: ServerMessage) => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
@@ -167,6 +175,12 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           if (attaching && message.type === 'snapshot') {
             attaching.kind = 'snapshot';
             attaching.bytes += Buffer.byteLength(message.data);
+          }
+          if (message.type === 'ready' && streamRequested && message.input?.stream === streamRequested) {
+            // Delivered input from here on continues the client's stream where the terminal
+            // stands; the client resends the rest of what it had sent.
+            const applied = message.input.applied;
+            stream = { id: streamRequested, next: applied, shift: applied - inputApplied };
           }
           send(message);
         },
@@ -338,15 +352,23 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         resumeFrom?: number,
         size?: { cols?: number; rows?: number },
         reattach = false,
+        inputStream?: string,
       ) => {
         terminal = t;
         phase = 'attached';
+        streamRequested = inputStream ?? null;
+        stream = null;
         const started = performance.now();
         if (reattach) attaching = { kind: 'replay', bytes: 0 };
         // Keystrokes that arrive while the viewer is being set up wait behind any sent before.
         heldInput ??= [];
         try {
-          await t.attach(viewer, { resumeFrom, cols: size?.cols, rows: size?.rows });
+          await t.attach(viewer, {
+            resumeFrom,
+            cols: size?.cols,
+            rows: size?.rows,
+            ...(inputStream ? { inputStream } : {}),
+          });
           releaseHeldInput();
           terminals.markAttached(t);
           if (attaching) {
@@ -450,7 +472,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
               .open(user, msg, interaction, openAbort.signal, request.ip)
               .then(async (t) => {
                 if (phase !== 'opening') return; // socket closed while connecting: t stays, detached
-                await attachTo(t, 0);
+                await attachTo(t, 0, undefined, false, msg.input?.stream);
               })
               .catch((err) => {
                 if (phase === 'opening') phase = 'authenticated';
@@ -473,7 +495,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
               }
               return;
             }
-            await attachTo(t, msg.resumeFrom, { cols: msg.cols, rows: msg.rows }, true);
+            await attachTo(t, msg.resumeFrom, { cols: msg.cols, rows: msg.rows }, true, msg.input?.stream);
             return;
           }
           case 'resize':
@@ -510,7 +532,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         const unacked = inputApplied - inputAcked;
         if (unacked >= INPUT_ACK_STEP || (inputApplied === inputReceived && unacked >= INPUT_ACK_MIN)) {
           inputAcked = inputApplied;
-          send({ type: 'input_ack', offset: inputApplied });
+          send({ type: 'input_ack', offset: inputApplied + (stream?.shift ?? 0) });
         }
       };
       const applied = (bytes: number) => {
@@ -523,7 +545,12 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       const deliver = (buf: Buffer) => {
         // A terminal that ended takes nothing; the bytes count as consumed so a pacing client
         // is not left waiting (it hears `exit`).
-        if (!terminal?.input(buf, () => applied(buf.length))) applied(buf.length);
+        let at: { id: string; at: number } | undefined;
+        if (stream) {
+          at = { id: stream.id, at: stream.next };
+          stream.next += buf.length;
+        }
+        if (!terminal?.input(buf, () => applied(buf.length), at)) applied(buf.length);
       };
       function releaseHeldInput() {
         const held = heldInput ?? [];

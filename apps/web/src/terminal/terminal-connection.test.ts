@@ -190,7 +190,13 @@ describe('TerminalConnection', () => {
     s.h.onOpen();
     s.server(authenticated);
     const attach = s.json()[1];
-    expect(attach).toEqual({ type: 'attach', terminalId: TID, cols: 80, rows: 24 });
+    expect(attach).toEqual({
+      type: 'attach',
+      terminalId: TID,
+      cols: 80,
+      rows: 24,
+      input: { stream: expect.stringMatching(/^web-[0-9a-f]{24}$/) },
+    });
     s.server({ type: 'snapshot', terminalId: TID, offset: 5000, cols: 80, rows: 24, data: 'SCREEN' });
     s.server(ready(5000, false));
     s.output('!');
@@ -209,7 +215,8 @@ describe('TerminalConnection', () => {
     s1.h.onClose(1006, '');
     expect(t.conn.status).toBe('reconnecting');
     expect(t.statuses).toContain('reconnecting');
-    expect(t.conn.sendInput('x')).toBe(false);
+    // Typed while reconnecting: accepted, sent once the terminal is back.
+    expect(t.conn.sendInput('x')).toBe(true);
 
     vi.advanceTimersByTime(600);
     expect(t.sockets).toHaveLength(2);
@@ -217,7 +224,14 @@ describe('TerminalConnection', () => {
     s2.h.onOpen();
     expect(s2.json()[0]).toEqual({ type: 'auth', token: 'tok-123' });
     s2.server(authenticated);
-    expect(s2.json()[1]).toEqual({ type: 'attach', terminalId: TID, resumeFrom: 8, cols: 80, rows: 24 });
+    expect(s2.json()[1]).toEqual({
+      type: 'attach',
+      terminalId: TID,
+      resumeFrom: 8,
+      cols: 80,
+      rows: 24,
+      input: { stream: expect.any(String) },
+    });
     // A broker that replays a little too much: the overlap is dropped.
     s2.server(ready(4, true));
     s2.output('two three');
@@ -386,6 +400,62 @@ describe('TerminalConnection', () => {
     expect(s2.binary()).toHaveLength(0);
     s2.server(ready(0, true));
     expect(s2.binary().map((f) => new TextDecoder().decode(f))).toEqual(['b'.repeat(10)]);
+  });
+
+  it('numbers its input in a stream: after a reconnect it resends exactly what the terminal did not take', () => {
+    const t = setup();
+    t.conn.connect();
+    const s1 = t.last();
+    s1.h.onOpen();
+    s1.server({ ...authenticated, inputWindowBytes: 64 * 1024 });
+    const attach = s1.json()[1] as { input: { stream: string } };
+    const stream = attach.input.stream;
+    s1.server({ ...ready(0, false), input: { stream, applied: 0 } });
+    t.conn.sendInput('one\r');
+    t.conn.sendInput('two\r');
+    t.conn.sendInput('three\r');
+    expect(s1.binary()).toHaveLength(3);
+    // The broker confirmed "one\r" only; then the socket (or the broker) went away.
+    s1.server({ type: 'input_ack', offset: 4 });
+    s1.h.onClose(1012, 'server restarting');
+    vi.advanceTimersByTime(5_000);
+    const s2 = t.last();
+    s2.h.onOpen();
+    s2.server({ ...authenticated, inputWindowBytes: 64 * 1024 });
+    expect(s2.json()[1]).toMatchObject({ type: 'attach', input: { stream } });
+    t.conn.sendInput('four\r'); // typed while reconnecting: kept, sent after what was in flight
+    expect(s2.binary()).toHaveLength(0);
+    // The terminal had taken "one\rtw" (the old broker forwarded part of a frame's worth).
+    s2.server({ ...ready(0, true), input: { stream, applied: 6 } });
+    const decode = (f: Uint8Array) => new TextDecoder().decode(f);
+    expect(s2.binary().map(decode)).toEqual(['o\r', 'three\r', 'four\r']);
+    t.conn.sendInput('five\r');
+    expect(s2.binary().map(decode).join('')).toBe('o\rthree\rfour\rfive\r');
+    // Acks are stream offsets now: 6 + 2 + 6 + 5 + 5.
+    s2.server({ type: 'input_ack', offset: 24 });
+    s2.h.onClose(1006, '');
+    vi.advanceTimersByTime(5_000);
+    const s3 = t.last();
+    s3.h.onOpen();
+    s3.server({ ...authenticated, inputWindowBytes: 64 * 1024 });
+    s3.server({ ...ready(0, true), input: { stream, applied: 24 } });
+    expect(s3.binary()).toHaveLength(0); // everything was confirmed: nothing twice
+  });
+
+  it('against a broker without input streams, counts input per socket and resends nothing', () => {
+    const t = setup();
+    const s1 = start(t);
+    t.conn.sendInput('abc');
+    expect(s1.binary()).toHaveLength(1);
+    s1.h.onClose(1006, '');
+    vi.advanceTimersByTime(5_000);
+    const s2 = t.last();
+    s2.h.onOpen();
+    s2.server({ ...authenticated, inputWindowBytes: 4 });
+    s2.server(ready(0, true)); // no `input`: an older broker
+    expect(s2.binary()).toHaveLength(0);
+    t.conn.sendInput('defg');
+    expect(s2.binary()).toHaveLength(1); // the window counts this socket's bytes from 0
   });
 
   it('sends a resize only when the size changes, and re-sends it on reconnect', () => {

@@ -132,6 +132,12 @@ const FATAL_CLOSE_CODES = new Set<number>([
 
 const encoder = new TextEncoder();
 
+function randomId(): string {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 declare global {
   interface Window {
     __TETHER_E2E__?: boolean;
@@ -169,10 +175,21 @@ export class TerminalConnection {
   private finished = false;
   private disposed = false;
   private sessionOver = false;
-  /** Input flow control: the broker's window (null: unpaced), bytes sent and confirmed on this socket. */
+  /**
+   * Input flow control: the broker's window (null: unpaced), bytes sent and confirmed. With an
+   * input stream (a broker that answered `ready.input`) these are offsets in this client's stream,
+   * kept across reconnects; otherwise they count this socket's bytes.
+   */
   private inputWindow: number | null = null;
   private inputSent = 0;
   private inputAcked = 0;
+  /** This client's input stream into the terminal (protocol: InputStreamSchema). */
+  private readonly inputStream = `web-${randomId()}`;
+  /** The broker numbers this socket's input in our stream (its `ready` carried `input`). */
+  private streamMode = false;
+  /** Sent in the stream but not confirmed yet: resent after a reconnect from what was applied. */
+  private inflight: Uint8Array[] = [];
+  private inflightStart = 0;
   /** Input not sent yet (a paste beyond the window), in order; kept across a reconnect. */
   private pendingInput: Uint8Array[] = [];
   private pendingInputBytes = 0;
@@ -278,9 +295,8 @@ export class TerminalConnection {
     }
     this.lastHeard = this.now();
     this.sentToken = token;
-    // Input is counted per socket.
-    this.inputSent = 0;
-    this.inputAcked = 0;
+    // Until `ready` says otherwise, input is counted per socket (a broker without input streams).
+    this.streamMode = false;
     this.inputWindow = null;
     // The token travels only inside the socket, as the very first message, never in the URL.
     this.send({ type: 'auth', token });
@@ -319,9 +335,16 @@ export class TerminalConnection {
             ...(this.hasStream ? { resumeFrom: this.writtenOffset } : {}),
             cols: this.cols,
             rows: this.rows,
+            input: { stream: this.inputStream },
           });
         } else if (this.pendingOpen) {
-          this.send({ type: 'open', ...this.pendingOpen, cols: this.cols, rows: this.rows });
+          this.send({
+            type: 'open',
+            ...this.pendingOpen,
+            cols: this.cols,
+            rows: this.rows,
+            input: { stream: this.inputStream },
+          });
         }
         break;
       }
@@ -354,6 +377,7 @@ export class TerminalConnection {
         break;
       case 'input_ack':
         this.inputAcked = msg.offset;
+        if (this.streamMode) this.confirmInput(msg.offset);
         this.pumpInput();
         break;
     }
@@ -381,6 +405,7 @@ export class TerminalConnection {
     this.sentRows = msg.rows;
     this.sendSize();
     this.startAcks();
+    this.resumeInput(msg.input);
     this.setStatus('ready');
     this.events.ready?.(msg);
     // Input left unsent when the previous socket dropped goes out now, in order.
@@ -536,7 +561,11 @@ export class TerminalConnection {
   }
 
   private sendBytes(bytes: Uint8Array): boolean {
-    if (!this.streaming || this.status !== 'ready' || !this.socket) return false;
+    // Typed while reconnecting: kept and sent, in order, once the terminal is back (with an input
+    // stream the broker then takes each byte once). Before the terminal first started, or after
+    // it ended, there is nothing to type into.
+    if (this.finished || this.disposed || !this.hasStream) return false;
+    if (this.status !== 'ready' && this.status !== 'reconnecting') return false;
     const chunk = Math.max(1, Math.min(this.opts.inputChunkBytes ?? 32 * 1024, this.maxMessageBytes));
     for (let i = 0; i < bytes.byteLength; i += chunk) {
       const piece = bytes.slice(i, i + chunk);
@@ -560,8 +589,55 @@ export class TerminalConnection {
       this.pendingInput.shift();
       this.pendingInputBytes -= next.byteLength;
       this.inputSent += next.byteLength;
+      if (this.streamMode) this.inflight.push(next);
       this.socket.send(next);
     }
+  }
+
+  /**
+   * At `ready`: with an input stream, what the terminal already took is confirmed and the rest of
+   * what was sent goes out again first (a keystroke is neither lost nor typed twice across a
+   * reconnect, even when the broker restarted). A broker without streams counts per socket: what
+   * was in flight on the old socket is unknown, as it always was.
+   */
+  private resumeInput(input: { stream: string; applied: number } | undefined): void {
+    if (input && input.stream === this.inputStream) {
+      this.streamMode = true;
+      this.confirmInput(input.applied);
+      const resend = this.inflight;
+      this.inflight = [];
+      this.inflightStart = input.applied;
+      this.inputSent = input.applied;
+      this.inputAcked = input.applied;
+      for (let i = resend.length - 1; i >= 0; i--) {
+        this.pendingInput.unshift(resend[i]!);
+        this.pendingInputBytes += resend[i]!.byteLength;
+      }
+    } else {
+      this.streamMode = false;
+      this.inflight = [];
+      this.inputSent = 0;
+      this.inputAcked = 0;
+    }
+  }
+
+  /** Drops in-flight input the broker confirmed (up to stream offset `offset`). */
+  private confirmInput(offset: number): void {
+    while (this.inflight.length > 0) {
+      const first = this.inflight[0]!;
+      const end = this.inflightStart + first.byteLength;
+      if (end <= offset) {
+        this.inflight.shift();
+        this.inflightStart = end;
+      } else {
+        if (offset > this.inflightStart) {
+          this.inflight[0] = first.subarray(offset - this.inflightStart);
+          this.inflightStart = offset;
+        }
+        return;
+      }
+    }
+    if (offset > this.inflightStart) this.inflightStart = offset;
   }
 
   private sendSize(): void {

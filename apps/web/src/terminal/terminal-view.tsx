@@ -232,7 +232,9 @@ export function TerminalView(props: TerminalViewProps) {
       events: {
         status: (s) => {
           setStatus(s);
-          term.options.disableStdin = s !== 'ready';
+          // While reconnecting the keyboard stays live: what is typed goes out once the terminal is
+          // back (TerminalConnection keeps it; the broker takes each byte once).
+          term.options.disableStdin = s !== 'ready' && s !== 'reconnecting';
           if (s === 'ready') setError(null);
           propsRef.current.onStatus?.(s);
         },

@@ -1,0 +1,246 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { sharedSecret } from '@tether/host/config';
+import { HostConnection } from '@tether/host-protocol';
+import { CloseCode } from '@tether/protocol';
+import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BrokerProcess, startBroker, stopBrokers } from './broker-process.js';
+import { HttpBrowser } from './http-browser.js';
+import { TestTerminalClient } from './ws-client.js';
+
+const skip = sshdSkipReason();
+if (skip && process.env.CI) throw new Error(`sshd tests cannot run in CI: ${skip}`);
+
+/** The pid of the terminal host serving `dataDir` (it says so when one connects). */
+async function hostPid(dataDir: string): Promise<number> {
+  const conn = await HostConnection.connect(`${dataDir}/terminal-host.sock`, sharedSecret(dataDir));
+  conn.close();
+  return conn.welcome.pid;
+}
+
+/** A terminal socket, authenticated with the browser's token and cookie. */
+async function authed(base: string, browser: HttpBrowser): Promise<TestTerminalClient> {
+  const c = new TestTerminalClient(base, browser);
+  await c.opened;
+  c.send({ type: 'auth', token: browser.token! });
+  await c.waitForMessage('authenticated');
+  return c;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)', () => {
+  let sshd: SshdHarness;
+  const started: BrokerProcess[] = [];
+  const dataDir = `/tmp/tether-hosted-${randomBytes(6).toString('hex')}`;
+  const jwtSecret = randomBytes(32).toString('hex');
+  const env = { TERMINAL_HOST: 'spawn', DATA_DIR: dataDir, JWT_SECRET: jwtSecret };
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  afterAll(async () => {
+    stopBrokers(started);
+    try {
+      process.kill(await hostPid(dataDir), 'SIGKILL');
+    } catch {
+      // no host left
+    }
+    await sshd?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('kill -9 of the API: the terminal carries on, the client resumes with nothing lost or doubled', async () => {
+    const first = await startBroker(env);
+    started.push(first);
+    expect(existsSync(`${dataDir}/terminal-host.sock`)).toBe(true);
+    const pid = await hostPid(dataDir);
+    expect(pid).not.toBe(first.child.pid);
+
+    const browser = new HttpBrowser(`${first.base}/`);
+    expect((await browser.login()).status).toBe(200);
+    const c = await authed(first.base, browser);
+    c.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 100,
+      rows: 30,
+    });
+    await c.waitForMessage('hostkey_prompt', 15_000);
+    c.send({ type: 'hostkey_decision', accept: true });
+    const { terminalId } = await c.waitForMessage('ready', 15_000);
+    await c.waitForText('$ ');
+    // Numbered lines for a few seconds, spanning the API's death and restart.
+    c.type('for i in $(seq 1 300); do echo "n-$i"; sleep 0.01; done; echo "all-"done\r');
+    await c.waitForText('n-20');
+
+    first.child.kill('SIGKILL');
+    await first.exit;
+    expect(alive(pid)).toBe(true);
+    const closed = await c.waitForClose(5_000);
+    expect(closed.code).not.toBe(CloseCode.NORMAL);
+    const seen = c.nextOffset!;
+    const before = c.text();
+
+    const second = await startBroker(env);
+    started.push(second);
+    expect(await hostPid(dataDir)).toBe(pid); // the same host: found, not started again
+
+    // The same token and cookie: signing in again is not needed.
+    const same = new HttpBrowser(`${second.base}/`);
+    same.cookies = browser.cookies;
+    same.token = browser.token;
+    const r = await authed(second.base, same);
+    r.send({ type: 'attach', terminalId, resumeFrom: seen });
+    const ready = await r.waitForMessage('ready', 10_000);
+    expect(ready).toMatchObject({ offset: seen, replay: true });
+    await r.waitForText('all-done', 20_000);
+    const whole = before + r.text();
+    for (let i = 1; i <= 300; i++)
+      expect(whole.match(new RegExp(`^n-${i}\\r?$`, 'gm'))?.length, `n-${i}`).toBe(1);
+
+    // Typing after the restart reaches the same shell.
+    r.type('echo "after-"restart\r');
+    await r.waitForText('after-restart');
+    const list = (await (await same.request('GET', 'api/terminals')).json()) as {
+      terminals: Array<{ id: string; status: string }>;
+    };
+    expect(list.terminals.find((t) => t.id === terminalId)).toMatchObject({ status: 'running' });
+    r.send({ type: 'terminate' });
+    await r.waitForClose(10_000);
+  });
+
+  it('typing across a kill -9 of the API: the client resends from what was applied, each line arrives once', async () => {
+    // One API per DATA_DIR (its embedded database): stop the previous test's.
+    for (const b of started)
+      if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGTERM');
+    await Promise.all(started.map((b) => b.exit));
+    const first = await startBroker(env);
+    started.push(first);
+    const browser = new HttpBrowser(`${first.base}/`);
+    expect((await browser.login()).status).toBe(200);
+    const stream = `tab-${randomBytes(8).toString('hex')}`;
+    const c = await authed(first.base, browser);
+    c.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 100,
+      rows: 30,
+      input: { stream },
+    });
+    const opened = await c.waitForMessage('ready', 15_000);
+    expect(opened.input).toEqual({ stream, applied: 0 });
+    const { terminalId } = opened;
+    await c.waitForText('$ ');
+    // Everything this "tab" typed, in stream order: what it would resend.
+    let typed = Buffer.alloc(0);
+    const typeInto = (client: TestTerminalClient, text: string) => {
+      const bytes = Buffer.from(text);
+      typed = Buffer.concat([typed, bytes]);
+      client.sendInput(bytes);
+    };
+    const file = `/tmp/tether-input-${randomBytes(6).toString('hex')}`;
+    // Lines typed while bash still reads its command line would reach cat raw (\r, not \n):
+    // wait until bash runs the line (it restores the cooked mode first).
+    typeInto(c, `echo "CAT-"READY; cat > ${file}\r`);
+    await c.waitForText('CAT-READY');
+    for (let i = 1; i <= 50; i++) typeInto(c, `in-${i}\r`);
+    await c.waitForText('in-50');
+    // The API dies with keystrokes on their way: frozen first, so that those sit unread in its
+    // socket and die with it (a kill alone races with the API still reading them).
+    first.child.kill('SIGSTOP');
+    for (let i = 51; i <= 60; i++) typeInto(c, `in-${i}\r`);
+    await new Promise((r) => setTimeout(r, 200));
+    first.child.kill('SIGKILL');
+    await first.exit;
+
+    const second = await startBroker(env);
+    started.push(second);
+    const same = new HttpBrowser(`${second.base}/`);
+    same.cookies = browser.cookies;
+    same.token = browser.token;
+    const r = await authed(second.base, same);
+    r.send({ type: 'attach', terminalId, resumeFrom: c.nextOffset!, input: { stream } });
+    const ready = await r.waitForMessage('ready', 10_000);
+    const applied = ready.input!.applied;
+    expect(ready.input!.stream).toBe(stream);
+    expect(applied).toBeLessThan(typed.length); // some input was lost with the API…
+    r.sendInput(typed.subarray(applied)); // …and is sent again, from where the terminal stands
+    r.inputSent = typed.length;
+    for (let i = 61; i <= 80; i++) typeInto(r, `in-${i}\r`);
+    typeInto(r, '\x04');
+    typeInto(
+      r,
+      `awk '{ if ($0 != "in-" NR) bad = 1 } END { print ((bad || NR != 80) ? "INPUT-BAD " NR : "INPUT-" "OK") }' ${file}; rm -f ${file}\r`,
+    );
+    await r.waitForText(/INPUT-(OK|BAD \d+)/, 15_000);
+    expect(r.text().match(/INPUT-(OK|BAD \d+)/)?.[0]).toBe('INPUT-OK');
+    // input_ack offsets on this socket are stream offsets (acks come per KiB: type a long line).
+    typeInto(r, `# ${'x'.repeat(2000)}\r`);
+    await r.waitFor(() => r.inputAcked === typed.length, 10_000, 'the last input_ack');
+    r.send({ type: 'terminate' });
+    await r.waitForClose(10_000);
+  });
+
+  it('a terminal host that dies ends its terminals with the reason, and a new one serves new terminals', async () => {
+    const broker = started.at(-1)!.child.exitCode === null ? started.at(-1)! : await startBroker(env);
+    if (!started.includes(broker)) started.push(broker);
+    const browser = new HttpBrowser(`${broker.base}/`);
+    expect((await browser.login()).status).toBe(200);
+    const c = await authed(broker.base, browser);
+    c.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 100,
+      rows: 30,
+    });
+    const { terminalId } = await c.waitForMessage('ready', 15_000);
+    await c.waitForText('$ ');
+
+    const pid = await hostPid(dataDir);
+    process.kill(pid, 'SIGKILL');
+    await c.waitForClose(5_000);
+
+    // The API starts a new host; the old terminal is recorded as ended with the reason.
+    const deadline = Date.now() + 15_000;
+    let row: { status: string; endReason: string | null } | undefined;
+    while (Date.now() < deadline) {
+      const res = (await (await browser.request('GET', 'api/terminals')).json()) as {
+        terminals: Array<{ id: string; status: string; endReason: string | null }>;
+      };
+      row = res.terminals.find((t) => t.id === terminalId);
+      if (row?.status === 'lost') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(row).toMatchObject({ status: 'lost', endReason: expect.stringMatching(/terminal host stopped/) });
+    const again = await authed(broker.base, browser);
+    again.send({ type: 'attach', terminalId });
+    const err = await again.waitForMessage('error', 10_000);
+    expect(err.message).toMatch(/terminal host stopped/);
+    expect((await again.waitForClose()).code).toBe(CloseCode.TERMINAL_ENDED);
+
+    const fresh = await authed(broker.base, browser);
+    fresh.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'password', password: sshd.password },
+      cols: 100,
+      rows: 30,
+    });
+    await fresh.waitForMessage('ready', 15_000);
+    expect(await hostPid(dataDir)).not.toBe(pid);
+    fresh.send({ type: 'terminate' });
+    await fresh.waitForClose(10_000);
+  });
+});

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
+import { type RunningBroker, startBroker } from '../support/server.ts';
+
+const skipReason = sshdSkipReason();
+
+/**
+ * The API restarts under an open terminal (issue #15): the terminal host keeps the SSH session,
+ * the tab reconnects by itself with the same screen and no sign-in, and what was typed while the
+ * API was down reaches the remote program once.
+ */
+test.describe('terminals outlive the API', () => {
+  test.skip(skipReason !== null, skipReason ?? '');
+
+  let sshd: SshdHarness;
+  let broker: RunningBroker;
+  test.beforeAll(async () => {
+    sshd = await startSshd();
+    broker = await startBroker();
+  });
+  test.afterAll(async () => {
+    await broker?.stop();
+    await sshd?.stop();
+  });
+
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    test(`vim stays open across an API ${signal === 'SIGKILL' ? 'crash (kill -9)' : 'restart (SIGTERM)'}`, async ({
+      browser,
+    }) => {
+      test.setTimeout(120_000);
+      const user = await createUser(broker);
+      const { context, page } = await newBrowserSession(browser, broker.baseURL);
+      try {
+        await signIn(page, user.username, user.password);
+        await page.getByRole('button', { name: 'New connection' }).first().click();
+        const dialog = page.getByRole('dialog', { name: 'New connection' });
+        await dialog.getByLabel('Host').fill(sshd.host);
+        await dialog.getByLabel('Port').fill(String(sshd.port));
+        await dialog.getByLabel('Username').fill(sshd.username);
+        await dialog.getByRole('radio', { name: 'Password' }).check();
+        await dialog.locator('input[type="password"]').fill(sshd.password);
+        await dialog.getByRole('button', { name: 'Connect' }).click();
+        // A new user: the host key is new to them.
+        await page
+          .getByRole('dialog', { name: 'Verify host key' })
+          .getByRole('button', { name: 'Accept' })
+          .click();
+        const pane = page.locator('[role="tabpanel"]:not([hidden]) .terminal-pane');
+        await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+        const rows = pane.locator('.xterm-rows');
+
+        const file = `/tmp/tether-vim-${randomBytes(6).toString('hex')}.txt`;
+        await pane.locator('.xterm').click();
+        await page.keyboard.type(`vim -u NONE -N ${file}`);
+        await page.keyboard.press('Enter');
+        await expect(rows).toContainText('~', { timeout: 10_000 });
+        await page.keyboard.type('ibefore-restart ');
+        await expect(rows).toContainText('before-restart');
+
+        // The API goes away; keystrokes typed meanwhile wait in the tab.
+        const restarted = broker.restartApi(signal);
+        await expect(pane).toHaveAttribute('data-status', 'reconnecting', { timeout: 10_000 });
+        await page.keyboard.type('during-outage');
+        await restarted;
+
+        // Back by itself: same screen (vim, the text, insert mode), no sign-in.
+        await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 30_000 });
+        await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+        await expect(rows).toContainText('before-restart during-outage', { timeout: 10_000 });
+        await page.keyboard.press('Escape');
+        await page.keyboard.type(':wq');
+        await page.keyboard.press('Enter');
+        await page.keyboard.type(`cat ${file}; rm -f ${file}`);
+        await page.keyboard.press('Enter');
+        // Typed once: the file holds the line exactly as typed, nothing doubled or lost.
+        await expect(
+          rows.locator(':scope > div').filter({ hasText: /^\s*before-restart during-outage\s*$/ }),
+        ).toHaveCount(1, { timeout: 10_000 });
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});
