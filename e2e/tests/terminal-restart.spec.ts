@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
 import { type RunningBroker, startBroker } from '../support/server.ts';
+import { openTerminal, typeInTerminal } from '../support/terminal.ts';
 
 const skipReason = sshdSkipReason();
 
@@ -33,27 +34,11 @@ test.describe('terminals outlive the API', () => {
       const { context, page } = await newBrowserSession(browser, broker.baseURL);
       try {
         await signIn(page, user.username, user.password);
-        await page.getByRole('button', { name: 'New connection' }).first().click();
-        const dialog = page.getByRole('dialog', { name: 'New connection' });
-        await dialog.getByLabel('Host').fill(sshd.host);
-        await dialog.getByLabel('Port').fill(String(sshd.port));
-        await dialog.getByLabel('Username').fill(sshd.username);
-        await dialog.getByRole('radio', { name: 'Password' }).check();
-        await dialog.locator('input[type="password"]').fill(sshd.password);
-        await dialog.getByRole('button', { name: 'Connect' }).click();
-        // A new user: the host key is new to them.
-        await page
-          .getByRole('dialog', { name: 'Verify host key' })
-          .getByRole('button', { name: 'Accept' })
-          .click();
-        const pane = page.locator('[role="tabpanel"]:not([hidden]) .terminal-pane');
-        await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+        const pane = await openTerminal(page, sshd);
         const rows = pane.locator('.xterm-rows');
 
         const file = `/tmp/tether-vim-${randomBytes(6).toString('hex')}.txt`;
-        await pane.locator('.xterm').click();
-        await page.keyboard.type(`vim -u NONE -N ${file}`);
-        await page.keyboard.press('Enter');
+        await typeInTerminal(page, `vim -u NONE -N ${file}`);
         await expect(rows).toContainText('~', { timeout: 10_000 });
         await page.keyboard.type('ibefore-restart ');
         await expect(rows).toContainText('before-restart');
@@ -71,6 +56,9 @@ test.describe('terminals outlive the API', () => {
         await page.keyboard.press('Escape');
         await page.keyboard.type(':wq');
         await page.keyboard.press('Enter');
+        // vim has left the alternate screen: the shell's screen (with the vim command) is back, and
+        // what is typed now goes to the shell, not to a vim still exiting.
+        await expect(rows).toContainText(`$ vim -u NONE -N ${file}`, { timeout: 10_000 });
         await page.keyboard.type(`cat ${file}; rm -f ${file}`);
         await page.keyboard.press('Enter');
         // Typed once: the file holds the line exactly as typed, nothing doubled or lost.

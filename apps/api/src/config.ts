@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bool, duration, int, list, TerminalEnvShape } from '@tether/terminal-engine';
+import { bool, duration, int, list, TerminalEnvShape, UNIX_SOCKET_PATH_MAX } from '@tether/terminal-engine';
 import { z } from 'zod';
 
 const basePath = z
@@ -193,6 +193,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('SESSION_IDLE_TIMEOUT: must not exceed SESSION_ABSOLUTE_TIMEOUT');
   }
   if (e.WS_STALL_TIMEOUT < 1_000) problems.push('WS_STALL_TIMEOUT: must be at least 1s');
+  const socketPath = path.resolve(e.TERMINAL_HOST_SOCKET ?? path.join(e.DATA_DIR, 'terminal-host.sock'));
+  if (Buffer.byteLength(socketPath) > UNIX_SOCKET_PATH_MAX)
+    problems.push(
+      `TERMINAL_HOST_SOCKET: ${socketPath} is ${Buffer.byteLength(socketPath)} bytes, longer than a Unix socket path may be (${UNIX_SOCKET_PATH_MAX}); set a shorter one`,
+    );
   if (e.HEARTBEAT_TIMEOUT <= e.HEARTBEAT_INTERVAL) {
     problems.push('HEARTBEAT_TIMEOUT: must be longer than HEARTBEAT_INTERVAL');
   }

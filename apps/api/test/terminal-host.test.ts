@@ -19,6 +19,26 @@ async function hostPid(dataDir: string): Promise<number> {
   return conn.welcome.pid;
 }
 
+/** `open` for the test sshd with its password. */
+function openMessage(sshd: SshdHarness, extra: { input?: { stream: string } } = {}) {
+  return {
+    type: 'open' as const,
+    target: { host: sshd.host, port: sshd.port, username: sshd.username },
+    auth: { method: 'password' as const, password: sshd.password },
+    cols: 100,
+    rows: 30,
+    ...extra,
+  };
+}
+
+/** The same browser (token and cookie) talking to a restarted API: no new sign-in. */
+function sameBrowser(broker: BrokerProcess, browser: HttpBrowser): HttpBrowser {
+  const same = new HttpBrowser(`${broker.base}/`);
+  same.cookies = browser.cookies;
+  same.token = browser.token;
+  return same;
+}
+
 /** A terminal socket, authenticated with the browser's token and cookie. */
 async function authed(base: string, browser: HttpBrowser): Promise<TestTerminalClient> {
   const c = new TestTerminalClient(base, browser);
@@ -56,7 +76,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     }
     await sshd?.stop();
     rmSync(dataDir, { recursive: true, force: true });
-  });
+  }, 180_000);
 
   it('kill -9 of the API: the terminal carries on, the client resumes with nothing lost or doubled', async () => {
     const first = await startBroker(env);
@@ -68,13 +88,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     const browser = new HttpBrowser(`${first.base}/`);
     expect((await browser.login()).status).toBe(200);
     const c = await authed(first.base, browser);
-    c.send({
-      type: 'open',
-      target: { host: sshd.host, port: sshd.port, username: sshd.username },
-      auth: { method: 'password', password: sshd.password },
-      cols: 100,
-      rows: 30,
-    });
+    c.send(openMessage(sshd));
     await c.waitForMessage('hostkey_prompt', 15_000);
     c.send({ type: 'hostkey_decision', accept: true });
     const { terminalId } = await c.waitForMessage('ready', 15_000);
@@ -96,9 +110,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     expect(await hostPid(dataDir)).toBe(pid); // the same host: found, not started again
 
     // The same token and cookie: signing in again is not needed.
-    const same = new HttpBrowser(`${second.base}/`);
-    same.cookies = browser.cookies;
-    same.token = browser.token;
+    const same = sameBrowser(second, browser);
     const r = await authed(second.base, same);
     r.send({ type: 'attach', terminalId, resumeFrom: seen });
     const ready = await r.waitForMessage('ready', 10_000);
@@ -117,7 +129,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     expect(list.terminals.find((t) => t.id === terminalId)).toMatchObject({ status: 'running' });
     r.send({ type: 'terminate' });
     await r.waitForClose(10_000);
-  });
+  }, 180_000);
 
   it('typing across a kill -9 of the API: the client resends from what was applied, each line arrives once', async () => {
     // One API per DATA_DIR (its embedded database): stop the previous test's.
@@ -130,14 +142,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     expect((await browser.login()).status).toBe(200);
     const stream = `tab-${randomBytes(8).toString('hex')}`;
     const c = await authed(first.base, browser);
-    c.send({
-      type: 'open',
-      target: { host: sshd.host, port: sshd.port, username: sshd.username },
-      auth: { method: 'password', password: sshd.password },
-      cols: 100,
-      rows: 30,
-      input: { stream },
-    });
+    c.send(openMessage(sshd, { input: { stream } }));
     const opened = await c.waitForMessage('ready', 15_000);
     expect(opened.input).toEqual({ stream, applied: 0 });
     const { terminalId } = opened;
@@ -166,9 +171,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
 
     const second = await startBroker(env);
     started.push(second);
-    const same = new HttpBrowser(`${second.base}/`);
-    same.cookies = browser.cookies;
-    same.token = browser.token;
+    const same = sameBrowser(second, browser);
     const r = await authed(second.base, same);
     r.send({ type: 'attach', terminalId, resumeFrom: c.nextOffset!, input: { stream } });
     const ready = await r.waitForMessage('ready', 10_000);
@@ -190,7 +193,70 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     await r.waitFor(() => r.inputAcked === typed.length, 10_000, 'the last input_ack');
     r.send({ type: 'terminate' });
     await r.waitForClose(10_000);
-  });
+  }, 180_000);
+
+  it('SIGTERM of the API five times in a row under 20 streaming terminals: not a byte lost or repeated', async () => {
+    for (const b of started)
+      if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGTERM');
+    await Promise.all(started.map((b) => b.exit));
+    let broker = await startBroker(env);
+    started.push(broker);
+    const browser = new HttpBrowser(`${broker.base}/`);
+    expect((await browser.login()).status).toBe(200);
+    const LINES = 400;
+    const terms: Array<{ id: string; text: string; offset: number }> = [];
+    let clients: TestTerminalClient[] = [];
+    for (let k = 0; k < 20; k++) {
+      const c = await authed(broker.base, browser);
+      c.send(openMessage(sshd));
+      const { terminalId } = await c.waitForMessage('ready', 15_000);
+      await c.waitForText('$ ');
+      // One process per terminal printing a numbered line every 20 ms (no fork per line).
+      c.type(
+        `perl -e '$|=1; for $i (1..${LINES}) { print "t${k}-$i\\n"; select(undef,undef,undef,0.02) } print "t${k}-", "end\\n"'\r`,
+      );
+      terms.push({ id: terminalId, text: '', offset: 0 });
+      clients.push(c);
+    }
+    const collect = () => {
+      clients.forEach((c, k) => {
+        terms[k]!.text += c.text();
+        terms[k]!.offset = c.nextOffset!;
+      });
+    };
+    for (let round = 0; round < 5; round++) {
+      await new Promise((r) => setTimeout(r, 1_500));
+      broker.child.kill('SIGTERM');
+      const codes = await Promise.all(clients.map((c) => c.waitForClose(10_000)));
+      expect(codes.every((x) => x.code === CloseCode.SERVER_RESTARTING)).toBe(true);
+      await broker.exit;
+      collect();
+      broker = await startBroker(env);
+      started.push(broker);
+      const same = sameBrowser(broker, browser);
+      clients = [];
+      for (const t of terms) {
+        const c = await authed(broker.base, same);
+        c.send({ type: 'attach', terminalId: t.id, resumeFrom: t.offset });
+        await c.waitForMessage('ready', 10_000);
+        expect(c.of('ready')[0]).toMatchObject({ offset: t.offset, replay: true });
+        clients.push(c);
+      }
+    }
+    // The end line may have come on any of the sockets before.
+    await Promise.all(
+      clients.map((c, k) =>
+        c.waitFor(() => (terms[k]!.text + c.text()).includes(`t${k}-end`), 60_000, `t${k}-end`),
+      ),
+    );
+    collect();
+    terms.forEach((t, k) => {
+      for (let i = 1; i <= LINES; i++)
+        expect(t.text.match(new RegExp(`^t${k}-${i}\\r?$`, 'gm'))?.length, `t${k}-${i}`).toBe(1);
+    });
+    for (const c of clients) c.send({ type: 'terminate' });
+    await Promise.all(clients.map((c) => c.waitForClose(10_000)));
+  }, 180_000);
 
   it('a terminal host that dies ends its terminals with the reason, and a new one serves new terminals', async () => {
     const broker = started.at(-1)!.child.exitCode === null ? started.at(-1)! : await startBroker(env);
@@ -198,13 +264,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     const browser = new HttpBrowser(`${broker.base}/`);
     expect((await browser.login()).status).toBe(200);
     const c = await authed(broker.base, browser);
-    c.send({
-      type: 'open',
-      target: { host: sshd.host, port: sshd.port, username: sshd.username },
-      auth: { method: 'password', password: sshd.password },
-      cols: 100,
-      rows: 30,
-    });
+    c.send(openMessage(sshd));
     const { terminalId } = await c.waitForMessage('ready', 15_000);
     await c.waitForText('$ ');
 
@@ -231,16 +291,10 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     expect((await again.waitForClose()).code).toBe(CloseCode.TERMINAL_ENDED);
 
     const fresh = await authed(broker.base, browser);
-    fresh.send({
-      type: 'open',
-      target: { host: sshd.host, port: sshd.port, username: sshd.username },
-      auth: { method: 'password', password: sshd.password },
-      cols: 100,
-      rows: 30,
-    });
+    fresh.send(openMessage(sshd));
     await fresh.waitForMessage('ready', 15_000);
     expect(await hostPid(dataDir)).not.toBe(pid);
     fresh.send({ type: 'terminate' });
     await fresh.waitForClose(10_000);
-  });
+  }, 180_000);
 });

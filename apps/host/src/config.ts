@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TerminalEnvShape } from '@tether/terminal-engine';
+import { TerminalEnvShape, UNIX_SOCKET_PATH_MAX } from '@tether/terminal-engine';
 import { z } from 'zod';
 
 const HostEnvSchema = z.object(TerminalEnvShape);
@@ -21,7 +21,12 @@ export const SECRET_FILE = 'terminal-host.secret';
 export const SOCKET_FILE = 'terminal-host.sock';
 
 export function socketPathOf(e: HostEnv): string {
-  return path.resolve(e.TERMINAL_HOST_SOCKET ?? path.join(e.DATA_DIR, SOCKET_FILE));
+  const socketPath = path.resolve(e.TERMINAL_HOST_SOCKET ?? path.join(e.DATA_DIR, SOCKET_FILE));
+  if (Buffer.byteLength(socketPath) > UNIX_SOCKET_PATH_MAX)
+    throw new HostConfigError(
+      `TERMINAL_HOST_SOCKET: ${socketPath} is longer than a Unix socket path may be (${UNIX_SOCKET_PATH_MAX} bytes); set a shorter one`,
+    );
+  return socketPath;
 }
 
 /**

@@ -45,6 +45,9 @@ export const list = z
       .filter(Boolean),
   );
 
+/** Longest Unix socket path Linux accepts (sun_path is 108 bytes with its NUL). */
+export const UNIX_SOCKET_PATH_MAX = 107;
+
 /** The variables that configure terminals, read by the API and the terminal host alike. */
 export const TerminalEnvShape = {
   DATA_DIR: z.string().default('./data'),

@@ -68,14 +68,14 @@ export class RemoteTerminal {
   readonly address: string;
   readonly title: string | undefined;
   readonly createdAt: Date;
-  status: TerminalStatus;
-  end: TerminalEndDetails | null;
-  cols: number;
-  rows: number;
-  viewerCount: number;
-  offset: number;
-  lastOutputAt: Date | null;
-  memory: TerminalInfo['memory'];
+  status!: TerminalStatus;
+  end!: TerminalEndDetails | null;
+  cols!: number;
+  rows!: number;
+  viewerCount!: number;
+  offset!: number;
+  lastOutputAt!: Date | null;
+  memory!: TerminalInfo['memory'];
   /** This API process's input stream into the terminal: bytes sent, and callbacks by end offset. */
   private readonly stream: string = randomUUID();
   private inputSent = 0;
@@ -91,14 +91,7 @@ export class RemoteTerminal {
     this.address = info.address;
     this.title = info.title ?? undefined;
     this.createdAt = new Date(info.createdAt);
-    this.status = info.status;
-    this.end = info.ended;
-    this.cols = info.cols;
-    this.rows = info.rows;
-    this.viewerCount = info.viewers;
-    this.offset = info.outputOffset;
-    this.lastOutputAt = info.lastOutputAt === null ? null : new Date(info.lastOutputAt);
-    this.memory = info.memory;
+    this.update(info);
   }
 
   get ended(): boolean {
