@@ -65,6 +65,10 @@ describe.each(DRIVERS)('GET /metrics (%s)', (driver) => {
     }
     expect(sample(text, 'tether_terminals{state="running"}')).toBe(0);
     expect(sample(text, 'tether_web_sessions')).toBe(0);
+    // The terminal host's own health, over the local channel (embedded here: this process).
+    expect(sample(text, 'tether_terminal_host_up')).toBe(1);
+    expect(sample(text, 'tether_terminal_host_resident_memory_bytes')).toBeGreaterThan(10_000_000);
+    expect(sample(text, 'tether_terminal_host_event_loop_delay_p99_seconds')).toBeGreaterThanOrEqual(0);
   });
 
   it('says nothing that tells a known username from an unknown one', async () => {

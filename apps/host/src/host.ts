@@ -1,6 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import {
   type ApiMessage,
   type ApiMessageOf,
@@ -11,6 +12,7 @@ import {
   FrameReader,
   HOST_PROTOCOL_VERSION,
   type HostMessage,
+  type HostStats,
   type TerminalInfo,
 } from '@tether/host-protocol';
 import { ErrorCode, type ServerMessage } from '@tether/protocol';
@@ -192,6 +194,9 @@ export function createTerminalHost(options: TerminalHostOptions) {
           break;
         case 'ping':
           this.send({ t: 'result', rid: msg.rid, value: null });
+          break;
+        case 'stats':
+          this.send({ t: 'result', rid: msg.rid, value: stats() });
           break;
         case 'list':
           this.send({ t: 'result', rid: msg.rid, value: manager.list().map(info) });
@@ -418,6 +423,25 @@ export function createTerminalHost(options: TerminalHostOptions) {
     }
   }
 
+  // Event-loop delay, reset at each `stats` (one scrape interval's worth).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  function stats(): HostStats {
+    const memory = process.memoryUsage();
+    const p99 = loopDelay.percentile(99) / 1e6;
+    const max = loopDelay.max / 1e6;
+    loopDelay.reset();
+    return {
+      pid: process.pid,
+      startedAt,
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      eventLoopDelayP99Ms: Number.isFinite(p99) ? p99 : 0,
+      eventLoopDelayMaxMs: Number.isFinite(max) ? max : 0,
+      connections: connections.size,
+    };
+  }
+
   let server: Server | undefined;
 
   return {
@@ -452,6 +476,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
         c.socket.end();
       }
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      loopDelay.disable();
       await manager.shutdown(reason);
       for (const c of connections) c.socket.destroy();
       rmSync(options.socketPath, { force: true });

@@ -244,6 +244,11 @@ describe.skipIf(skip)('terminal host', () => {
     const healthy = await HostConnection.connect(socketPath, secret);
     try {
       await expect(healthy.request({ t: 'ping' })).resolves.toBeNull();
+      await expect(healthy.request({ t: 'stats' })).resolves.toMatchObject({
+        pid: process.pid,
+        connections: 1,
+        rssBytes: expect.any(Number),
+      });
     } finally {
       healthy.close();
     }

@@ -125,6 +125,21 @@ export const TerminateSchema = z.object({
 
 export const PingSchema = z.object({ t: z.literal('ping'), rid });
 
+/** → `result { value: HostStats }`: the host process's own health, for the API's /metrics. */
+export const StatsSchema = z.object({ t: z.literal('stats'), rid });
+
+export const HostStatsSchema = z.object({
+  pid: z.number().int(),
+  startedAt: z.number(),
+  rssBytes: z.number().nonnegative(),
+  heapUsedBytes: z.number().nonnegative(),
+  /** Event-loop delay since the previous `stats`, in ms (p99 and max). */
+  eventLoopDelayP99Ms: z.number().nonnegative(),
+  eventLoopDelayMaxMs: z.number().nonnegative(),
+  connections: z.number().int().nonnegative(),
+});
+export type HostStats = z.infer<typeof HostStatsSchema>;
+
 export const ApiMessageSchema = z.discriminatedUnion('t', [
   HelloSchema,
   ListSchema,
@@ -138,6 +153,7 @@ export const ApiMessageSchema = z.discriminatedUnion('t', [
   ResizeSchema,
   TerminateSchema,
   PingSchema,
+  StatsSchema,
 ]);
 export type ApiMessage = z.infer<typeof ApiMessageSchema>;
 

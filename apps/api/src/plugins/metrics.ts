@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { HostStats } from '@tether/host-protocol';
 import { ErrorCode } from '@tether/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -283,6 +284,52 @@ export default fp(
       'Output bytes held in paused SSH channels (flow control).',
       [],
       (g) => g.set(terminalsNow().reduce((n, t) => n + t.memoryUsage().channelBuffered, 0)),
+    );
+
+    // The terminal host is its own process: its health, as it reports it over the local channel.
+    const hostGauge = (name: string, help: string, pick: (s: HostStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        async collect() {
+          const s = await app.terminals.manager.stats();
+          this.reset();
+          if (s) this.set(pick(s));
+        },
+      });
+    new Gauge({
+      name: 'tether_terminal_host_up',
+      help: '1 while the API is connected to its terminal host.',
+      registers: [registry],
+      async collect() {
+        this.set((await app.terminals.manager.stats()) ? 1 : 0);
+      },
+    });
+    hostGauge(
+      'tether_terminal_host_start_time_seconds',
+      'When the terminal host process started.',
+      (s) => s.startedAt / 1000,
+    );
+    hostGauge(
+      'tether_terminal_host_resident_memory_bytes',
+      'Resident memory of the terminal host process.',
+      (s) => s.rssBytes,
+    );
+    hostGauge(
+      'tether_terminal_host_heap_used_bytes',
+      'JavaScript heap in use in the terminal host.',
+      (s) => s.heapUsedBytes,
+    );
+    hostGauge(
+      'tether_terminal_host_event_loop_delay_p99_seconds',
+      "p99 of the terminal host's event-loop delay since the previous scrape.",
+      (s) => s.eventLoopDelayP99Ms / 1000,
+    );
+    hostGauge(
+      'tether_terminal_host_event_loop_delay_max_seconds',
+      'Longest event-loop delay of the terminal host since the previous scrape.',
+      (s) => s.eventLoopDelayMaxMs / 1000,
     );
 
     const observeAudit = (e: AuditInput) => {

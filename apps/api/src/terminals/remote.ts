@@ -3,6 +3,7 @@ import {
   HostConnection,
   type HostMessage,
   HostRequestError,
+  type HostStats,
   HostUnavailableError,
   type TerminalInfo,
 } from '@tether/host-protocol';
@@ -261,6 +262,19 @@ export class RemoteTerminalManager {
       : Promise.resolve();
     this.lastRefresh = { at: Date.now(), done };
     return done;
+  }
+
+  private lastStats: { at: number; value: Promise<HostStats | null> } | null = null;
+
+  /** The host process's own figures (one request per `maxAgeMs`); null while it is away. */
+  stats(maxAgeMs = 500): Promise<HostStats | null> {
+    if (this.lastStats && Date.now() - this.lastStats.at < maxAgeMs) return this.lastStats.value;
+    const value =
+      this.conn && !this.conn.closed
+        ? this.conn.request<HostStats>({ t: 'stats' }).catch(() => null)
+        : Promise.resolve(null);
+    this.lastStats = { at: Date.now(), value };
+    return value;
   }
 
   async create(request: CreateRemoteTerminal): Promise<RemoteTerminal> {
