@@ -48,6 +48,8 @@ export interface Broker {
   cpuMs(): number;
   /** The terminal host the API started (TERMINAL_HOST=spawn), once it runs. */
   hostPid(): number | null;
+  /** Stops the API process and starts a new one on the same port and data (the host stays). */
+  restartApi(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   lagReset(): Promise<void>;
   lagRead(): Promise<LagReading>;
   /** Full GC in the broker (bench preload), then VmRSS. */
@@ -68,7 +70,6 @@ export async function startBroker(options: {
   const port = await freePort();
   const dataDir = join(options.tmpDir, `broker-${randomBytes(4).toString('hex')}`);
   const logPath = `${dataDir}.log`;
-  const logFd = openSync(logPath, 'a');
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     NODE_ENV: 'production',
@@ -87,37 +88,46 @@ export async function startBroker(options: {
     MAX_CONNECTIONS: '20000',
     ...options.env,
   };
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--expose-gc', '--no-memory-reducer', ...(options.nodeArgs ?? []), '--import', PRELOAD, SERVER_JS],
-    {
-      cwd: API_DIR,
-      env,
-      stdio: ['ignore', logFd, logFd, 'ipc'],
-    },
-  );
-  closeSync(logFd);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let child!: ChildProcess;
+  let exited!: Promise<void>;
   let exitedEarly = false;
-  void exited.then(() => {
-    exitedEarly = true;
-  });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exitedEarly) throw new Error(`broker exited during start-up; log: ${logPath}\n${tail(logPath)}`);
-    try {
-      const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(2_000) });
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
+  /** Starts the API process and waits until it answers (again, after restartApi). */
+  const launch = async () => {
+    const logFd = openSync(logPath, 'a');
+    child = spawn(
+      process.execPath,
+      ['--expose-gc', '--no-memory-reducer', ...(options.nodeArgs ?? []), '--import', PRELOAD, SERVER_JS],
+      {
+        cwd: API_DIR,
+        env,
+        stdio: ['ignore', logFd, logFd, 'ipc'],
+      },
+    );
+    closeSync(logFd);
+    const running = child;
+    exitedEarly = false;
+    exited = new Promise<void>((r) => running.once('exit', () => r()));
+    void exited.then(() => {
+      if (child === running) exitedEarly = true;
+    });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (exitedEarly) throw new Error(`broker exited during start-up; log: ${logPath}\n${tail(logPath)}`);
+      try {
+        const res = await fetch(`${url}/api/health`, { signal: AbortSignal.timeout(2_000) });
+        if (res.status === 200) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`broker did not become healthy in 60 s; log: ${logPath}\n${tail(logPath)}`);
+      }
+      await sleep(25);
     }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`broker did not become healthy in 60 s; log: ${logPath}\n${tail(logPath)}`);
-    }
-    await sleep(100);
-  }
+  };
+  await launch();
 
   const hostPidFile = join(dataDir, 'terminal-host.pid');
   const hostPid = (): number | null => {
@@ -149,8 +159,16 @@ export async function startBroker(options: {
 
   return {
     url,
-    pid: child.pid!,
+    get pid() {
+      return child.pid!;
+    },
     dataDir,
+    async restartApi(signal: 'SIGKILL' | 'SIGTERM') {
+      const gone = exited;
+      child.kill(signal);
+      await gone;
+      await launch();
+    },
     rss: () => readRss(child.pid!) + (hostPid() ? readRss(hostPid()!) : 0),
     cpuMs: () => cpuMs(child.pid!) + (hostPid() ? cpuMs(hostPid()!) : 0),
     hostPid,

@@ -28,11 +28,13 @@ import { echoFigure } from './figures/echo.ts';
 import { loginsFigure } from './figures/logins.ts';
 import { manyFigure } from './figures/many.ts';
 import { reattachFigure } from './figures/reattach.ts';
+import { restartFigure } from './figures/restart.ts';
 
 const FIGURES = {
   bulk: bulkFigure,
   echo: echoFigure,
   reattach: reattachFigure,
+  restart: restartFigure,
   logins: loginsFigure,
   many: manyFigure,
 } as const;

@@ -62,6 +62,7 @@ function createTerminalService(deps: {
     perMinute: deps.openFailuresPerMinute,
   });
   const sockets = new Map<WebSocket, (code: number, reason: string) => void>();
+  let closing: { code: number; reason: string } | null = null;
 
   function summary(row: TerminalRow): TerminalSummary {
     const live = manager.get(row.id, row.userId);
@@ -245,12 +246,25 @@ function createTerminalService(deps: {
     markDetached(_terminal: RemoteTerminal) {},
 
     trackSocket(socket: WebSocket, close: (code: number, reason: string) => void) {
+      // A socket that arrives while this process shuts down (a client reconnecting at once) is
+      // told to come back at once, or it would hold the shutdown open.
+      if (closing) {
+        close(closing.code, closing.reason);
+        setTimeout(() => socket.terminate(), 1_000).unref();
+        return;
+      }
       sockets.set(socket, close);
       socket.once('close', () => sockets.delete(socket));
     },
 
     closeAllSockets(code: number, reason: string) {
-      for (const close of sockets.values()) close(code, reason);
+      closing = { code, reason };
+      for (const [socket, close] of sockets) {
+        close(code, reason);
+        // The close handshake needs the client's answer; a client that does not give it (gone,
+        // frozen) must not hold the shutdown open.
+        setTimeout(() => socket.terminate(), 1_000).unref();
+      }
       sockets.clear();
     },
 
@@ -414,9 +428,21 @@ export default fp(
       manager.terminateAllForUser(userId, 'The account was disabled.');
     });
 
+    // Every upgrade's socket, to end them at shutdown: an upgrade that arrives while this process
+    // closes gets a 503 on a socket the HTTP server no longer tracks, and a client that keeps it
+    // open (a reconnect loop) would otherwise hold the shutdown until its grace period ran out.
+    const upgrades = new Set<import('node:stream').Duplex>();
+    app.server.on('upgrade', (_req, socket) => {
+      upgrades.add(socket);
+      socket.once('close', () => upgrades.delete(socket));
+    });
+
     app.addHook('preClose', async () => {
       sessionSockets.dispose();
       service.closeAllSockets(CloseCode.SERVER_RESTARTING, 'server restarting');
+      setTimeout(() => {
+        for (const socket of upgrades) socket.destroy();
+      }, 1_000).unref();
       // The terminals stay with the host; only an embedded host ends them, with this process.
       const ending = embedded ? manager.list().filter((t) => !t.ended) : [];
       await manager.shutdown();
