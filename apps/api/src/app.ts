@@ -108,10 +108,19 @@ async function assemble(config: Config, options: BuildOptions, database: Databas
     },
     // On shutdown every client hears "server restarting" (and reconnects with backoff) rather
     // than an anonymous close.
+    // The close handshake needs each client's answer; one that never gives it (frozen, or gone
+    // without a FIN) is cut after a second instead of holding the shutdown (ws waits for every
+    // client before its server closes).
     preClose(done) {
       for (const client of this.websocketServer.clients)
         client.close(CloseCode.SERVER_RESTARTING, 'server restarting');
-      this.websocketServer.close(() => done());
+      const cut = setTimeout(() => {
+        for (const client of this.websocketServer.clients) client.terminate();
+      }, 1_000);
+      this.websocketServer.close(() => {
+        clearTimeout(cut);
+        done();
+      });
     },
   });
   await app.register(helmet, {

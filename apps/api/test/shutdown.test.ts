@@ -64,6 +64,26 @@ describe.skipIf(skip)('graceful shutdown of the real server process', () => {
     }
   });
 
+  it('a client that never answers the close handshake does not hold the shutdown', async () => {
+    const broker = await startBroker();
+    started.push(broker);
+    const b = new HttpBrowser(`${broker.base}/`);
+    expect((await b.login()).status).toBe(200);
+    const c = new TestTerminalClient(broker.base, b);
+    await c.opened;
+    c.send({ type: 'auth', token: b.token! });
+    await c.waitForMessage('authenticated');
+    // Frozen (or gone without a FIN): it will never read the close frame nor send its own.
+    c.stopReading();
+    const signalledAt = Date.now();
+    broker.child.kill('SIGTERM');
+    const exit = await broker.exit;
+    expect(exit.code).toBe(0);
+    expect(exit.at - signalledAt).toBeLessThan(5_000);
+    expect(broker.output()).not.toMatch(/shutdown timed out/);
+    c.terminateAbruptly();
+  });
+
   it('a second signal during shutdown exits at once', async () => {
     const broker = await startBroker();
     started.push(broker);

@@ -20,16 +20,11 @@ import {
   isTerminalError,
   type TargetPolicy,
   type Terminal,
+  type TerminalLogger,
   TerminalManager,
   type TerminalManagerConfig,
   type TerminalViewer,
 } from '@tether/terminal-engine';
-
-/** Minimal pino-compatible logger. Never given secrets or terminal contents. */
-export interface HostLogger {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
-}
 
 export interface TerminalHostOptions {
   /** Unix socket path; created with mode 0600 (a stale file from a previous host is replaced). */
@@ -38,7 +33,7 @@ export interface TerminalHostOptions {
   secret: string;
   engine: TerminalManagerConfig;
   policy: TargetPolicy;
-  log?: HostLogger;
+  log?: TerminalLogger;
   version?: string;
   /** For fault-injection tests only. */
   connect?: ConstructorParameters<typeof TerminalManager>[1]['connect'];

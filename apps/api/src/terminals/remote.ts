@@ -14,6 +14,7 @@ import {
   type KnownHostsStore,
   type TerminalEndDetails,
   TerminalError,
+  type TerminalLogger,
   type TerminalStatus,
   type TerminalViewer,
   validateSize,
@@ -24,11 +25,6 @@ export const HOST_STOPPED = 'The terminal host stopped; this SSH session ended w
 export interface RemoteTerminalEvents {
   onStatus?(terminal: RemoteTerminal, status: TerminalStatus, details: TerminalEndDetails | null): void;
   onOutput?(terminal: RemoteTerminal, at: Date): void;
-}
-
-export interface RemoteLogger {
-  info(obj: Record<string, unknown>, msg: string): void;
-  warn(obj: Record<string, unknown>, msg: string): void;
 }
 
 export interface CreateRemoteTerminal {
@@ -189,7 +185,7 @@ export interface RemoteTerminalManagerOptions {
   /** Starts a host when none answers (spawn mode); absent: only connect, retrying. */
   startHost?: () => Promise<void> | void;
   events?: RemoteTerminalEvents;
-  log?: RemoteLogger;
+  log?: TerminalLogger;
 }
 
 /**
