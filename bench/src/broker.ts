@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '@tether/testkit';
@@ -9,6 +9,7 @@ import { cpuMs, sleep, withTimeout } from './stats.ts';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const API_DIR = join(ROOT, 'apps/api');
 const SERVER_JS = join(API_DIR, 'dist/server.js');
+const HOST_JS = join(ROOT, 'apps/host/dist/main.js');
 const PRELOAD = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), 'lag-preload.mjs')).href;
 export const FINGERPRINT_COOKIE = 'tether_fp';
 export const ADMIN = { username: 'admin', password: 'bench-Admin-Password-1' };
@@ -46,21 +47,30 @@ export interface Broker {
   rss(): number;
   /** CPU time (user + system) of the API process plus its terminal host so far, in ms. */
   cpuMs(): number;
-  /** The terminal host the API started (TERMINAL_HOST=spawn), once it runs. */
+  /** The same, split by process (host 0 with TERMINAL_HOST=embedded). */
+  cpuMsByProcess(): { api: number; host: number };
+  /** The broker's terminal host process (null with TERMINAL_HOST=embedded). */
   hostPid(): number | null;
   /** Stops the API process and starts a new one on the same port and data (the host stays). */
   restartApi(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /** Resets the event-loop delay histograms of the API and the host. */
   lagReset(): Promise<void>;
   lagRead(): Promise<LagReading>;
-  /** Full GC in the broker (bench preload), then VmRSS. */
+  /** The terminal host's reading (null with TERMINAL_HOST=embedded). */
+  hostLagRead(): Promise<LagReading | null>;
+  /** Full GC in the API and the host (bench preload), then VmRSS of both. */
   settledRss(): Promise<number>;
   stop(): Promise<void>;
 }
 
 /**
  * Starts `node apps/api/dist/server.js` in production mode on a loopback port with a throwaway
- * DATA_DIR (embedded PGlite). Limits meant for humans (login rate, terminal caps) are raised
- * through the environment; everything else keeps its production default.
+ * DATA_DIR (embedded PGlite), and its terminal host `node apps/host/dist/main.js` beside it
+ * (TERMINAL_HOST=external: the bench starts the host itself, as compose or systemd do, so that
+ * the host gets the same bench flags and preload as the API — profiles, GC traces and event-loop
+ * lag of both processes). `TERMINAL_HOST: 'embedded'` in `env` runs the one-process broker.
+ * Limits meant for humans (login rate, terminal caps) are raised through the environment;
+ * everything else keeps its production default.
  */
 export async function startBroker(options: {
   tmpDir: string;
@@ -69,7 +79,10 @@ export async function startBroker(options: {
 }): Promise<Broker> {
   const port = await freePort();
   const dataDir = join(options.tmpDir, `broker-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const logPath = `${dataDir}.log`;
+  const hostLogPath = `${dataDir}-host.log`;
+  const embedded = options.env?.TERMINAL_HOST === 'embedded';
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     NODE_ENV: 'production',
@@ -86,30 +99,53 @@ export async function startBroker(options: {
     LOGIN_MAX_FAILURES: '1000',
     MAX_TERMINALS_PER_USER: '20000',
     MAX_CONNECTIONS: '20000',
+    TERMINAL_HOST: 'external',
     ...options.env,
   };
-  let child!: ChildProcess;
-  let exited!: Promise<void>;
+  const nodeArgs = ['--expose-gc', '--no-memory-reducer', ...(options.nodeArgs ?? []), '--import', PRELOAD];
+
+  /** A bench child: the API or the host, with the lag preload answering on its IPC channel. */
+  const startChild = (script: string, path: string, childEnv: Record<string, string>) => {
+    const logFd = openSync(path, 'a');
+    const child = spawn(process.execPath, [...nodeArgs, script], {
+      cwd: dirname(dirname(script)),
+      env: childEnv,
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+    });
+    closeSync(logFd);
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    return { child, exited };
+  };
+
+  let host: ReturnType<typeof startChild> | null = null;
+  if (!embedded) {
+    // Only what the host reads (as TERMINAL_HOST=spawn passes it): none of the API's secrets.
+    const hostEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) {
+      if (!['JWT_SECRET', 'ADMIN_USERNAME', 'ADMIN_PASSWORD', 'DATABASE_URL', 'PORT', 'HOST'].includes(k))
+        hostEnv[k] = v;
+    }
+    host = startChild(HOST_JS, hostLogPath, hostEnv);
+    const socket = join(dataDir, 'terminal-host.sock');
+    const deadline = Date.now() + 30_000;
+    while (!existsSync(socket)) {
+      if (host.child.exitCode !== null)
+        throw new Error(`terminal host exited during start-up; log: ${hostLogPath}\n${tail(hostLogPath)}`);
+      if (Date.now() > deadline) throw new Error(`terminal host did not listen in 30 s; log: ${hostLogPath}`);
+      await sleep(25);
+    }
+  }
+
+  let api!: ReturnType<typeof startChild>;
   let exitedEarly = false;
   const url = `http://127.0.0.1:${port}`;
   /** Starts the API process and waits until it answers (again, after restartApi). */
   const launch = async () => {
-    const logFd = openSync(logPath, 'a');
-    child = spawn(
-      process.execPath,
-      ['--expose-gc', '--no-memory-reducer', ...(options.nodeArgs ?? []), '--import', PRELOAD, SERVER_JS],
-      {
-        cwd: API_DIR,
-        env,
-        stdio: ['ignore', logFd, logFd, 'ipc'],
-      },
-    );
-    closeSync(logFd);
-    const running = child;
+    api = startChild(SERVER_JS, logPath, env);
+    const running = api;
     exitedEarly = false;
-    exited = new Promise<void>((r) => running.once('exit', () => r()));
-    void exited.then(() => {
-      if (child === running) exitedEarly = true;
+    void running.exited.then(() => {
+      if (api === running) exitedEarly = true;
     });
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -121,26 +157,24 @@ export async function startBroker(options: {
         // not listening yet
       }
       if (Date.now() > deadline) {
-        child.kill('SIGKILL');
+        running.child.kill('SIGKILL');
         throw new Error(`broker did not become healthy in 60 s; log: ${logPath}\n${tail(logPath)}`);
       }
       await sleep(25);
     }
   };
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    host?.child.kill('SIGKILL');
+    throw err;
+  }
 
-  const hostPidFile = join(dataDir, 'terminal-host.pid');
-  const hostPid = (): number | null => {
-    try {
-      const pid = Number.parseInt(readFileSync(hostPidFile, 'utf8'), 10);
-      return pid > 0 && existsSync(`/proc/${pid}`) ? pid : null;
-    } catch {
-      return null;
-    }
-  };
+  const hostPid = (): number | null =>
+    host && host.child.exitCode === null && host.child.signalCode === null ? host.child.pid! : null;
 
   let nextId = 1;
-  const ipc = <T>(cmd: string): Promise<T> => {
+  const ipc = <T>(child: ChildProcess, cmd: string): Promise<T> => {
     const benchId = nextId++;
     return withTimeout(
       new Promise<T>((resolveMsg) => {
@@ -156,52 +190,54 @@ export async function startBroker(options: {
       `broker IPC ${cmd}`,
     );
   };
+  const both = () => [api.child, ...(hostPid() ? [host!.child] : [])];
+  const pids = () => [api.child.pid!, ...(hostPid() ? [hostPid()!] : [])];
 
   return {
     url,
     get pid() {
-      return child.pid!;
+      return api.child.pid!;
     },
     dataDir,
     async restartApi(signal: 'SIGKILL' | 'SIGTERM') {
-      const gone = exited;
-      child.kill(signal);
+      const gone = api.exited;
+      api.child.kill(signal);
       await gone;
       await launch();
     },
-    rss: () => readRss(child.pid!) + (hostPid() ? readRss(hostPid()!) : 0),
-    cpuMs: () => cpuMs(child.pid!) + (hostPid() ? cpuMs(hostPid()!) : 0),
+    rss: () => pids().reduce((s, pid) => s + readRss(pid), 0),
+    cpuMs: () => pids().reduce((s, pid) => s + cpuMs(pid), 0),
+    cpuMsByProcess: () => ({ api: cpuMs(api.child.pid!), host: hostPid() ? cpuMs(hostPid()!) : 0 }),
     hostPid,
     lagReset: async () => {
-      await ipc('lag-reset');
+      await Promise.all(both().map((c) => ipc(c, 'lag-reset')));
     },
-    lagRead: () => ipc<LagReading>('lag-read'),
+    lagRead: () => ipc<LagReading>(api.child, 'lag-read'),
+    hostLagRead: async () => (hostPid() ? ipc<LagReading>(host!.child, 'lag-read') : null),
     async settledRss() {
-      await ipc('gc');
+      await Promise.all(both().map((c) => ipc(c, 'gc')));
       await sleep(500);
-      return readRss(child.pid!) + (hostPid() ? readRss(hostPid()!) : 0);
+      return pids().reduce((s, pid) => s + readRss(pid), 0);
     },
     async stop() {
-      const host = hostPid();
       if (!exitedEarly) {
-        child.kill('SIGTERM');
+        api.child.kill('SIGTERM');
         try {
-          await withTimeout(exited, 20_000, 'broker shutdown');
+          await withTimeout(api.exited, 20_000, 'broker shutdown');
         } catch {
-          child.kill('SIGKILL');
-          await withTimeout(exited, 5_000, 'broker kill');
+          api.child.kill('SIGKILL');
+          await withTimeout(api.exited, 5_000, 'broker kill');
         }
       }
-      // The terminal host outlives the API by design: end it too.
-      if (host) {
+      // The terminal host outlives the API by design: end it too (SIGTERM ends its terminals;
+      // with --cpu-prof it writes its profile on that exit).
+      if (host && hostPid()) {
+        host.child.kill('SIGTERM');
         try {
-          process.kill(host, 'SIGTERM');
+          await withTimeout(host.exited, 10_000, 'terminal host shutdown');
         } catch {
-          return;
+          host.child.kill('SIGKILL');
         }
-        const deadline = Date.now() + 10_000;
-        while (Date.now() < deadline && existsSync(`/proc/${host}`)) await sleep(50);
-        if (existsSync(`/proc/${host}`)) process.kill(host, 'SIGKILL');
       }
     },
   };

@@ -8,6 +8,7 @@ import {
   ApiMessageSchema,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
+  encodeOutputFrame,
   FrameError,
   FrameReader,
   HOST_PROTOCOL_VERSION,
@@ -141,6 +142,19 @@ export function createTerminalHost(options: TerminalHostOptions) {
         return;
       }
       this.socket.write(encodeFrame(message));
+    }
+
+    /** Terminal output: a 9-byte header in front of the terminal's own buffers, one writev. */
+    sendOutput(vid: number, data: Uint8Array | readonly Uint8Array[]): void {
+      if (this.closed) return;
+      if (this.socket.writableLength > MAX_QUEUED_BYTES) {
+        this.drop('the API stopped reading');
+        return;
+      }
+      const parts = encodeOutputFrame(vid, data);
+      this.socket.cork();
+      for (const part of parts) this.socket.write(part);
+      this.socket.uncork();
     }
 
     /** What the API has not written to its browser sockets yet, plus what waits here for the API. */
@@ -394,7 +408,10 @@ export function createTerminalHost(options: TerminalHostOptions) {
       private readonly inputStream: string | undefined,
     ) {}
     sendBinary(data: Uint8Array): void {
-      this.connection.send({ t: 'out', vid: this.vid, data });
+      this.connection.sendOutput(this.vid, data);
+    }
+    sendBinaryParts(parts: readonly Uint8Array[]): void {
+      this.connection.sendOutput(this.vid, parts);
     }
     sendJson(message: ServerMessage): void {
       // The browser resends its input from what this terminal took of its stream.

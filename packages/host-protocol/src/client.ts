@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
-import { encodeFrame, FrameError, FrameReader } from './framing.js';
+import { encodeFrame, FrameError, FrameReader, OutputFrame } from './framing.js';
 import {
   type ApiMessage,
   HOST_PROTOCOL_VERSION,
@@ -30,6 +30,9 @@ export class HostUnavailableError extends Error {
   }
 }
 
+/** Reads of up to this much at once from the host (one reused buffer per connection). */
+const READ_BUFFER_BYTES = 256 * 1024;
+
 type Request = Extract<ApiMessage, { rid: number }>;
 type RequestWithoutRid = Request extends infer R ? (R extends Request ? Omit<R, 'rid'> : never) : never;
 
@@ -57,8 +60,23 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
   }
 
   static async connect(socketPath: string, secret: string, timeoutMs = 5_000): Promise<HostConnection> {
-    const socket = netConnect(socketPath);
-    const reader = new FrameReader();
+    const reader = new FrameReader(undefined, { reusedChunks: true });
+    // Everything the host sends is read into one reused buffer (`onread`): no buffer is allocated
+    // per read, and only what is kept (each output batch, copied once by the reader) is. With a
+    // fresh buffer per read, Node allocates those outside V8's young generation, and bulk output
+    // drove a full mark-compact of the API's heap every few megabytes (docs/benchmarks.md).
+    let onChunk: (chunk: Buffer) => void = () => {};
+    const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+    const socket = netConnect({
+      path: socketPath,
+      onread: {
+        buffer: readBuffer,
+        callback: (n: number) => {
+          onChunk(readBuffer.subarray(0, n));
+          return true;
+        },
+      },
+    });
     const welcome = await new Promise<{ welcome: HostMessageOf<'welcome'>; rest: unknown[] }>(
       (resolve, reject) => {
         const timer = setTimeout(
@@ -67,7 +85,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
         );
         const done = (err: Error | null, value?: { welcome: HostMessageOf<'welcome'>; rest: unknown[] }) => {
           clearTimeout(timer);
-          socket.off('data', onData);
+          onChunk = () => {};
           socket.off('error', onError);
           socket.off('close', onClose);
           if (err) {
@@ -78,7 +96,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
         const onError = (err: Error) =>
           done(new HostUnavailableError(`The terminal host cannot be reached: ${err.message}`));
         const onClose = () => done(new HostUnavailableError('The terminal host refused the connection.'));
-        const onData = (chunk: Buffer) => {
+        onChunk = (chunk: Buffer) => {
           let frames: unknown[];
           try {
             frames = reader.push(chunk);
@@ -91,7 +109,6 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
             return done(new HostUnavailableError('The terminal host answered something other than welcome.'));
           done(null, { welcome: first.data, rest: frames.slice(1) });
         };
-        socket.on('data', onData);
         socket.on('error', onError);
         socket.on('close', onClose);
         socket.once('connect', () =>
@@ -100,7 +117,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
       },
     );
     const connection = new HostConnection(socket, welcome.welcome);
-    connection.start(reader, welcome.rest);
+    onChunk = connection.start(reader, welcome.rest);
     return connection;
   }
 
@@ -135,9 +152,14 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
     this.socket.destroy();
   }
 
-  private start(reader: FrameReader, early: unknown[]) {
+  /** Wires the socket's events; returns the handler of every chunk read from now on. */
+  private start(reader: FrameReader, early: unknown[]): (chunk: Buffer) => void {
     const deliver = (frames: unknown[]) => {
       for (const raw of frames) {
+        if (raw instanceof OutputFrame) {
+          this.emit('message', raw);
+          continue;
+        }
         const parsed = HostMessageSchema.safeParse(raw);
         if (!parsed.success) {
           this.fail(
@@ -157,16 +179,17 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
         this.emit('message', msg);
       }
     };
-    this.socket.on('data', (chunk: Buffer) => {
+    this.socket.on('error', (err) => this.fail(err));
+    this.socket.on('close', () => this.fail(null));
+    queueMicrotask(() => deliver(early));
+    return (chunk: Buffer) => {
+      if (this.closedWith !== undefined) return;
       try {
         deliver(reader.push(chunk));
       } catch (err) {
         this.fail(err as Error);
       }
-    });
-    this.socket.on('error', (err) => this.fail(err));
-    this.socket.on('close', () => this.fail(null));
-    queueMicrotask(() => deliver(early));
+    };
   }
 
   private fail(err: Error | null) {

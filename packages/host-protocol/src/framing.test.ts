@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, FRAME_HEADER_BYTES, FrameError, FrameReader } from './framing.js';
+import {
+  encodeFrame,
+  encodeOutputFrame,
+  FRAME_HEADER_BYTES,
+  FrameError,
+  FrameReader,
+  OUTPUT_FRAME_HEADER_BYTES,
+  OUTPUT_FRAME_TAG,
+  OutputFrame,
+} from './framing.js';
 
 describe('framing', () => {
   it('reassembles frames however the stream is cut, binary fields as bytes', () => {
@@ -56,5 +65,76 @@ describe('framing', () => {
     let got: unknown[] = [];
     for (let at = 0; at < frame.length; at++) got = got.concat(reader.push(frame.subarray(at, at + 1)));
     expect(got).toHaveLength(1);
+  });
+});
+
+describe('output frames', () => {
+  const frameOf = (parts: Uint8Array[]) => Buffer.concat(parts);
+
+  it('carry bytes after a 9-byte header and decode as views, however the stream is cut', () => {
+    const data = randomBytes(70_000);
+    const stream = Buffer.concat([
+      frameOf(encodeOutputFrame(7, data)),
+      encodeFrame({ t: 'ping', rid: 1 }),
+      frameOf(encodeOutputFrame(0xffff_ffff, Buffer.alloc(0))),
+    ]);
+    expect(encodeOutputFrame(7, data)[0]).toHaveLength(OUTPUT_FRAME_HEADER_BYTES);
+    for (const cut of [1, 4, 9, 1000, 65_536, stream.length]) {
+      const reader = new FrameReader();
+      const got: unknown[] = [];
+      for (let at = 0; at < stream.length; at += cut) got.push(...reader.push(stream.subarray(at, at + cut)));
+      expect(got).toHaveLength(3);
+      expect(got[0]).toBeInstanceOf(OutputFrame);
+      const first = got[0] as OutputFrame;
+      expect(first).toMatchObject({ t: 'out', vid: 7 });
+      expect(first.data.equals(data)).toBe(true);
+      expect(got[1]).toEqual({ t: 'ping', rid: 1 });
+      expect(got[2]).toMatchObject({ t: 'out', vid: 0xffff_ffff });
+      expect((got[2] as OutputFrame).data).toHaveLength(0);
+    }
+  });
+
+  it('carry several pieces as one frame', () => {
+    const parts = encodeOutputFrame(5, [Buffer.from('hel'), Buffer.from(''), Buffer.from('lo')]);
+    expect(parts).toHaveLength(4);
+    const [out] = new FrameReader().push(Buffer.concat(parts)) as [OutputFrame];
+    expect(out).toMatchObject({ vid: 5 });
+    expect(out.data.toString()).toBe('hello');
+  });
+
+  it('decode as views of the chunk when whole in it (no copy)', () => {
+    const chunk = frameOf(encodeOutputFrame(1, Buffer.from('hello')));
+    const [out] = new FrameReader().push(chunk) as [OutputFrame];
+    expect(out.data.buffer).toBe(chunk.buffer);
+  });
+
+  it('fall back to MessagePack for a viewer id past 32 bits', () => {
+    const parts = encodeOutputFrame(2 ** 33, Buffer.from('x'));
+    expect(parts).toHaveLength(1);
+    const [msg] = new FrameReader().push(Buffer.from(parts[0]!)) as [
+      { t: string; vid: number; data: Uint8Array },
+    ];
+    expect(msg).not.toBeInstanceOf(OutputFrame);
+    expect(msg).toMatchObject({ t: 'out', vid: 2 ** 33 });
+  });
+
+  it('refuses an output frame too short for its viewer id', () => {
+    const reader = new FrameReader();
+    expect(() => reader.push(Buffer.from([0, 0, 0, 3, OUTPUT_FRAME_TAG, 0, 0]))).toThrow(/no viewer id/);
+  });
+});
+
+describe('a reader of reused chunks', () => {
+  it('copies what it decodes out of the chunk, so the next read cannot change it', () => {
+    const data = randomBytes(1000);
+    const chunk = Buffer.concat([
+      Buffer.concat(encodeOutputFrame(3, data)),
+      encodeFrame({ t: 'msg', vid: 3, data: Buffer.from(data) }),
+    ]);
+    const reader = new FrameReader(undefined, { reusedChunks: true });
+    const [out, msg] = reader.push(chunk) as [OutputFrame, { data: Uint8Array }];
+    chunk.fill(0);
+    expect(out.data.equals(data)).toBe(true);
+    expect(Buffer.from(msg.data).equals(data)).toBe(true);
   });
 });

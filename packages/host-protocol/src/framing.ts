@@ -1,12 +1,21 @@
 import { Packr } from 'msgpackr';
 
 /**
- * Frames on the local channel: a 4-byte big-endian body length, then a MessagePack body
- * (msgpackr). MessagePack carries terminal bytes as binary (never base64 or JSON strings) and
- * control fields as maps, in one encoding; the length prefix comes first so a frame that claims
- * more than `maxFrameBytes` is refused before any of it is buffered.
+ * Frames on the local channel: a 4-byte big-endian body length, then the body. The length prefix
+ * comes first so a frame that claims more than `maxFrameBytes` is refused before any of it is
+ * buffered. Two kinds of body:
+ * - a message: one MessagePack map (msgpackr), control fields and binary fields in one encoding;
+ * - terminal output (`out`, host → API, by far the most bytes): the tag byte OUTPUT_FRAME_TAG,
+ *   the viewer id (4 bytes, big-endian), then the output bytes as they are. Its 9-byte header is
+ *   written in front of the terminal's own buffer (one `writev`), so output is never copied into
+ *   a frame, and the reader hands out a view of it without MessagePack or schema work. The tag is
+ *   MessagePack's fixint 1, which no message (always a map) starts with.
  */
 export const FRAME_HEADER_BYTES = 4;
+export const OUTPUT_FRAME_TAG = 0x01;
+/** Length prefix, tag and viewer id: what precedes the bytes of an output frame. */
+export const OUTPUT_FRAME_HEADER_BYTES = FRAME_HEADER_BYTES + 1 + 4;
+const MAX_VID = 0xffff_ffff;
 
 /** Large enough for the biggest message either side sends (a 64 KiB output batch, a snapshot). */
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
@@ -15,6 +24,13 @@ export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 // restarts (the API, every deploy) needs no state from the previous connection. Binary fields
 // decode as views of the frame, not copies.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+// The same, for a reader whose chunks are overwritten after `push` (a socket's reused read buffer).
+const copyingPackr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  moreTypes: false,
+  copyBuffers: true,
+});
 
 export class FrameError extends Error {
   constructor(message: string) {
@@ -32,9 +48,39 @@ export function encodeFrame(message: unknown): Buffer {
   return frame;
 }
 
+/** Terminal output for one viewer, as the reader decodes an output frame (a view, not a copy). */
+export class OutputFrame {
+  readonly t = 'out' as const;
+  constructor(
+    readonly vid: number,
+    readonly data: Buffer,
+  ) {}
+}
+
+/**
+ * The parts of an output frame, to be written back to back (`socket.cork()`, `write` each,
+ * `uncork()`: one `writev`; the bytes are not copied). `data` may be several pieces, sent as one
+ * frame. A viewer id past 32 bits, which no API hands out, falls back to a MessagePack frame.
+ */
+export function encodeOutputFrame(vid: number, data: Uint8Array | readonly Uint8Array[]): Uint8Array[] {
+  const pieces = data instanceof Uint8Array ? [data] : data;
+  let length = 0;
+  for (const piece of pieces) length += piece.length;
+  if (!Number.isInteger(vid) || vid < 0 || vid > MAX_VID) {
+    const joined = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
+    return [encodeFrame({ t: 'out', vid, data: joined })];
+  }
+  const header = Buffer.allocUnsafe(OUTPUT_FRAME_HEADER_BYTES);
+  header.writeUInt32BE(1 + 4 + length, 0);
+  header[FRAME_HEADER_BYTES] = OUTPUT_FRAME_TAG;
+  header.writeUInt32BE(vid, FRAME_HEADER_BYTES + 1);
+  return [header, ...pieces];
+}
+
 /**
  * Reassembles frames from a byte stream, however the stream was cut. `push` returns the decoded
- * bodies of every frame completed by the chunk (unvalidated: check them against the schemas).
+ * bodies of every frame completed by the chunk: OutputFrame instances (valid by construction)
+ * and decoded MessagePack values (unvalidated: check them against the schemas).
  * Frames that lie whole in a chunk are decoded in place; a frame cut across chunks is copied once
  * into a buffer of its announced size, so a peer trickling bytes costs linear time. After a
  * FrameError the stream is unusable (its framing is lost): close the connection.
@@ -50,9 +96,16 @@ export class FrameReader {
 
   /** The largest body accepted; lower it for a peer that has not authenticated yet. */
   maxFrameBytes: number;
+  private readonly reusedChunks: boolean;
 
-  constructor(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES) {
+  /**
+   * `reusedChunks`: the caller overwrites each chunk after `push` returns (a socket reading into
+   * one reused buffer, `net.connect({ onread })`), so what is decoded from a chunk is copied out
+   * of it; otherwise binary fields are views of the chunk.
+   */
+  constructor(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES, options: { reusedChunks?: boolean } = {}) {
     this.maxFrameBytes = maxFrameBytes;
+    this.reusedChunks = options.reusedChunks ?? false;
   }
 
   push(chunk: Buffer): unknown[] {
@@ -68,7 +121,7 @@ export class FrameReader {
         if (this.bodyFilled < this.body.length) break;
         const body = this.body;
         this.body = null;
-        out.push(this.decode(body));
+        out.push(this.decode(body, false));
         continue;
       }
       let length: number;
@@ -89,7 +142,7 @@ export class FrameReader {
         throw new FrameError(`A frame of ${length} bytes is over the limit of ${this.maxFrameBytes}.`);
       }
       if (chunk.length - at >= length) {
-        out.push(this.decode(chunk.subarray(at, at + length)));
+        out.push(this.decode(chunk.subarray(at, at + length), this.reusedChunks));
         at += length;
       } else {
         this.body = Buffer.allocUnsafe(length);
@@ -104,9 +157,18 @@ export class FrameReader {
     return this.headerFilled + (this.body ? FRAME_HEADER_BYTES + this.bodyFilled : 0);
   }
 
-  private decode(body: Buffer): unknown {
+  private decode(body: Buffer, copy: boolean): unknown {
+    if (body.length > 0 && body[0] === OUTPUT_FRAME_TAG) {
+      if (body.length < 5) {
+        this.failed = true;
+        this.body = null;
+        throw new FrameError(`An output frame of ${body.length} bytes has no viewer id.`);
+      }
+      const data = body.subarray(5);
+      return new OutputFrame(body.readUInt32BE(1), copy ? Buffer.from(data) : data);
+    }
     try {
-      return packr.unpack(body);
+      return (copy ? copyingPackr : packr).unpack(body);
     } catch (err) {
       this.failed = true;
       this.body = null;

@@ -370,10 +370,23 @@ export class TerminalMirror {
     const headroom = Math.min(FEED_HEADROOM_BYTES, this.ring.capacity >> 2);
     if (this.ring.end + chunk.length - (this.ring.capacity - headroom) <= this.fed) return;
     // One batch (a copy: the producer may reuse `chunk`, and the parser's queue keeps a
-    // reference until it parses), so the plain-text fast path sees the whole run.
-    const batch = this.ring.sliceWith(this.fed, chunk);
+    // reference until it parses), so the plain-text fast path sees the whole run. It starts
+    // with the bytes feed() takes back, when the ring still holds them: copied once, here.
+    const back = this.takenBackBytes();
+    const withBack = back > 0 && this.fed - back >= this.ring.start;
+    const batch = this.ring.sliceWith(withBack ? this.fed - back : this.fed, chunk);
     if (batch === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
-    this.feed(batch, this.ring.end + chunk.length);
+    this.feed(batch, this.ring.end + chunk.length, true, withBack);
+  }
+
+  /**
+   * How many bytes before `fed` the next feed() takes back and parses again in front of the new
+   * ones: the deferred plain text, or stream output queued for the parser but not handed to it.
+   */
+  private takenBackBytes(): number {
+    if (this.deferred) return this.deferred.length;
+    if (this.work.length === 0 || !this.work.every((w) => 'bytes' in w && w.stream)) return 0;
+    return this.work.reduce((sum, w) => sum + (w as { bytes: Uint8Array }).bytes.length, 0);
   }
 
   /** Records a resize at the current end of the stream. */
@@ -437,16 +450,20 @@ export class TerminalMirror {
   private flush(): void {
     const end = this.ring.end;
     if (end === this.fed && this.pendingResizes.length === 0 && !this.deferred) return;
-    const pending = this.ring.slice(this.fed);
+    const back = this.takenBackBytes();
+    const withBack = back > 0 && this.fed - back >= this.ring.start;
+    const pending = this.ring.slice(withBack ? this.fed - back : this.fed);
     if (pending === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
-    this.feed(pending, end, false);
+    this.feed(pending, end, false, withBack);
   }
 
   /**
    * Feeds `bytes`, which cover [fed, endOffset), applying recorded resizes in between. With
    * `mayDefer`, plain text left at the end after a skip may be held back (see `deferred`).
+   * `startsWithTakenBack`: `bytes` already begin with what takenBackBytes() counted (sliced
+   * from the ring), so they cover [fed − that, endOffset).
    */
-  private feed(bytes: Buffer, endOffset: number, mayDefer = true): void {
+  private feed(bytes: Buffer, endOffset: number, mayDefer = true, startsWithTakenBack = false): void {
     const term = this.materialize();
     if (!this.deferred && this.work.length > 0 && this.work.every((w) => 'bytes' in w && w.stream)) {
       // Output queued for the parser but not handed to it yet continues exactly where xterm's
@@ -458,12 +475,12 @@ export class TerminalMirror {
       this.work = [];
       this.queued -= n;
       this.fed -= n;
-      bytes = Buffer.concat([...taken, bytes]);
+      if (!startsWithTakenBack) bytes = Buffer.concat([...taken, bytes]);
     }
     if (this.deferred) {
       // Taken back and fed again in front of the new bytes, as if never held back.
       this.fed -= this.deferred.length;
-      bytes = Buffer.concat([this.deferred, bytes]);
+      if (!startsWithTakenBack) bytes = Buffer.concat([this.deferred, bytes]);
       this.deferred = null;
     }
     const skip = this.pendingResizes.length === 0 ? this.skippable(term, bytes) : 0;

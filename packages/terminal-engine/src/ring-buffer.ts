@@ -69,10 +69,6 @@ export class ByteRing {
   }
 
   /**
-   * A copy of the bytes in [from, to). Returns null when `from` is older than `start` (those
-   * bytes were overwritten). Throws on offsets in the future: that is a caller bug.
-   */
-  /**
    * Bytes [from, end) followed by `tail`, in one new buffer (one copy instead of a slice and a
    * concat: the mirror's batches are up to a ring's worth). Null when `from` was overwritten.
    */
@@ -92,6 +88,10 @@ export class ByteRing {
     return out;
   }
 
+  /**
+   * A copy of the bytes in [from, to). Returns null when `from` is older than `start` (those
+   * bytes were overwritten). Throws on offsets in the future: that is a caller bug.
+   */
   slice(from: number, to: number = this.endOffset): Buffer | null {
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from > to || to > this.endOffset) {
       throw new RangeError(`invalid ring range [${from}, ${to}) with end ${this.endOffset}`);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Socket } from 'node:net';
 import { ErrorCode, type SshAuth } from '@tether/protocol';
 import ssh2, { type AnyAuthMethod, type ClientChannel, type ParsedKey, type Prompt } from 'ssh2';
 import type { TargetPolicy } from './target-policy.js';
@@ -397,9 +398,9 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshConnect
 
     startTimer();
     try {
+      const sock = readingIntoOneBuffer();
       client.connect({
-        host: resolved.address,
-        port: target.port,
+        sock,
         username: target.username,
         readyTimeout: 0,
         ...keepalive(options.keepaliveIntervalMs ?? 15_000, options.keepaliveCountMax ?? 3),
@@ -409,10 +410,40 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshConnect
       // Interactive traffic: a keystroke must not wait behind Nagle's algorithm for the ACK of
       // earlier output-window adjustments (OpenSSH sets TCP_NODELAY for PTY sessions too).
       client.setNoDelay(true);
+      sock.connect({ host: resolved.address, port: target.port });
     } catch {
       fail(new TerminalError(ErrorCode.SSH_ERROR, 'The SSH connection could not be started.'));
     }
   });
+}
+
+/** Bytes read from the SSH server at most at once. */
+const SSH_READ_BUFFER_BYTES = 64 * 1024;
+
+/**
+ * A TCP socket that reads into one reused buffer and hands ssh2 each read as a fresh copy of just
+ * the bytes read. ssh2 decrypts in place and emits channel data as views of what it was given,
+ * which the engine and ssh2's own paused streams keep, so each read must own its bytes; but a
+ * buffer Node allocates per read natively is not counted in V8's young generation, so under bulk
+ * output those buffers drove a full mark-compact every few megabytes (docs/benchmarks.md). A copy
+ * made here is young, and a scavenge frees it.
+ */
+function readingIntoOneBuffer(): Socket {
+  const buffer = Buffer.allocUnsafe(SSH_READ_BUFFER_BYTES);
+  // `onread` is a constructor option at run time (net.connect passes it through); @types/node
+  // lists it only for connect().
+  const sock: Socket = new Socket({
+    onread: {
+      buffer,
+      callback: (n: number) => {
+        const chunk = Buffer.allocUnsafe(n);
+        buffer.copy(chunk, 0, 0, n);
+        sock.emit('data', chunk);
+        return true;
+      },
+    },
+  } as ConstructorParameters<typeof Socket>[0]);
+  return sock;
 }
 
 function passwordFor(auth: SshAuth): string | undefined {

@@ -19,6 +19,12 @@ import { TerminalError } from './terminal-error.js';
  */
 export interface TerminalViewer {
   sendBinary(data: Uint8Array): void;
+  /**
+   * Optional: the same bytes as the pieces they arrived in (in order, `length` in all), for a
+   * transport that writes them back to back without joining them (the terminal host's socket,
+   * one writev). Without it a batch of several reads is joined into one buffer first.
+   */
+  sendBinaryParts?(parts: readonly Uint8Array[], length: number): void;
   sendJson(message: ServerMessage): void;
   /** Bytes queued in the transport but not yet written (ws `bufferedAmount`). */
   bufferedAmount(): number;
@@ -540,17 +546,24 @@ export class Terminal {
     if (this.batchBytes === 0) return;
     this.lastFlushAtMs = performance.now();
     this.lastFlushBytes = this.batchBytes;
-    const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes);
+    const parts = this.batch;
+    const length = this.batchBytes;
     const start = this.batchStart;
-    const end = start + this.batchBytes;
+    const end = start + length;
     this.batch = [];
     this.batchBytes = 0;
+    let joined: Uint8Array | null = parts.length === 1 ? parts[0]! : null;
     for (const state of this.viewers.values()) {
       if (state.phase !== 'live' || state.sentOffset >= end) continue;
       const from = state.sentOffset;
       // Before sending: a viewer may ack synchronously from inside sendBinary.
       state.sentOffset = end;
-      state.viewer.sendBinary(from > start ? data.subarray(from - start) : data);
+      if (from === start && !joined && state.viewer.sendBinaryParts) {
+        state.viewer.sendBinaryParts(parts, length);
+        continue;
+      }
+      joined ??= Buffer.concat(parts, length);
+      state.viewer.sendBinary(from > start ? joined.subarray(from - start) : joined);
     }
     if (this.viewers.size > 0) this.evaluateFlow();
   }
