@@ -42,6 +42,11 @@ export interface RunningBroker extends BrokerInfo {
    * same port, data and secrets. Its terminal host, and the terminals, are not touched.
    */
   restartApi(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>;
+  /**
+   * Starts a new generation of the terminal host (as an upgrade does) and resolves with its pid
+   * once it took the socket; the one before drains. `stop()` ends every generation.
+   */
+  startHostGeneration(): Promise<number>;
   logs(): string;
 }
 
@@ -186,9 +191,11 @@ export async function startBroker(
     clearTimeout(timer);
   };
 
+  const generations: number[] = [];
   const stop = async () => {
     await stopApi('SIGTERM');
     await stopTerminalHost(dataDir);
+    for (const pid of generations) await stopPid(pid);
     log.end();
     if (!process.env.TETHER_E2E_KEEP) await rm(dataDir, { recursive: true, force: true });
   };
@@ -207,6 +214,33 @@ export async function startBroker(
       await stopApi(signal);
       await launch();
     },
+    async startHostGeneration() {
+      const before = readPid(dataDir);
+      if (before) generations.push(before);
+      const host = spawn(process.execPath, [join(REPO_ROOT, 'apps/host/dist/main.js')], {
+        // What the host reads: none of the API's secrets.
+        env: Object.fromEntries(
+          Object.entries(env).filter(
+            ([k, v]) => v !== undefined && !['PORT', 'JWT_SECRET', 'ADMIN_PASSWORD'].includes(k),
+          ),
+        ),
+        cwd: REPO_ROOT,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...asUser,
+      });
+      host.stdout?.pipe(log, { end: false });
+      host.stderr?.pipe(log, { end: false });
+      host.unref();
+      generations.push(host.pid!);
+      const deadline = Date.now() + 15_000;
+      while (readPid(dataDir) !== host.pid) {
+        if (Date.now() > deadline)
+          throw new Error(`the new host generation did not start:\n${logs().slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return host.pid!;
+    },
     logs,
   };
 }
@@ -216,10 +250,18 @@ export async function startBroker(
  * broker: end it too, as an operator would (README: Terminal host), and wait until it is gone.
  */
 async function stopTerminalHost(dataDir: string): Promise<void> {
+  const pid = readPid(dataDir);
+  if (pid) await stopPid(pid);
+}
+
+function readPid(dataDir: string): number | null {
   const pidFile = join(dataDir, 'terminal-host.pid');
-  if (!existsSync(pidFile)) return;
+  if (!existsSync(pidFile)) return null;
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
-  if (!(pid > 0)) return;
+  return pid > 0 ? pid : null;
+}
+
+async function stopPid(pid: number): Promise<void> {
   const alive = () => {
     try {
       process.kill(pid, 0);

@@ -15,7 +15,20 @@ describe('terminal host settings', () => {
     expect(config.terminalHost).toEqual({
       mode: 'spawn',
       socketPath: '/tmp/tether-config-test/terminal-host.sock',
+      drainMs: 24 * 3_600_000,
     });
+  });
+
+  it('read the drain limit and the heap limit of a spawned host, refusing nonsense', () => {
+    const config = loadConfig({
+      ...base,
+      DATA_DIR: '/tmp/tether-config-test',
+      TERMINAL_HOST_DRAIN: '90m',
+      TERMINAL_HOST_MEMORY: '512',
+    });
+    expect(config.terminalHost).toMatchObject({ drainMs: 90 * 60_000, memoryMiB: 512 });
+    expect(() => loadConfig({ ...base, TERMINAL_HOST_DRAIN: 'soon' })).toThrow(/TERMINAL_HOST_DRAIN/);
+    expect(() => loadConfig({ ...base, TERMINAL_HOST_MEMORY: '8' })).toThrow(/TERMINAL_HOST_MEMORY/);
   });
 
   it('refuse a socket path longer than Linux allows, and an unknown mode, saying which', () => {

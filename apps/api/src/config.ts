@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bool, duration, int, list, TerminalEnvShape, UNIX_SOCKET_PATH_MAX } from '@tether/terminal-engine';
+import {
+  bool,
+  duration,
+  int,
+  list,
+  TERMINAL_HOST_SOCKET_MAX,
+  TerminalEnvShape,
+} from '@tether/terminal-engine';
 import { z } from 'zod';
 
 const basePath = z
@@ -125,8 +132,16 @@ export interface Config {
   logLevel: string;
   trustProxy: TrustProxy;
   webDist?: string;
-  /** The node's terminal host: how it is reached, and its socket. */
-  terminalHost: { mode: 'spawn' | 'external' | 'embedded'; socketPath: string };
+  /**
+   * The node's terminal host: how it is reached, its socket, how long a replaced generation
+   * drains, and the heap limit (MiB) of a host this API starts.
+   */
+  terminalHost: {
+    mode: 'spawn' | 'external' | 'embedded';
+    socketPath: string;
+    drainMs: number;
+    memoryMiB?: number;
+  };
   nodeId: string;
   /** NetBox import: default base URL (an admin may override it at run time) and TLS trust. */
   netbox: { url?: string; tlsVerify: boolean; ca?: string };
@@ -194,9 +209,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.WS_STALL_TIMEOUT < 1_000) problems.push('WS_STALL_TIMEOUT: must be at least 1s');
   const socketPath = path.resolve(e.TERMINAL_HOST_SOCKET ?? path.join(e.DATA_DIR, 'terminal-host.sock'));
-  if (Buffer.byteLength(socketPath) > UNIX_SOCKET_PATH_MAX)
+  if (Buffer.byteLength(socketPath) > TERMINAL_HOST_SOCKET_MAX)
     problems.push(
-      `TERMINAL_HOST_SOCKET: ${socketPath} is ${Buffer.byteLength(socketPath)} bytes, longer than a Unix socket path may be (${UNIX_SOCKET_PATH_MAX}); set a shorter one`,
+      `TERMINAL_HOST_SOCKET: ${socketPath} is ${Buffer.byteLength(socketPath)} bytes, longer than a Unix socket path may be (${TERMINAL_HOST_SOCKET_MAX}); set a shorter one`,
     );
   if (e.HEARTBEAT_TIMEOUT <= e.HEARTBEAT_INTERVAL) {
     problems.push('HEARTBEAT_TIMEOUT: must be longer than HEARTBEAT_INTERVAL');
@@ -286,6 +301,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     terminalHost: {
       mode: e.TERMINAL_HOST,
       socketPath: path.resolve(e.TERMINAL_HOST_SOCKET ?? path.join(dataDir, 'terminal-host.sock')),
+      drainMs: e.TERMINAL_HOST_DRAIN,
+      ...(e.TERMINAL_HOST_MEMORY !== undefined ? { memoryMiB: e.TERMINAL_HOST_MEMORY } : {}),
     },
     nodeId,
     netbox: { url: e.NETBOX_URL, tlsVerify: e.NETBOX_TLS_VERIFY, ca: netboxCa },

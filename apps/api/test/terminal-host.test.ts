@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { sharedSecret } from '@tether/host/config';
-import { HostConnection } from '@tether/host-protocol';
+import { generationOf, generationSocketPath, HostConnection, type TerminalInfo } from '@tether/host-protocol';
 import { CloseCode } from '@tether/protocol';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +33,15 @@ function openMessage(sshd: SshdHarness, extra: { input?: { stream: string } } = 
   };
 }
 
+/** Opens a shell on the test sshd, accepting its host key if this user has not yet. */
+async function openShell(c: TestTerminalClient, sshd: SshdHarness): Promise<string> {
+  c.send(openMessage(sshd));
+  await c.waitFor(() => c.of('ready').length > 0 || c.of('hostkey_prompt').length > 0, 15_000, 'ready');
+  if (c.of('ready').length === 0) c.send({ type: 'hostkey_decision', accept: true });
+  const { terminalId } = await c.waitForMessage('ready', 15_000);
+  return terminalId;
+}
+
 /** The same browser (token and cookie) talking to a restarted API: no new sign-in. */
 function sameBrowser(broker: BrokerProcess, browser: HttpBrowser): HttpBrowser {
   const same = new HttpBrowser(`${broker.base}/`);
@@ -47,6 +58,37 @@ async function authed(base: string, browser: HttpBrowser): Promise<TestTerminalC
   await c.waitForMessage('authenticated');
   return c;
 }
+
+/** What the host answering at `socketPath` holds. */
+async function heldAt(
+  socketPath: string,
+  dataDir: string,
+): Promise<{ pid: number; hostId: string; ids: string[] }> {
+  const conn = await HostConnection.connect(socketPath, sharedSecret(dataDir));
+  try {
+    const list = await conn.request<TerminalInfo[]>({ t: 'list' });
+    return {
+      pid: conn.welcome.pid,
+      hostId: conn.welcome.hostId,
+      ids: list.filter((t) => t.status === 'running').map((t) => t.id),
+    };
+  } finally {
+    conn.close();
+  }
+}
+
+async function until(predicate: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const HOST_DIR = fileURLToPath(new URL('../../host/', import.meta.url));
+const HOST_MAIN = `${HOST_DIR}dist/main.js`;
+const HOST_JS = `${HOST_DIR}dist/host.js`;
+const HOST_CONFIG_JS = `${HOST_DIR}dist/config.js`;
 
 function alive(pid: number): boolean {
   try {
@@ -259,7 +301,8 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
   }, 180_000);
 
   it('a terminal host that dies ends its terminals with the reason, and a new one serves new terminals', async () => {
-    const broker = started.at(-1)!.child.exitCode === null ? started.at(-1)! : await startBroker(env);
+    const running = started.at(-1);
+    const broker = running?.child.exitCode === null ? running : await startBroker(env);
     if (!started.includes(broker)) started.push(broker);
     const browser = new HttpBrowser(`${broker.base}/`);
     expect((await browser.login()).status).toBe(200);
@@ -296,5 +339,135 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     expect(await hostPid(dataDir)).not.toBe(pid);
     fresh.send({ type: 'terminate' });
     await fresh.waitForClose(10_000);
+  }, 180_000);
+
+  it('two host generations at once: the old one serves its terminals, new ones land on the new one, the old exits when its last ends', async () => {
+    const running = started.at(-1);
+    const broker = running?.child.exitCode === null ? running : await startBroker(env);
+    if (!started.includes(broker)) started.push(broker);
+    const browser = new HttpBrowser(`${broker.base}/`);
+    expect((await browser.login()).status).toBe(200);
+    const c = await authed(broker.base, browser);
+    const oldTerminal = await openShell(c, sshd);
+    await c.waitForText('$ ');
+    const socket = `${dataDir}/terminal-host.sock`;
+    const old = await heldAt(socket, dataDir);
+    const oldPid = old.pid;
+
+    // An upgrade starts a new generation: the same entry point on the same data directory.
+    const next = spawn(process.execPath, [HOST_MAIN], {
+      env: { PATH: process.env.PATH, DATA_DIR: dataDir, SSH_ALLOWED_TARGETS: '127.0.0.0/8' },
+      stdio: 'ignore',
+    });
+    try {
+      await until(async () => (await hostPid(dataDir)) === next.pid, 'the new generation to take the socket');
+
+      // The old terminal's viewer is told, and the terminal carries on.
+      const notice = await c.waitForMessage('notice', 10_000);
+      expect(notice).toMatchObject({ terminalId: oldTerminal, code: 'HOST_DRAINING' });
+      expect(notice.endsAt).toBeGreaterThan(Date.now() + 23 * 3_600_000); // TERMINAL_HOST_DRAIN 24h
+      c.type('echo "old-"alive\r');
+      await c.waitForText('old-alive');
+
+      // A new terminal lands on the new generation.
+      const d = await authed(broker.base, browser);
+      const newTerminal = await openShell(d, sshd);
+      expect(await heldAt(socket, dataDir)).toMatchObject({ pid: next.pid, ids: [newTerminal] });
+      const oldSocket = generationSocketPath(socket, generationOf(old.hostId));
+      expect(await heldAt(oldSocket, dataDir)).toMatchObject({ pid: oldPid, ids: [oldTerminal] });
+
+      // A restarted API finds both generations: the old terminal is attached on the old one.
+      broker.child.kill('SIGKILL');
+      await broker.exit;
+      await c.waitForClose(5_000);
+      await d.waitForClose(5_000);
+      const restarted = await startBroker(env);
+      started.push(restarted);
+      const same = sameBrowser(restarted, browser);
+      const c2 = await authed(restarted.base, same);
+      c2.send({ type: 'attach', terminalId: oldTerminal });
+      await c2.waitForMessage('ready', 10_000);
+      expect(await c2.waitForMessage('notice', 10_000)).toMatchObject({ code: 'HOST_DRAINING' });
+      c2.type('echo "old-"again\r');
+      await c2.waitForText('old-again');
+      const d2 = await authed(restarted.base, same);
+      d2.send({ type: 'attach', terminalId: newTerminal });
+      await d2.waitForMessage('ready', 10_000);
+
+      // The old generation exits once its last terminal ends; the new one is untouched.
+      expect(alive(oldPid)).toBe(true);
+      c2.send({ type: 'terminate' });
+      await c2.waitForClose(10_000);
+      await until(() => !alive(oldPid), 'the old generation to exit');
+      d2.type('echo "new-"alive\r');
+      await d2.waitForText('new-alive');
+      d2.send({ type: 'terminate' });
+      await d2.waitForClose(10_000);
+    } finally {
+      if (next.exitCode === null) next.kill('SIGKILL');
+    }
+  }, 180_000);
+
+  it('an API upgraded beside a host of another build starts a new generation; the old one keeps its terminal', async () => {
+    for (const b of started) if (b.child.exitCode === null) b.child.kill('SIGKILL');
+    await Promise.all(started.map((b) => b.exit));
+    // A host of an older build, holding a terminal (as the previous release left it).
+    const older = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { createTerminalHost } from ${JSON.stringify(HOST_JS)};
+         import { sharedSecret } from ${JSON.stringify(HOST_CONFIG_JS)};
+         import { createTargetPolicy } from '@tether/terminal-engine';
+         const host = createTerminalHost({
+           socketPath: ${JSON.stringify(`${dataDir}/terminal-host.sock`)},
+           secret: sharedSecret(${JSON.stringify(dataDir)}),
+           version: '0.0.1+older',
+           engine: { maxTerminalsPerUser: 5, maxConnections: 5, connectTimeoutMs: 10000, bufferBytes: 1 << 20, detachedTimeoutMs: 0 },
+           policy: createTargetPolicy({ allowed: ['127.0.0.0/8'], denied: [] }),
+           onDrained: () => host.close().then(() => process.exit(0)),
+         });
+         await host.listen();`,
+      ],
+      { cwd: HOST_DIR, stdio: 'ignore' },
+    );
+    try {
+      const socket = `${dataDir}/terminal-host.sock`;
+      await until(async () => (await hostPid(dataDir).catch(() => 0)) === older.pid, 'the older host');
+      const conn = await HostConnection.connect(socket, sharedSecret(dataDir));
+      conn.on('message', (m) => {
+        if (m.t === 'ask' && m.hostKey) conn.send({ t: 'answer', rid: m.rid, qid: m.qid, accept: true });
+      });
+      const held = await conn.request<TerminalInfo>({
+        t: 'open',
+        id: crypto.randomUUID(),
+        userId: '11111111-2222-4333-8444-555555555555',
+        target: { host: sshd.host, port: sshd.port, username: sshd.username },
+        auth: { method: 'password', password: sshd.password },
+        cols: 80,
+        rows: 24,
+        title: null,
+        knownHost: null,
+      });
+
+      const broker = await startBroker(env);
+      started.push(broker);
+      // The API started a host of its own build, which took the socket; the older one drains.
+      const current = await heldAt(socket, dataDir);
+      expect(current.pid).not.toBe(older.pid);
+      const again = await HostConnection.connect(
+        generationSocketPath(socket, generationOf(conn.welcome.hostId)),
+        sharedSecret(dataDir),
+      );
+      expect(again.welcome.drainingUntil).toBeGreaterThan(Date.now());
+      again.close();
+      expect(alive(older.pid!)).toBe(true);
+      conn.send({ t: 'terminate', id: held.id, reason: 'done' });
+      await until(() => older.exitCode !== null, 'the older host to exit once drained');
+      conn.close();
+    } finally {
+      if (older.exitCode === null) older.kill('SIGKILL');
+    }
   }, 180_000);
 });

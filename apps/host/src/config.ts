@@ -1,7 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { TerminalEnvShape, UNIX_SOCKET_PATH_MAX } from '@tether/terminal-engine';
+import { fileURLToPath } from 'node:url';
+import { TERMINAL_HOST_SOCKET_MAX, TerminalEnvShape } from '@tether/terminal-engine';
 import { z } from 'zod';
 
 const HostEnvSchema = z.object(TerminalEnvShape);
@@ -22,9 +23,9 @@ export const SOCKET_FILE = 'terminal-host.sock';
 
 export function socketPathOf(e: HostEnv): string {
   const socketPath = path.resolve(e.TERMINAL_HOST_SOCKET ?? path.join(e.DATA_DIR, SOCKET_FILE));
-  if (Buffer.byteLength(socketPath) > UNIX_SOCKET_PATH_MAX)
+  if (Buffer.byteLength(socketPath) > TERMINAL_HOST_SOCKET_MAX)
     throw new HostConfigError(
-      `TERMINAL_HOST_SOCKET: ${socketPath} is longer than a Unix socket path may be (${UNIX_SOCKET_PATH_MAX} bytes); set a shorter one`,
+      `TERMINAL_HOST_SOCKET: ${socketPath} is longer than a Unix socket path may be (${TERMINAL_HOST_SOCKET_MAX} bytes); set a shorter one`,
     );
   return socketPath;
 }
@@ -47,4 +48,30 @@ export function sharedSecret(dataDir: string): string {
   }
   chmodSync(file, 0o600);
   return secret;
+}
+
+/**
+ * What identifies the host's code: the package version and a digest of the compiled JavaScript it
+ * runs (its own and its workspace packages'), so a rebuild is a new build even at the same
+ * version. The host reports it in `welcome.version`; an API that starts hosts (spawn) compares it
+ * with the build installed beside it and starts a new generation when they differ (an upgrade).
+ */
+export function hostBuild(): string {
+  const dirs = [
+    path.dirname(fileURLToPath(import.meta.url)),
+    ...['@tether/terminal-engine', '@tether/host-protocol', '@tether/protocol'].map((pkg) =>
+      path.dirname(fileURLToPath(import.meta.resolve(pkg))),
+    ),
+  ];
+  const hash = createHash('sha256');
+  for (const dir of dirs) {
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.js'))
+      .sort();
+    for (const f of files) hash.update(f).update(readFileSync(path.join(dir, f)));
+  }
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return `${pkg.version}+${hash.digest('hex').slice(0, 12)}`;
 }

@@ -1,17 +1,22 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { chmodSync, rmSync } from 'node:fs';
+import { chmodSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import {
   type ApiMessage,
   type ApiMessageOf,
   ApiMessageSchema,
+  currentGenerationPath,
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   encodeOutputFrame,
   FrameError,
   FrameReader,
+  generationOf,
+  generationSocketPath,
   HOST_PROTOCOL_VERSION,
+  HostConnection,
   type HostMessage,
   type HostStats,
   type TerminalInfo,
@@ -28,8 +33,15 @@ import {
 } from '@tether/terminal-engine';
 
 export interface TerminalHostOptions {
-  /** Unix socket path; created with mode 0600 (a stale file from a previous host is replaced). */
+  /**
+   * The node's socket path. The host listens on its generation's own socket next to it (mode
+   * 0600) and points this path at it (a symlink); a host already there is told to drain first.
+   */
   socketPath: string;
+  /** How long, once a newer generation took over, this host keeps its terminals (default 24 h). */
+  drainLimitMs?: number;
+  /** Called when, draining, the host has no running terminal left (or the limit passed). */
+  onDrained?: () => void;
   /** Shared with the API through a file in DATA_DIR; the first frame of a connection must carry it. */
   secret: string;
   engine: TerminalManagerConfig;
@@ -47,6 +59,10 @@ const HELLO_TIMEOUT_MS = 5_000;
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 /** Input streams remembered per terminal (one per browser tab that typed into it). */
 const MAX_INPUT_STREAMS = 64;
+/** Longest a Node timer may wait; longer drain limits are waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+export const DRAIN_ENDED_REASON =
+  'The terminal host was upgraded and this session outlived its drain limit; it was ended.';
 
 /**
  * The terminal host: holds a node's SSH terminals (the engine's TerminalManager) and serves them
@@ -59,7 +75,14 @@ const MAX_INPUT_STREAMS = 64;
  */
 export function createTerminalHost(options: TerminalHostOptions) {
   const hostId = randomUUID();
+  const generation = generationOf(hostId);
+  const ownSocket = generationSocketPath(options.socketPath, generation);
   const startedAt = Date.now();
+  const drainLimitMs = options.drainLimitMs ?? 24 * 3_600_000;
+  /** Set once a newer generation took over: the drain deadline (epoch ms). */
+  let drainingUntil: number | null = null;
+  let drainTimer: NodeJS.Timeout | null = null;
+  let drained = false;
   const log = options.log;
   const secretDigest = createHash('sha256').update(options.secret).digest();
   const connections = new Set<Connection>();
@@ -77,6 +100,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
     events: {
       onStatus(terminal, status, details) {
         broadcast({ t: 'status', id: terminal.id, status, ended: details });
+        if (status !== 'running') queueMicrotask(checkDrained);
       },
       onOutput(terminal, at) {
         broadcast({ t: 'activity', id: terminal.id, at: at.getTime() });
@@ -207,6 +231,10 @@ export function createTerminalHost(options: TerminalHostOptions) {
         case 'stats':
           this.send({ t: 'result', rid: msg.rid, value: stats() });
           break;
+        case 'drain':
+          startDrain();
+          this.send({ t: 'result', rid: msg.rid, value: null });
+          break;
         case 'list':
           this.send({ t: 'result', rid: msg.rid, value: manager.list().map(info) });
           break;
@@ -272,11 +300,25 @@ export function createTerminalHost(options: TerminalHostOptions) {
         pid: process.pid,
         startedAt,
         version: options.version ?? '0',
+        drainingUntil,
       });
     }
 
     private async open(msg: ApiMessageOf<'open'>): Promise<void> {
       if (this.opens.has(msg.rid)) return this.drop('request id reused');
+      if (drainingUntil !== null) {
+        // The API opens it on the newer generation instead.
+        this.send({
+          t: 'result',
+          rid: msg.rid,
+          error: {
+            code: ErrorCode.SERVICE_UNAVAILABLE,
+            message: 'This terminal host is draining; a newer one takes new terminals.',
+            details: { draining: 'true' },
+          },
+        });
+        return;
+      }
       const abort = new AbortController();
       const asks = new Map<number, (a: Answer) => void>();
       this.opens.set(msg.rid, { abort, asks });
@@ -351,6 +393,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
           ...(msg.rows !== undefined ? { rows: msg.rows } : {}),
         });
         this.send({ t: 'result', rid: msg.rid, value: info(terminal) });
+        if (drainingUntil !== null && !terminal.ended) viewer.sendJson(drainNotice(terminal.id));
       } catch (err) {
         this.viewers.delete(msg.vid);
         this.send({ t: 'result', rid: msg.rid, error: errorOf(err) });
@@ -382,6 +425,11 @@ export function createTerminalHost(options: TerminalHostOptions) {
           this.send({ t: 'applied', id: msg.id, stream: msg.stream, offset: end });
       };
       if (!terminal || data.length === 0 || !terminal.input(data, done)) done();
+    }
+
+    /** Every live viewer of this connection (for announcements). */
+    liveViewers(): Array<{ terminal: Terminal; viewer: RemoteViewer }> {
+      return [...this.viewers.values()];
     }
 
     private onClose(): void {
@@ -451,17 +499,91 @@ export function createTerminalHost(options: TerminalHostOptions) {
       eventLoopDelayP99Ms: Number.isFinite(p99) ? p99 : 0,
       eventLoopDelayMaxMs: Number.isFinite(max) ? max : 0,
       connections: connections.size,
+      drainingUntil,
     };
+  }
+
+  function drainNotice(terminalId: string): ServerMessage {
+    const until = new Date(drainingUntil ?? Date.now());
+    return {
+      type: 'notice',
+      terminalId,
+      code: 'HOST_DRAINING',
+      message: `The terminal host was upgraded. This session keeps running on the previous version until it ends, at the latest ${until.toISOString()}; new terminals use the new version.`,
+      endsAt: until.getTime(),
+    };
+  }
+
+  /** A newer generation took over: serve what is held, take nothing new, end at the limit. */
+  function startDrain(): void {
+    if (drainingUntil !== null || drained) return;
+    drainingUntil = Date.now() + drainLimitMs;
+    log?.info({ hostId, until: new Date(drainingUntil).toISOString() }, 'terminal host draining');
+    broadcast({ t: 'draining', hostId, until: drainingUntil });
+    for (const c of connections)
+      for (const { terminal, viewer } of c.liveViewers())
+        if (!terminal.ended) viewer.sendJson(drainNotice(terminal.id));
+    const armTimer = () => {
+      const left = (drainingUntil ?? 0) - Date.now();
+      if (left > 0) {
+        drainTimer = setTimeout(armTimer, Math.min(left, MAX_TIMER_MS));
+        return;
+      }
+      drainTimer = null;
+      for (const t of manager.list()) if (!t.ended) t.terminate(DRAIN_ENDED_REASON);
+      queueMicrotask(checkDrained);
+    };
+    armTimer();
+    queueMicrotask(checkDrained);
+  }
+
+  /** Draining and nothing left running: stop listening and let the process go. */
+  function checkDrained(): void {
+    if (drainingUntil === null || drained) return;
+    if (manager.list().some((t) => !t.ended)) return;
+    drained = true;
+    if (drainTimer) clearTimeout(drainTimer);
+    log?.info({ hostId }, 'terminal host drained');
+    options.onDrained?.();
   }
 
   let server: Server | undefined;
 
+  /** Asks the host at the node's socket path, if one answers, to drain. Returns its id. */
+  async function drainPrevious(): Promise<string | null> {
+    let conn: HostConnection;
+    try {
+      conn = await HostConnection.connect(options.socketPath, options.secret, 2_000);
+    } catch {
+      return null; // nothing there, or a stale file
+    }
+    try {
+      if (conn.welcome.hostId === hostId) return null;
+      await conn.request({ t: 'drain' });
+      return conn.welcome.hostId;
+    } catch (err) {
+      log?.warn({ err: (err as Error).message }, 'the previous terminal host did not take the drain');
+      return null;
+    } finally {
+      conn.close();
+    }
+  }
+
   return {
     hostId,
     manager,
-    /** Starts serving; a stale socket file (a host that died) is replaced. */
+    generation,
+    /** This generation's own socket (the node's socket path points here while it is the newest). */
+    ownSocket,
+    get drainingUntil() {
+      return drainingUntil;
+    },
+    /**
+     * Starts serving on this generation's socket, tells a host already at the node's socket path
+     * to drain, then points that path here (an atomic rename of a symlink).
+     */
     async listen(): Promise<void> {
-      rmSync(options.socketPath, { force: true });
+      rmSync(ownSocket, { force: true });
       server = createServer((socket) => {
         connections.add(new Connection(socket));
       });
@@ -470,7 +592,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
       try {
         await new Promise<void>((resolve, reject) => {
           server!.once('error', reject);
-          server!.listen(options.socketPath, () => {
+          server!.listen(ownSocket, () => {
             server!.off('error', reject);
             resolve();
           });
@@ -478,9 +600,19 @@ export function createTerminalHost(options: TerminalHostOptions) {
       } finally {
         process.umask(umask);
       }
-      chmodSync(options.socketPath, 0o600);
-      log?.info({ socket: options.socketPath, hostId }, 'terminal host listening');
+      chmodSync(ownSocket, 0o600);
+      const previous = await drainPrevious();
+      const link = `${ownSocket}.link`;
+      rmSync(link, { force: true });
+      symlinkSync(path.basename(ownSocket), link);
+      renameSync(link, options.socketPath);
+      log?.info(
+        { socket: options.socketPath, hostId, generation, ...(previous ? { replaced: previous } : {}) },
+        'terminal host listening',
+      );
     },
+    /** For tests: behave as if a newer generation had taken over. */
+    drain: () => startDrain(),
     connectionCount: () => connections.size,
     /** Stops serving and ends every terminal (the host itself is going away). */
     async close(reason = 'The terminal host stopped.'): Promise<void> {
@@ -489,9 +621,13 @@ export function createTerminalHost(options: TerminalHostOptions) {
       }
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       loopDelay.disable();
+      if (drainTimer) clearTimeout(drainTimer);
       await manager.shutdown(reason);
       for (const c of connections) c.socket.destroy();
-      rmSync(options.socketPath, { force: true });
+      rmSync(ownSocket, { force: true });
+      // The node's path is this host's only while it points here (a newer one may own it now).
+      if (currentGenerationPath(options.socketPath) === path.resolve(ownSocket))
+        rmSync(options.socketPath, { force: true });
     },
   };
 }

@@ -1,8 +1,8 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTargetPolicy, describeTargetPolicy, terminalManagerConfig } from '@tether/terminal-engine';
 import { pino } from 'pino';
-import { loadHostEnv, sharedSecret, socketPathOf } from './config.js';
+import { hostBuild, loadHostEnv, sharedSecret, socketPathOf } from './config.js';
 import { createTerminalHost } from './host.js';
 
 /**
@@ -13,13 +13,17 @@ import { createTerminalHost } from './host.js';
 async function main() {
   const env = loadHostEnv();
   const log = pino({ level: env.LOG_LEVEL, base: { component: 'terminal-host' } });
+  let stop: (signal: string) => void = () => {};
   const host = createTerminalHost({
     socketPath: socketPathOf(env),
+    drainLimitMs: env.TERMINAL_HOST_DRAIN,
+    // A newer generation took over and this one's last terminal ended: its work is done.
+    onDrained: () => stop('drained'),
     secret: sharedSecret(env.DATA_DIR),
     engine: terminalManagerConfig(env),
     policy: createTargetPolicy({ allowed: env.SSH_ALLOWED_TARGETS, denied: env.SSH_DENIED_TARGETS }),
     log,
-    version: process.env.npm_package_version ?? '0.1.0',
+    version: hostBuild(),
   });
   log.info(
     {
@@ -28,12 +32,19 @@ async function main() {
     'SSH target policy',
   );
   await host.listen();
-  // For operators: `kill $(cat DATA_DIR/terminal-host.pid)` ends the host and its terminals.
+  // For operators: `kill $(cat DATA_DIR/terminal-host.pid)` ends the newest host and its
+  // terminals. A draining generation leaves the file to the newer one.
   const pidFile = path.join(path.resolve(env.DATA_DIR), 'terminal-host.pid');
   writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
-  process.once('exit', () => rmSync(pidFile, { force: true }));
+  process.once('exit', () => {
+    try {
+      if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile, { force: true });
+    } catch {
+      // already gone
+    }
+  });
   let stopping = false;
-  const stop = (signal: string) => {
+  stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'terminal host stopping');

@@ -137,8 +137,17 @@ export const HostStatsSchema = z.object({
   eventLoopDelayP99Ms: z.number().nonnegative(),
   eventLoopDelayMaxMs: z.number().nonnegative(),
   connections: z.number().int().nonnegative(),
+  /** Set while a newer generation has taken over: the drain deadline (epoch ms). */
+  drainingUntil: z.number().nullable().optional(),
 });
 export type HostStats = z.infer<typeof HostStatsSchema>;
+
+/**
+ * Sent by a new generation of the host to the one it replaces (over the old one's socket, with
+ * the same secret): stop taking new terminals, keep serving the ones held until they end or the
+ * drain limit passes, then exit. → `result { value: null }`.
+ */
+export const DrainSchema = z.object({ t: z.literal('drain'), rid });
 
 export const ApiMessageSchema = z.discriminatedUnion('t', [
   HelloSchema,
@@ -154,6 +163,7 @@ export const ApiMessageSchema = z.discriminatedUnion('t', [
   TerminateSchema,
   PingSchema,
   StatsSchema,
+  DrainSchema,
 ]);
 export type ApiMessage = z.infer<typeof ApiMessageSchema>;
 
@@ -200,6 +210,8 @@ export const WelcomeSchema = z.object({
   pid: z.number().int(),
   startedAt: z.number(),
   version: z.string(),
+  /** Set when this host is draining (a newer generation takes new terminals): the deadline. */
+  drainingUntil: z.number().nullable().optional(),
 });
 
 export const ErrorSchema = z.object({
@@ -287,6 +299,12 @@ export const AppliedSchema = z.object({
   offset,
 });
 
+/**
+ * This host started draining (a newer generation took over its socket): new terminals go to the
+ * newer one; these stay until they end or `until` (epoch ms), when the host ends them and exits.
+ */
+export const DrainingSchema = z.object({ t: z.literal('draining'), hostId: z.string(), until: z.number() });
+
 export const HostMessageSchema = z.discriminatedUnion('t', [
   WelcomeSchema,
   ResultSchema,
@@ -300,6 +318,7 @@ export const HostMessageSchema = z.discriminatedUnion('t', [
   ViewersSchema,
   RemovedSchema,
   AppliedSchema,
+  DrainingSchema,
 ]);
 export type HostMessage = z.infer<typeof HostMessageSchema>;
 export type HostMessageOf<T extends HostMessage['t']> = Extract<HostMessage, { t: T }>;

@@ -255,6 +255,20 @@ export const InputAckMessageSchema = z.object({ type: z.literal('input_ack'), of
 
 export const PongMessageSchema = z.object({ type: z.literal('pong'), t: z.number().optional() });
 
+/**
+ * Something the user should know about the attached terminal that is not an error; the terminal
+ * carries on. `code` `HOST_DRAINING`: the node's terminal host was upgraded and this terminal
+ * stays on the previous one, which ends it at `endsAt` (epoch ms) if it is still running then.
+ * Clients show `message`; ones that do not know a code may ignore it.
+ */
+export const NoticeMessageSchema = z.object({
+  type: z.literal('notice'),
+  terminalId: z.uuid(),
+  code: z.string(),
+  message: z.string(),
+  endsAt: z.number().nullable().optional(),
+});
+
 /** Sent just before the broker closes this socket because the web session was replaced. */
 export const ReplacedMessageSchema = z.object({ type: z.literal('replaced'), reason: z.string() });
 
@@ -268,6 +282,7 @@ export const ServerMessageSchema = z.discriminatedUnion('type', [
   ErrorMessageSchema,
   PongMessageSchema,
   ReplacedMessageSchema,
+  NoticeMessageSchema,
   InputAckMessageSchema,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;

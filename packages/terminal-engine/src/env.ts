@@ -47,6 +47,11 @@ export const list = z
 
 /** Longest Unix socket path Linux accepts (sun_path is 108 bytes with its NUL). */
 export const UNIX_SOCKET_PATH_MAX = 107;
+/**
+ * Longest TERMINAL_HOST_SOCKET: each host generation listens on `<socket>.<8 hex digits>`
+ * (packages/host-protocol, generations.ts), 9 bytes longer.
+ */
+export const TERMINAL_HOST_SOCKET_MAX = UNIX_SOCKET_PATH_MAX - 9;
 
 /** The variables that configure terminals, read by the API and the terminal host alike. */
 export const TerminalEnvShape = {
@@ -63,6 +68,18 @@ export const TerminalEnvShape = {
   SSH_KEEPALIVE_COUNT_MAX: int(3, 1, 100),
   /** The terminal host's Unix socket; default `DATA_DIR/terminal-host.sock`. */
   TERMINAL_HOST_SOCKET: z.string().optional(),
+  /**
+   * How long a terminal host that a newer generation replaced keeps serving its terminals before
+   * it ends them (announced to their viewers when the drain starts); it exits sooner when its
+   * last terminal ends.
+   */
+  TERMINAL_HOST_DRAIN: duration('24h'),
+  /**
+   * Heap limit of a terminal host the API starts (TERMINAL_HOST=spawn), in MiB: Node's
+   * `--max-old-space-size`. Unset: Node's default. A host run as a service takes the flag (or
+   * NODE_OPTIONS) from its unit.
+   */
+  TERMINAL_HOST_MEMORY: z.coerce.number().int().min(64).max(1_048_576).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 export const TerminalEnvSchema = z.object(TerminalEnvShape);

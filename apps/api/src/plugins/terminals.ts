@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { sharedSecret } from '@tether/host/config';
+import { hostBuild, sharedSecret } from '@tether/host/config';
 import { CloseCode, ErrorCode, type OpenMessage, type SshAuth, type TerminalSummary } from '@tether/protocol';
 import type { ConnectInteraction } from '@tether/terminal-engine';
 import {
@@ -330,7 +330,7 @@ export default fp(
 
     // The node's terminal host: in this process (embedded), or its own process that outlives
     // this one (spawned here when none answers, or run as a service).
-    const { mode, socketPath } = config.terminalHost;
+    const { mode, socketPath, drainMs } = config.terminalHost;
     const log = app.log.child({ component: 'terminals' });
     let embedded: { close(reason?: string): Promise<void> } | null = null;
     if (mode === 'embedded') {
@@ -351,8 +351,10 @@ export default fp(
           SSH_KEEPALIVE_INTERVAL: config.ssh.keepaliveIntervalMs,
           SSH_KEEPALIVE_COUNT_MAX: config.ssh.keepaliveCountMax,
           TERMINAL_HOST_SOCKET: socketPath,
+          TERMINAL_HOST_DRAIN: drainMs,
           LOG_LEVEL: 'info',
         }),
+        drainLimitMs: drainMs,
         policy: createTargetPolicy({ allowed: config.ssh.allowedTargets, denied: config.ssh.deniedTargets }),
         log,
       });
@@ -362,7 +364,13 @@ export default fp(
     const manager = new RemoteTerminalManager({
       socketPath,
       secret: sharedSecret(config.dataDir),
-      ...(mode === 'spawn' ? { startHost: () => startHostProcess(config.dataDir, log) } : {}),
+      ...(mode === 'spawn'
+        ? {
+            startHost: () => startHostProcess(config.dataDir, config.terminalHost.memoryMiB, log),
+            // After an upgrade of this API, a new generation of the host too (the old one drains).
+            expectedBuild: hostBuild(),
+          }
+        : {}),
       events: {
         onStatus,
         onOutput(terminal, at) {
@@ -460,7 +468,11 @@ export default fp(
  * to the API), so that the API's exit, crash or restart does not take it along. Its output goes to
  * DATA_DIR/terminal-host.log. It reads the same environment as the API.
  */
-function startHostProcess(dataDir: string, log: { info(o: object, m: string): void }): void {
+function startHostProcess(
+  dataDir: string,
+  memoryMiB: number | undefined,
+  log: { info(o: object, m: string): void },
+): void {
   const require = createRequire(import.meta.url);
   const main = path.join(path.dirname(require.resolve('@tether/host/package.json')), 'dist', 'main.js');
   const out = openSync(path.join(dataDir, 'terminal-host.log'), 'a', 0o600);
@@ -471,9 +483,16 @@ function startHostProcess(dataDir: string, log: { info(o: object, m: string): vo
     for (const name of [...Object.keys(TerminalEnvShape), 'PATH', 'NODE_ENV', 'TZ', 'LANG']) {
       if (name !== 'DATA_DIR' && process.env[name] !== undefined) env[name] = process.env[name];
     }
-    const child = spawn(process.execPath, [main], { detached: true, stdio: ['ignore', out, out], env });
+    // As the API itself is run (docs/decisions.md, "V8 memory reducer off"), with the heap limit
+    // TERMINAL_HOST_MEMORY asks for.
+    const flags = ['--no-memory-reducer', ...(memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [])];
+    const child = spawn(process.execPath, [...flags, main], {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env,
+    });
     child.unref();
-    log.info({ pid: child.pid }, 'terminal host started');
+    log.info({ pid: child.pid, flags }, 'terminal host started');
   } finally {
     closeSync(out);
   }

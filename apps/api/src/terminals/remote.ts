@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import {
+  generationOf,
+  generationSocketPath,
+  generationSocketPaths,
   HostConnection,
   type HostMessage,
   HostRequestError,
@@ -48,6 +52,8 @@ export type RemoteAttachOptions = AttachOptions & {
 interface ViewerState {
   viewer: TerminalViewer;
   terminal: RemoteTerminal;
+  /** The connection to the host holding the terminal. */
+  conn: HostConnection;
   /** Offset of the next output byte (after `ready`), and the last one the browser acknowledged. */
   offset: number | null;
   acked: number;
@@ -81,6 +87,8 @@ export class RemoteTerminal {
   constructor(
     private readonly manager: RemoteTerminalManager,
     info: TerminalInfo,
+    /** The host (generation) holding it. */
+    public hostId: string,
   ) {
     this.id = info.id;
     this.userId = info.userId;
@@ -132,7 +140,7 @@ export class RemoteTerminal {
    * already took of it); without, in this API process's stream into the terminal.
    */
   input(data: Uint8Array, written?: () => void, stream?: { id: string; at: number }): boolean {
-    if (this.ended || !this.manager.connected) return false;
+    if (this.ended || !this.manager.reaches(this)) return false;
     if (data.length === 0) {
       written?.();
       return true;
@@ -145,7 +153,7 @@ export class RemoteTerminal {
     } else this.inputSent += data.length;
     const end = at + data.length;
     if (written) this.written.push({ stream: id, end, done: written });
-    this.manager.send({ t: 'input', id: this.id, data, stream: id, at });
+    this.manager.sendFor(this, { t: 'input', id: this.id, data, stream: id, at });
     return true;
   }
 
@@ -170,12 +178,12 @@ export class RemoteTerminal {
     if (this.ended || (cols === this.cols && rows === this.rows)) return;
     this.cols = cols;
     this.rows = rows;
-    this.manager.send({ t: 'resize', id: this.id, cols, rows });
+    this.manager.sendFor(this, { t: 'resize', id: this.id, cols, rows });
   }
 
   terminate(reason: string): void {
     if (this.ended) return;
-    this.manager.send({ t: 'terminate', id: this.id, reason });
+    this.manager.sendFor(this, { t: 'terminate', id: this.id, reason });
   }
 }
 
@@ -184,68 +192,139 @@ export interface RemoteTerminalManagerOptions {
   secret: string;
   /** Starts a host when none answers (spawn mode); absent: only connect, retrying. */
   startHost?: () => Promise<void> | void;
+  /**
+   * With `startHost`: the build of the host installed beside this API. A running host of another
+   * build (this API was upgraded) is replaced by a new generation started at once; the old one
+   * drains (keeps its terminals until they end or TERMINAL_HOST_DRAIN passes).
+   */
+  expectedBuild?: string;
   events?: RemoteTerminalEvents;
   log?: TerminalLogger;
 }
 
 /**
- * The API's view of its node's terminal host: one connection (re-established when it drops),
- * a cache of the host's terminals kept current by its events, and the viewers (browser sockets)
- * this process attached. The API holds no terminal state of its own: after a restart it lists the
- * host's terminals and carries on.
+ * The API's view of its node's terminal hosts: the newest generation, at the node's socket path,
+ * takes new terminals; older ones that are draining (docs/decisions.md, "Host generations") keep
+ * serving theirs, each over its own connection. A cache of every host's terminals is kept current
+ * by their events, with the viewers (browser sockets) this process attached. The API holds no
+ * terminal state of its own: after a restart it finds every live generation, lists what each
+ * holds and carries on.
  */
 export class RemoteTerminalManager {
-  private conn: HostConnection | null = null;
-  private hostId: string | null = null;
+  /** Connections by host id; `current` is the one new terminals open on. */
+  private readonly links = new Map<string, HostConnection>();
+  private current: HostConnection | null = null;
   private readonly terminals = new Map<string, RemoteTerminal>();
   private readonly viewers = new Map<number, ViewerState>();
   private readonly vidOf = new Map<TerminalViewer, number>();
   private readonly opens = new Map<number, CreateRemoteTerminal>();
   private nextVid = 1;
   private closed = false;
-  private reconnecting: Promise<void> | null = null;
+  private resolving: Promise<void> | null = null;
 
   constructor(private readonly options: RemoteTerminalManagerOptions) {}
 
   get connected(): boolean {
-    return this.conn !== null && !this.conn.closed;
+    return this.current !== null && !this.current.closed;
   }
 
-  /** The host process this API talks to (null while disconnected). */
+  /** The newest host process this API talks to (null while disconnected). */
   get host(): { id: string; pid: number } | null {
-    return this.conn && !this.conn.closed
-      ? { id: this.conn.welcome.hostId, pid: this.conn.welcome.pid }
-      : null;
+    const c = this.current;
+    return c && !c.closed ? { id: c.welcome.hostId, pid: c.welcome.pid } : null;
+  }
+
+  /** Every host this API is connected to, newest first, with the draining deadline of older ones. */
+  get hosts(): Array<{ id: string; pid: number; version: string; drainingUntil: number | null }> {
+    return [...this.links.values()]
+      .map((c) => ({
+        id: c.welcome.hostId,
+        pid: c.welcome.pid,
+        version: c.welcome.version,
+        drainingUntil: c === this.current ? null : (c.welcome.drainingUntil ?? null),
+      }))
+      .sort(
+        (a, b) =>
+          (a.drainingUntil ?? Number.POSITIVE_INFINITY) - (b.drainingUntil ?? Number.POSITIVE_INFINITY),
+      )
+      .reverse();
   }
 
   /**
-   * Connects (starting a host if allowed and needed) and lists what the host holds. Returns that
-   * list, for the caller to reconcile its records with.
+   * Connects to the newest host (starting one if allowed and needed) and to every older
+   * generation still draining, and lists what they hold. Returns that list, for the caller to
+   * reconcile its records with.
    */
   async start(timeoutMs = 15_000): Promise<TerminalInfo[]> {
-    await this.connect(timeoutMs);
+    await this.connectCurrent(timeoutMs);
+    await this.upgradeIfOutdated(timeoutMs);
+    await this.discoverGenerations();
     return this.refresh();
   }
 
-  /** Re-reads every terminal from the host (sizes, memory, status). */
-  async refresh(): Promise<TerminalInfo[]> {
-    const conn = this.requireConnection();
-    const infos = await conn.request<TerminalInfo[]>({ t: 'list' });
-    const seen = new Set<string>();
-    for (const info of infos) {
-      seen.add(info.id);
-      const known = this.terminals.get(info.id);
-      if (known) known.update(info);
-      else this.terminals.set(info.id, new RemoteTerminal(this, info));
+  /** A host of another build answers (this API was upgraded): start a new generation of it. */
+  private async upgradeIfOutdated(timeoutMs: number): Promise<void> {
+    const { expectedBuild, startHost } = this.options;
+    const running = this.current;
+    if (!expectedBuild || !startHost || !running || running.welcome.version === expectedBuild) return;
+    this.options.log?.info(
+      { running: running.welcome.version, installed: expectedBuild },
+      'the terminal host is another build: starting a new generation; the old one drains',
+    );
+    await startHost();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !this.closed) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        const conn = await HostConnection.connect(this.options.socketPath, this.options.secret, 2_000);
+        if (conn.welcome.hostId === running.welcome.hostId) conn.close();
+        else {
+          this.adopt(conn, true);
+          return;
+        }
+      } catch {
+        // the new one is not listening yet
+      }
     }
-    for (const id of this.terminals.keys()) if (!seen.has(id)) this.terminals.delete(id);
-    return infos;
+    this.options.log?.warn(
+      {},
+      'the new terminal host generation did not start; carrying on with the old one',
+    );
+  }
+
+  /** Re-reads every terminal from every host (sizes, memory, status). */
+  async refresh(): Promise<TerminalInfo[]> {
+    this.requireConnection();
+    const all: TerminalInfo[] = [];
+    await Promise.all(
+      [...this.links.values()].map(async (conn) => {
+        const infos = await conn.request<TerminalInfo[]>({ t: 'list' }).catch((err) => {
+          if (conn === this.current) throw err;
+          return null; // a draining host that just exited: its close is handled there
+        });
+        if (!infos) return;
+        const hostId = conn.welcome.hostId;
+        const seen = new Set<string>();
+        for (const info of infos) {
+          seen.add(info.id);
+          all.push(info);
+          const known = this.terminals.get(info.id);
+          if (known) {
+            known.hostId = hostId;
+            known.update(info);
+          } else this.terminals.set(info.id, new RemoteTerminal(this, info, hostId));
+        }
+        for (const [id, t] of this.terminals)
+          if (t.hostId === hostId && !seen.has(id)) this.terminals.delete(id);
+      }),
+    );
+    return all;
   }
 
   private lastRefresh: { at: number; done: Promise<void> } | null = null;
 
   /**
-   * Refreshes from the host unless that happened less than `maxAgeMs` ago (one request serves a
+   * Refreshes from the hosts unless that happened less than `maxAgeMs` ago (one request serves a
    * whole metrics scrape); never rejects (a host that is away leaves the last figures).
    */
   fresh(maxAgeMs = 500): Promise<void> {
@@ -262,13 +341,12 @@ export class RemoteTerminalManager {
 
   private lastStats: { at: number; value: Promise<HostStats | null> } | null = null;
 
-  /** The host process's own figures (one request per `maxAgeMs`); null while it is away. */
+  /** The newest host process's own figures (one request per `maxAgeMs`); null while it is away. */
   stats(maxAgeMs = 500): Promise<HostStats | null> {
     if (this.lastStats && Date.now() - this.lastStats.at < maxAgeMs) return this.lastStats.value;
+    const c = this.current;
     const value =
-      this.conn && !this.conn.closed
-        ? this.conn.request<HostStats>({ t: 'stats' }).catch(() => null)
-        : Promise.resolve(null);
+      c && !c.closed ? c.request<HostStats>({ t: 'stats' }).catch(() => null) : Promise.resolve(null);
     this.lastStats = { at: Date.now(), value };
     return value;
   }
@@ -276,11 +354,31 @@ export class RemoteTerminalManager {
   async create(request: CreateRemoteTerminal): Promise<RemoteTerminal> {
     if (this.closed) throw new TerminalError(ErrorCode.SERVICE_UNAVAILABLE, 'The broker is shutting down.');
     validateSize(request.cols, request.rows);
-    const conn = this.requireConnection();
+    this.requireConnection();
     const known = await request.knownHosts.lookup(
       request.target.host.trim().toLowerCase(),
       request.target.port,
     );
+    for (let attempt = 0; ; attempt++) {
+      const conn = this.requireConnection();
+      try {
+        return await this.openOn(conn, request, known);
+      } catch (err) {
+        // The host started draining under us: a newer one took the socket; open there.
+        if (attempt === 0 && err instanceof HostRequestError && err.details?.draining === 'true') {
+          await this.resolveCurrent();
+          continue;
+        }
+        throw asTerminalError(err);
+      }
+    }
+  }
+
+  private async openOn(
+    conn: HostConnection,
+    request: CreateRemoteTerminal,
+    known: Awaited<ReturnType<KnownHostsStore['lookup']>>,
+  ): Promise<RemoteTerminal> {
     let rid = -1;
     const onAbort = () => {
       if (rid >= 0) conn.send({ t: 'cancel', rid });
@@ -304,12 +402,12 @@ export class RemoteTerminalManager {
           this.opens.set(r, request);
         },
       );
-      const terminal = this.terminals.get(info.id) ?? new RemoteTerminal(this, info);
+      const hostId = conn.welcome.hostId;
+      const terminal = this.terminals.get(info.id) ?? new RemoteTerminal(this, info, hostId);
+      terminal.hostId = hostId;
       terminal.update(info);
       this.terminals.set(info.id, terminal);
       return terminal;
-    } catch (err) {
-      throw asTerminalError(err);
     } finally {
       this.opens.delete(rid);
       request.signal?.removeEventListener('abort', onAbort);
@@ -342,22 +440,29 @@ export class RemoteTerminalManager {
     return n;
   }
 
-  /** This API is going away: its viewers are told to reconnect; the terminals stay with the host. */
+  /** This API is going away: its viewers are told to reconnect; the terminals stay with the hosts. */
   async shutdown(): Promise<void> {
     this.closed = true;
     for (const state of this.viewers.values())
       state.viewer.close(CloseCode.SERVER_RESTARTING, 'server restarting');
     this.viewers.clear();
     this.vidOf.clear();
-    const conn = this.conn;
-    this.conn = null;
-    conn?.close();
+    const links = [...this.links.values()];
+    this.links.clear();
+    this.current = null;
+    for (const conn of links) conn.close();
   }
 
   // ── used by RemoteTerminal ────────────────────────────────────────────────
 
-  send(message: Parameters<HostConnection['send']>[0]): void {
-    this.conn?.send(message);
+  /** Whether the host holding `terminal` is connected. */
+  reaches(terminal: RemoteTerminal): boolean {
+    const conn = this.links.get(terminal.hostId);
+    return conn !== undefined && !conn.closed;
+  }
+
+  sendFor(terminal: RemoteTerminal, message: Parameters<HostConnection['send']>[0]): void {
+    this.links.get(terminal.hostId)?.send(message);
   }
 
   async attach(
@@ -366,10 +471,16 @@ export class RemoteTerminalManager {
     options: RemoteAttachOptions,
   ): Promise<void> {
     if (this.vidOf.has(viewer)) throw new TerminalError(ErrorCode.PROTOCOL_ERROR, 'Already attached.');
-    const conn = this.requireConnection();
+    const conn = this.links.get(terminal.hostId);
+    if (!conn || conn.closed) this.requireConnection();
+    if (!conn || conn.closed)
+      throw new TerminalError(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        'The terminal host is not available; try again shortly.',
+      );
     const vid = this.nextVid++;
     this.vidOf.set(viewer, vid);
-    this.viewers.set(vid, { viewer, terminal, offset: null, acked: 0 });
+    this.viewers.set(vid, { viewer, terminal, conn, offset: null, acked: 0 });
     try {
       await conn.request({
         t: 'attach',
@@ -388,8 +499,9 @@ export class RemoteTerminalManager {
   }
 
   detach(viewer: TerminalViewer): void {
+    const state = this.stateOf(viewer);
     const vid = this.forget(viewer);
-    if (vid !== undefined) this.conn?.send({ t: 'detach', vid });
+    if (vid !== undefined) state?.conn.send({ t: 'detach', vid });
   }
 
   ack(viewer: TerminalViewer, offset: number): void {
@@ -397,24 +509,28 @@ export class RemoteTerminalManager {
     if (vid === undefined) return;
     const state = this.viewers.get(vid)!;
     if (offset > state.acked) state.acked = offset;
-    this.conn?.send({ t: 'ack', vid, offset, buffered: viewer.bufferedAmount() });
+    state.conn.send({ t: 'ack', vid, offset, buffered: viewer.bufferedAmount() });
   }
 
   backlog(viewer: TerminalViewer): number {
-    const vid = this.vidOf.get(viewer);
-    const state = vid === undefined ? undefined : this.viewers.get(vid);
+    const state = this.stateOf(viewer);
     return state?.offset == null ? 0 : Math.max(0, state.offset - state.acked);
   }
 
-  // ── the connection ────────────────────────────────────────────────────────
+  // ── the connections ───────────────────────────────────────────────────────
+
+  private stateOf(viewer: TerminalViewer): ViewerState | undefined {
+    const vid = this.vidOf.get(viewer);
+    return vid === undefined ? undefined : this.viewers.get(vid);
+  }
 
   private requireConnection(): HostConnection {
-    if (!this.conn || this.conn.closed)
+    if (!this.current || this.current.closed)
       throw new TerminalError(
         ErrorCode.SERVICE_UNAVAILABLE,
         'The terminal host is not available; try again shortly.',
       );
-    return this.conn;
+    return this.current;
   }
 
   private forget(viewer: TerminalViewer): number | undefined {
@@ -425,14 +541,15 @@ export class RemoteTerminalManager {
     return vid;
   }
 
-  private async connect(timeoutMs: number): Promise<void> {
+  /** Connects to the node's socket path (the newest generation), starting a host if allowed. */
+  private async connectCurrent(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let started = false;
     let lastError: unknown;
     while (Date.now() < deadline && !this.closed) {
       try {
         const conn = await HostConnection.connect(this.options.socketPath, this.options.secret);
-        this.adopt(conn);
+        this.adopt(conn, true);
         return;
       } catch (err) {
         lastError = err;
@@ -449,31 +566,76 @@ export class RemoteTerminalManager {
     );
   }
 
-  private adopt(conn: HostConnection): void {
-    const previousHost = this.hostId;
-    this.conn = conn;
-    this.hostId = conn.welcome.hostId;
-    if (previousHost && previousHost !== this.hostId) this.hostReplaced();
-    this.options.log?.info(
-      { hostId: conn.welcome.hostId, pid: conn.welcome.pid, version: conn.welcome.version },
-      'connected to the terminal host',
+  /** Older generations still draining, each on its own socket next to the node's. */
+  private async discoverGenerations(): Promise<void> {
+    const known = new Set([...this.links.values()].map((c) => ownSocketOf(this.options.socketPath, c)));
+    await Promise.all(
+      generationSocketPaths(this.options.socketPath)
+        .filter((p) => !known.has(p))
+        .map(async (p) => {
+          try {
+            const conn = await HostConnection.connect(p, this.options.secret, 2_000);
+            if (this.links.has(conn.welcome.hostId) || this.closed) conn.close();
+            else this.adopt(conn, false);
+          } catch (err) {
+            // Left by a host that died (nothing listens): remove it so it is not tried again.
+            if ((err as Error).message.includes('ECONNREFUSED')) rmSync(p, { force: true });
+          }
+        }),
     );
-    conn.on('message', (m) => this.onMessage(m));
+  }
+
+  /** The host at the node's socket path changed (a newer generation): make it the current one. */
+  private resolveCurrent(): Promise<void> {
+    this.resolving ??= (async () => {
+      try {
+        const conn = await HostConnection.connect(this.options.socketPath, this.options.secret, 5_000);
+        const existing = this.links.get(conn.welcome.hostId);
+        if (existing && !existing.closed) {
+          conn.close();
+          this.current = existing;
+        } else this.adopt(conn, true);
+        await this.refresh().catch(() => {});
+      } catch (err) {
+        this.options.log?.warn({ err: (err as Error).message }, 'newest terminal host not reachable');
+      }
+    })().finally(() => {
+      this.resolving = null;
+    });
+    return this.resolving;
+  }
+
+  private adopt(conn: HostConnection, current: boolean): void {
+    const hostId = conn.welcome.hostId;
+    this.links.set(hostId, conn);
+    if (current) this.current = conn;
+    this.options.log?.info(
+      {
+        hostId,
+        pid: conn.welcome.pid,
+        version: conn.welcome.version,
+        ...(conn.welcome.drainingUntil
+          ? { drainingUntil: new Date(conn.welcome.drainingUntil).toISOString() }
+          : {}),
+      },
+      current ? 'connected to the terminal host' : 'connected to a draining terminal host',
+    );
+    conn.on('message', (m) => this.onMessage(conn, m));
     conn.on('close', () => this.onClose(conn));
   }
 
-  private onMessage(m: HostMessage): void {
+  private onMessage(conn: HostConnection, m: HostMessage): void {
     switch (m.t) {
       case 'out': {
         const state = this.viewers.get(m.vid);
-        if (!state) return;
+        if (!state || state.conn !== conn) return;
         if (state.offset !== null) state.offset += m.data.length;
         state.viewer.sendBinary(m.data);
         return;
       }
       case 'msg': {
         const state = this.viewers.get(m.vid);
-        if (!state) return;
+        if (!state || state.conn !== conn) return;
         if (m.m.type === 'ready') {
           state.offset = m.m.offset;
           state.acked = m.m.offset;
@@ -483,7 +645,7 @@ export class RemoteTerminalManager {
       }
       case 'close': {
         const state = this.viewers.get(m.vid);
-        if (!state) return;
+        if (!state || state.conn !== conn) return;
         this.forget(state.viewer);
         state.viewer.close(m.code, m.reason);
         return;
@@ -515,12 +677,21 @@ export class RemoteTerminalManager {
       case 'removed':
         this.terminals.delete(m.id);
         return;
+      case 'draining':
+        // A newer generation took the node's socket: new terminals go there from now on.
+        conn.welcome.drainingUntil = m.until;
+        this.options.log?.info(
+          { hostId: m.hostId, until: new Date(m.until).toISOString() },
+          'terminal host draining; a newer one takes new terminals',
+        );
+        if (conn === this.current) void this.resolveCurrent();
+        return;
       case 'ask': {
         const request = this.opens.get(m.rid);
         if (!request) return;
         const signal = request.signal ?? new AbortController().signal;
         const answer = (fields: { accept?: boolean; responses?: string[] }) =>
-          this.conn?.send({ t: 'answer', rid: m.rid, qid: m.qid, ...fields });
+          conn.send({ t: 'answer', rid: m.rid, qid: m.qid, ...fields });
         if (m.hostKey) {
           request.interaction.confirmHostKey(m.hostKey, signal).then(
             (accept) => answer({ accept }),
@@ -549,43 +720,67 @@ export class RemoteTerminalManager {
   }
 
   private onClose(conn: HostConnection): void {
-    if (this.conn !== conn) return;
-    this.conn = null;
+    const hostId = conn.welcome.hostId;
+    if (this.links.get(hostId) !== conn) return;
+    this.links.delete(hostId);
+    const wasCurrent = this.current === conn;
+    if (wasCurrent) this.current = null;
     if (this.closed) return;
-    this.options.log?.warn({ hostId: this.hostId }, 'terminal host connection lost');
-    // Every viewer of this process was detached by the host (or the host is gone): their browsers
+    this.options.log?.warn({ hostId }, 'terminal host connection lost');
+    // Every viewer on that host was detached by it (or the host is gone): their browsers
     // reconnect and attach again, to the same host or to find their terminal ended.
-    for (const state of this.viewers.values())
+    for (const [vid, state] of this.viewers) {
+      if (state.conn !== conn) continue;
+      this.viewers.delete(vid);
+      this.vidOf.delete(state.viewer);
       state.viewer.close(CloseCode.SERVER_RESTARTING, 'terminal host reconnecting');
-    this.viewers.clear();
-    this.vidOf.clear();
-    this.reconnecting ??= this.reconnect().finally(() => {
-      this.reconnecting = null;
-    });
+    }
+    void this.recover(conn, wasCurrent);
   }
 
-  private async reconnect(): Promise<void> {
-    for (let attempt = 0; !this.closed; attempt++) {
+  /**
+   * After a connection closed: the same host again if it is still there (its own socket), else
+   * its terminals ended with it; and a current host for new terminals.
+   */
+  private async recover(conn: HostConnection, wasCurrent: boolean): Promise<void> {
+    const hostId = conn.welcome.hostId;
+    // New terminals first: the node's socket leads to the same host if it is alive, else to a
+    // newer generation, else (spawn mode) to one started now.
+    if (wasCurrent) await this.reconnectCurrent();
+    const own = ownSocketOf(this.options.socketPath, conn);
+    for (let attempt = 0; attempt < 3 && !this.closed && !this.links.has(hostId); attempt++) {
       try {
-        await this.connect(5_000);
+        const again = await HostConnection.connect(own, this.options.secret, 2_000);
+        if (again.welcome.hostId === hostId && !this.closed && !this.links.has(hostId))
+          this.adopt(again, false);
+        else again.close();
+      } catch {
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
+    }
+    if (this.closed) return;
+    if (!this.links.has(hostId)) this.hostGone(hostId);
+    else await this.refresh().catch(() => {});
+  }
+
+  private async reconnectCurrent(): Promise<void> {
+    for (let attempt = 0; !this.closed && !this.connected; attempt++) {
+      try {
+        await this.connectCurrent(5_000);
         await this.refresh();
         return;
       } catch (err) {
-        if (attempt === 0) this.hostGone();
         this.options.log?.warn({ err: (err as Error).message }, 'terminal host still unavailable');
         await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** attempt)));
       }
     }
   }
 
-  /** A different host answered: the old one's terminals are gone with it. */
-  private hostReplaced(): void {
-    this.hostGone();
-  }
-
-  /** Every terminal this API knew ended with the host that held it. */
-  private hostGone(): void {
-    for (const t of this.terminals.values()) {
+  /** Every terminal of that host ended with it. */
+  private hostGone(hostId: string): void {
+    for (const [id, t] of this.terminals) {
+      if (t.hostId !== hostId) continue;
+      this.terminals.delete(id);
       if (t.ended) continue;
       const details = { code: null, signal: null, reason: HOST_STOPPED };
       t.status = 'lost';
@@ -593,7 +788,6 @@ export class RemoteTerminalManager {
       t.releaseInput();
       this.safe(() => this.options.events?.onStatus?.(t, 'lost', details));
     }
-    this.terminals.clear();
   }
 
   private safe(fn: () => void): void {
@@ -602,6 +796,15 @@ export class RemoteTerminalManager {
     } catch (err) {
       this.options.log?.warn({ err: (err as Error).message }, 'terminal event handler failed');
     }
+  }
+}
+
+/** The socket a host listens on itself (the node's path, for a host before generations). */
+function ownSocketOf(socketPath: string, conn: HostConnection): string {
+  try {
+    return generationSocketPath(socketPath, generationOf(conn.welcome.hostId));
+  } catch {
+    return socketPath;
   }
 }
 

@@ -175,6 +175,24 @@ describe('TerminalConnection', () => {
     expect(s.json().filter((m) => m.type === 'ack')).toEqual([{ type: 'ack', offset: 70 * 1024 }]);
   });
 
+  it('passes a notice on and carries on', () => {
+    const notices: unknown[] = [];
+    const t = setup({ events: { notice: (n) => notices.push(n) } });
+    const s = start(t);
+    const notice = {
+      type: 'notice',
+      terminalId: TID,
+      code: 'HOST_DRAINING',
+      message: 'The terminal host was upgraded.',
+      endsAt: 1_800_000_000_000,
+    };
+    s.server(notice);
+    expect(notices).toEqual([notice]);
+    expect(t.conn.status).toBe('ready');
+    s.output('still here');
+    expect(t.sink.screen).toBe('still here');
+  });
+
   it('starts counting at the offset given by ready', () => {
     const t = setup();
     const s = start(t, 1000);

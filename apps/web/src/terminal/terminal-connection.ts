@@ -61,6 +61,7 @@ export type KeyboardPrompt = ServerMessageOf<'prompt'>;
 export type ExitInfo = ServerMessageOf<'exit'>;
 export type TerminalError = ServerMessageOf<'error'>;
 export type ReadyInfo = ServerMessageOf<'ready'>;
+export type NoticeInfo = ServerMessageOf<'notice'>;
 
 export interface TerminalConnectionEvents {
   status?(status: TerminalStatus): void;
@@ -68,6 +69,8 @@ export interface TerminalConnectionEvents {
   hostKey?(prompt: HostKeyPrompt): void;
   prompt?(prompt: KeyboardPrompt): void;
   exit?(info: ExitInfo): void;
+  /** Something to tell the user about the terminal, which carries on (e.g. HOST_DRAINING). */
+  notice?(info: NoticeInfo): void;
   /** An `error` message, or a fatal close translated into one. */
   error?(err: TerminalError): void;
   /** The terminal is gone (unknown or ended close code) without an `exit` message. */
@@ -372,6 +375,9 @@ export class TerminalConnection {
         break;
       case 'replaced':
         this.endSession(ErrorCode.SESSION_REPLACED);
+        break;
+      case 'notice':
+        this.events.notice?.(msg);
         break;
       case 'pong':
         break;

@@ -17,6 +17,7 @@ import {
   type ExitInfo,
   type HostKeyPrompt,
   type KeyboardPrompt,
+  type NoticeInfo,
   type OpenRequest,
   type ReadyInfo,
   TerminalConnection,
@@ -122,6 +123,7 @@ export function TerminalView(props: TerminalViewProps) {
   const [kbPrompt, setKbPrompt] = useState<KeyboardPrompt | null>(null);
   const [error, setError] = useState<TerminalError | null>(null);
   const [ended, setEnded] = useState<string | null>(null);
+  const [notice, setNotice] = useState<NoticeInfo | null>(null);
   const [searchOpen, setSearchOpen] = useState(false);
   const [confirmEnd, setConfirmEnd] = useState(false);
   const connRef = useRef<TerminalConnection | null>(null);
@@ -247,6 +249,7 @@ export function TerminalView(props: TerminalViewProps) {
         },
         hostKey: (p) => setHostKey(p),
         prompt: (p) => setKbPrompt(p),
+        notice: (n) => setNotice(n),
         exit: (info: ExitInfo) => {
           const text =
             info.code !== null
@@ -375,6 +378,14 @@ export function TerminalView(props: TerminalViewProps) {
             </button>
           ))}
       </div>
+      {notice && !ended && (
+        <div className="notice notice-info terminal-notice" role="status">
+          <span>{noticeText(notice)}</span>
+          <button type="button" className="btn btn-ghost btn-sm" onClick={() => setNotice(null)}>
+            Dismiss
+          </button>
+        </div>
+      )}
       {searchOpen && xterm && (
         <SearchBox
           search={xterm.search}
@@ -557,4 +568,13 @@ function SearchBox({ search, onClose }: { search: SearchAddon; onClose: () => vo
       </button>
     </search>
   );
+}
+
+/** What a notice tells the user, in their own time zone where it names a time. */
+function noticeText(n: NoticeInfo): string {
+  if (n.code === 'HOST_DRAINING' && n.endsAt) {
+    const at = new Date(n.endsAt).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    return `The terminal host was upgraded. This session stays on the previous version until it ends, at the latest ${at}; new terminals use the new one.`;
+  }
+  return n.message;
 }
