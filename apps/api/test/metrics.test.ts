@@ -67,6 +67,7 @@ describe.each(DRIVERS)('GET /metrics (%s)', (driver) => {
     expect(sample(text, 'tether_web_sessions')).toBe(0);
     // The terminal host's own health, over the local channel (embedded here: this process).
     expect(sample(text, 'tether_terminal_host_up')).toBe(1);
+    expect(sample(text, 'tether_terminal_hosts_draining')).toBe(0);
     expect(sample(text, 'tether_terminal_host_resident_memory_bytes')).toBeGreaterThan(10_000_000);
     expect(sample(text, 'tether_terminal_host_event_loop_delay_p99_seconds')).toBeGreaterThanOrEqual(0);
   });

@@ -368,6 +368,8 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
       expect(notice.endsAt).toBeGreaterThan(Date.now() + 23 * 3_600_000); // TERMINAL_HOST_DRAIN 24h
       c.type('echo "old-"alive\r');
       await c.waitForText('old-alive');
+      const metrics = await (await fetch(`${broker.base}/metrics`)).text();
+      expect(metrics).toMatch(/^tether_terminal_hosts_draining 1$/m);
 
       // A new terminal lands on the new generation.
       const d = await authed(broker.base, browser);

@@ -306,6 +306,14 @@ export default fp(
         this.set((await app.terminals.manager.stats()) ? 1 : 0);
       },
     });
+    new Gauge({
+      name: 'tether_terminal_hosts_draining',
+      help: 'Older terminal host generations still serving their terminals after an upgrade.',
+      registers: [registry],
+      collect() {
+        this.set(app.terminals.manager.hosts.filter((h) => h.drainingUntil !== null).length);
+      },
+    });
     hostGauge(
       'tether_terminal_host_start_time_seconds',
       'When the terminal host process started.',
