@@ -14,16 +14,7 @@ import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedSecret } from '../src/config.js';
 import { createTerminalHost, DRAIN_ENDED_REASON, type TerminalHost } from '../src/host.js';
-
-const USER = '11111111-2222-4333-8444-555555555555';
-
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { openShell, TEST_ENGINE, USER, waitFor } from './support.js';
 
 const skip = sshdSkipReason();
 
@@ -57,13 +48,7 @@ describe.skipIf(skip)('terminal host generations', () => {
       onDrained: () => {
         state.drained = true;
       },
-      engine: {
-        maxTerminalsPerUser: 20,
-        maxConnections: 50,
-        connectTimeoutMs: 10_000,
-        bufferBytes: 1 << 20,
-        detachedTimeoutMs: 0,
-      },
+      engine: TEST_ENGINE,
       policy: createTargetPolicy({ allowed: ['127.0.0.0/8'], denied: [] }),
     });
     await host.listen();
@@ -71,27 +56,7 @@ describe.skipIf(skip)('terminal host generations', () => {
     return { host, state };
   }
 
-  async function open(conn: HostConnection) {
-    const accept = (m: HostMessage) => {
-      if (m.t === 'ask' && m.hostKey) conn.send({ t: 'answer', rid: m.rid, qid: m.qid, accept: true });
-    };
-    conn.on('message', accept);
-    try {
-      return await conn.request<TerminalInfo>({
-        t: 'open',
-        id: crypto.randomUUID(),
-        userId: USER,
-        target: { host: sshd.host, port: sshd.port, username: sshd.username },
-        auth: { method: 'password', password: sshd.password },
-        cols: 80,
-        rows: 24,
-        title: null,
-        knownHost: null,
-      });
-    } finally {
-      conn.off('message', accept);
-    }
-  }
+  const open = async (conn: HostConnection) => (await openShell(conn, sshd)).info;
 
   /** Attaches a viewer; collects its control messages and output. */
   async function attach(conn: HostConnection, id: string) {

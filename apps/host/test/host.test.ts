@@ -6,7 +6,6 @@ import {
   encodeFrame,
   HostConnection,
   type HostMessage,
-  type HostMessageOf,
   HostUnavailableError,
   type TerminalInfo,
 } from '@tether/host-protocol';
@@ -16,8 +15,7 @@ import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedSecret } from '../src/config.js';
 import { createTerminalHost, type TerminalHost } from '../src/host.js';
-
-const USER = '11111111-2222-4333-8444-555555555555';
+import { openShell, TEST_ENGINE, USER, waitFor } from './support.js';
 
 /** One browser socket's view of a terminal, as the API would relay it. */
 class Viewer {
@@ -47,14 +45,6 @@ class Viewer {
   }
 }
 
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const skip = sshdSkipReason();
 
 describe.skipIf(skip)('terminal host', () => {
@@ -73,13 +63,7 @@ describe.skipIf(skip)('terminal host', () => {
     host = createTerminalHost({
       socketPath,
       secret,
-      engine: {
-        maxTerminalsPerUser: 20,
-        maxConnections: 50,
-        connectTimeoutMs: 10_000,
-        bufferBytes: 1 << 20,
-        detachedTimeoutMs: 0,
-      },
+      engine: TEST_ENGINE,
       policy: createTargetPolicy({ allowed: ['127.0.0.0/8'], denied: [] }),
     });
     await host.listen();
@@ -91,31 +75,7 @@ describe.skipIf(skip)('terminal host', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Opens a shell as the API would, accepting the unknown host key; returns the terminal. */
-  async function open(conn: HostConnection, id = crypto.randomUUID()) {
-    const remembered: Array<HostMessageOf<'remember'>> = [];
-    const onMessage = (m: HostMessage) => {
-      if (m.t === 'ask' && m.hostKey) conn.send({ t: 'answer', rid: m.rid, qid: m.qid, accept: true });
-      if (m.t === 'remember') remembered.push(m);
-    };
-    conn.on('message', onMessage);
-    try {
-      const info = await conn.request<TerminalInfo>({
-        t: 'open',
-        id,
-        userId: USER,
-        target: { host: sshd.host, port: sshd.port, username: sshd.username },
-        auth: { method: 'password', password: sshd.password },
-        cols: 100,
-        rows: 30,
-        title: null,
-        knownHost: null,
-      });
-      return { info, remembered };
-    } finally {
-      conn.off('message', onMessage);
-    }
-  }
+  const open = (conn: HostConnection, id?: string) => openShell(conn, sshd, id);
 
   async function attach(conn: HostConnection, id: string, resumeFrom?: number) {
     const viewer = new Viewer(conn, nextVid++);
