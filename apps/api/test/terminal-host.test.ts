@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sharedSecret } from '@tether/host/config';
@@ -135,8 +135,10 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     c.send({ type: 'hostkey_decision', accept: true });
     const { terminalId } = await c.waitForMessage('ready', 15_000);
     await c.waitForText('$ ');
-    // Numbered lines for a few seconds, spanning the API's death and restart.
-    c.type('for i in $(seq 1 300); do echo "n-$i"; sleep 0.01; done; echo "all-"done\r');
+    // Numbered lines for a few seconds, spanning the API's death and restart; the remote side
+    // keeps a copy to checksum.
+    const copy = `/tmp/tether-out-${randomBytes(6).toString('hex')}`;
+    c.type(`for i in $(seq 1 300); do echo "n-$i"; sleep 0.01; done | tee ${copy}; echo "all-"done\r`);
     await c.waitForText('n-20');
 
     first.child.kill('SIGKILL');
@@ -161,6 +163,13 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     const whole = before + r.text();
     for (let i = 1; i <= 300; i++)
       expect(whole.match(new RegExp(`^n-${i}\\r?$`, 'gm'))?.length, `n-${i}`).toBe(1);
+    // Byte-exact: what arrived (the PTY's CR LF back to LF) against the remote copy's checksum.
+    const streamed = whole
+      .slice(whole.indexOf('n-1\r\n'), whole.indexOf('all-done'))
+      .replaceAll('\r\n', '\n');
+    r.type(`md5sum < ${copy}; rm -f ${copy}\r`);
+    await r.waitForText(/[0-9a-f]{32}/);
+    expect(r.text().match(/[0-9a-f]{32}/)?.[0]).toBe(createHash('md5').update(streamed).digest('hex'));
 
     // Typing after the restart reaches the same shell.
     r.type('echo "after-"restart\r');

@@ -18,7 +18,9 @@ export default fp<{ database: Database }>(
     app.decorate('database', database);
     app.log.info({ driver: database.driver }, 'database ready');
     app.addHook('onClose', async () => {
+      const started = performance.now();
       await database.close();
+      app.log.info({ ms: Math.round(performance.now() - started) }, 'database closed');
     });
   },
   { name: 'db', dependencies: ['config'] },

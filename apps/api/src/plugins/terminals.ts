@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import { hostBuild, sharedSecret } from '@tether/host/config';
 import { CloseCode, ErrorCode, type OpenMessage, type SshAuth, type TerminalSummary } from '@tether/protocol';
 import type { ConnectInteraction } from '@tether/terminal-engine';
@@ -62,6 +63,8 @@ function createTerminalService(deps: {
     perMinute: deps.openFailuresPerMinute,
   });
   const sockets = new Map<WebSocket, (code: number, reason: string) => void>();
+  /** The TCP sockets under terminal WebSockets (told of a shutdown by a close frame). */
+  const websocketRaw = new WeakSet<Duplex>();
   let closing: { code: number; reason: string } | null = null;
 
   function summary(row: TerminalRow): TerminalSummary {
@@ -245,7 +248,8 @@ function createTerminalService(deps: {
     },
     markDetached(_terminal: RemoteTerminal) {},
 
-    trackSocket(socket: WebSocket, close: (code: number, reason: string) => void) {
+    trackSocket(socket: WebSocket, close: (code: number, reason: string) => void, raw?: Duplex) {
+      if (raw) websocketRaw.add(raw);
       // A socket that arrives while this process shuts down (a client reconnecting at once) is
       // told to come back at once, or it would hold the shutdown open.
       if (closing) {
@@ -255,6 +259,11 @@ function createTerminalService(deps: {
       }
       sockets.set(socket, close);
       socket.once('close', () => sockets.delete(socket));
+    },
+
+    /** Whether `raw` carries a terminal WebSocket (rather than a refused or unfinished upgrade). */
+    isTerminalSocket(raw: Duplex): boolean {
+      return websocketRaw.has(raw);
     },
 
     closeAllSockets(code: number, reason: string) {
@@ -434,15 +443,28 @@ export default fp(
     // Every upgrade's socket, to end them at shutdown: an upgrade that arrives while this process
     // closes gets a 503 on a socket the HTTP server no longer tracks, and a client that keeps it
     // open (a reconnect loop) would otherwise hold the shutdown until its grace period ran out.
-    const upgrades = new Set<import('node:stream').Duplex>();
+    const upgrades = new Set<Duplex>();
+    let shuttingDown = false;
     app.server.on('upgrade', (_req, socket) => {
+      if (shuttingDown) {
+        // Answered 503 right away (Fastify refuses requests while closing); once that is written
+        // the socket is of no use, and a client that keeps it would hold this process's exit (a
+        // reconnecting browser does exactly that: it retries the moment it hears 1012).
+        setTimeout(() => socket.destroy(), 100).unref();
+        return;
+      }
       upgrades.add(socket);
       socket.once('close', () => upgrades.delete(socket));
     });
 
     app.addHook('preClose', async () => {
+      shuttingDown = true;
       sessionSockets.dispose();
       service.closeAllSockets(CloseCode.SERVER_RESTARTING, 'server restarting');
+      // An upgrade that never became a terminal socket was refused (503: it arrived as the close
+      // began); terminal sockets get a second for their close handshake.
+      for (const socket of upgrades)
+        if (!service.isTerminalSocket(socket)) setTimeout(() => socket.destroy(), 100).unref();
       setTimeout(() => {
         for (const socket of upgrades) socket.destroy();
       }, 1_000).unref();

@@ -652,7 +652,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         }
       });
       socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
-      terminals.trackSocket(socket as WebSocket, (code, reason) => close(code, reason));
+      terminals.trackSocket(socket as WebSocket, (code, reason) => close(code, reason), request.raw.socket);
     },
   );
 }
