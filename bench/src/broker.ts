@@ -99,6 +99,9 @@ export async function startBroker(options: {
     LOGIN_MAX_FAILURES: '1000',
     MAX_TERMINALS_PER_USER: '20000',
     MAX_CONNECTIONS: '20000',
+    // 5,000 sockets of one user from one address (many terminals).
+    WS_MAX_SOCKETS_PER_USER: '20000',
+    WS_MAX_SOCKETS_PER_IP: '20000',
     TERMINAL_HOST: 'external',
     ...options.env,
   };

@@ -61,6 +61,18 @@ describe('ByteRing', () => {
     expect(ring.allocated).toBeLessThanOrEqual(4096);
   });
 
+  it('holds at most about a quarter more than it was given while it grows (not up to twice)', () => {
+    const ring = new ByteRing(1 << 20);
+    let held = 0;
+    for (const size of [32 * 1024, 32 * 1024, 2, 5_000, 100_000]) {
+      ring.append(Buffer.alloc(size, 0x61));
+      held += size;
+      expect(ring.allocated).toBeGreaterThanOrEqual(held);
+      expect(ring.allocated).toBeLessThanOrEqual(held * 1.25 + 4096);
+    }
+    expect(ring.slice(ring.start)?.length).toBe(held);
+  });
+
   it('rejects ranges in the future', () => {
     const ring = new ByteRing(8);
     ring.append(bytes(0, 4));

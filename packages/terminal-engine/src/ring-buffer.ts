@@ -52,7 +52,10 @@ export class ByteRing {
     }
     const needed = this.length + n;
     if (needed > this.buf.length && this.buf.length < this.capacity) {
-      this.ensureSize(Math.min(this.capacity, Math.max(needed, this.buf.length * 2, 4096)));
+      // By a quarter (in 4 KiB steps), not by doubling: a terminal that printed a little more
+      // than a power of two holds at most ~25 % spare, and growth stops at capacity anyway.
+      const grown = Math.ceil((this.buf.length * 1.25) / 4096) * 4096;
+      this.ensureSize(Math.min(this.capacity, Math.max(needed, grown, 4096)));
     }
     const size = this.buf.length;
     const tail = (this.head + this.length) % size;

@@ -417,11 +417,17 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshConnect
   });
 }
 
-/** Bytes read from the SSH server at most at once. */
+/** Bytes read from an SSH server at most at once. */
 const SSH_READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * One read buffer for every SSH socket of the process: a read is copied out of it in the same
+ * callback that receives it, before any other socket's read can land, so sockets need not each
+ * hold one (64 KiB × 5,000 terminals would be 312 MiB).
+ */
+const sharedReadBuffer = Buffer.allocUnsafe(SSH_READ_BUFFER_BYTES);
 
 /**
- * A TCP socket that reads into one reused buffer and hands ssh2 each read as a fresh copy of just
+ * A TCP socket that reads into the shared buffer and hands ssh2 each read as a fresh copy of just
  * the bytes read. ssh2 decrypts in place and emits channel data as views of what it was given,
  * which the engine and ssh2's own paused streams keep, so each read must own its bytes; but a
  * buffer Node allocates per read natively is not counted in V8's young generation, so under bulk
@@ -429,7 +435,7 @@ const SSH_READ_BUFFER_BYTES = 64 * 1024;
  * made here is young, and a scavenge frees it.
  */
 function readingIntoOneBuffer(): Socket {
-  const buffer = Buffer.allocUnsafe(SSH_READ_BUFFER_BYTES);
+  const buffer = sharedReadBuffer;
   // `onread` is a constructor option at run time (net.connect passes it through); @types/node
   // lists it only for connect().
   const sock: Socket = new Socket({
