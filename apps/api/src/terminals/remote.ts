@@ -241,7 +241,9 @@ export class RemoteTerminalManager {
         id: c.welcome.hostId,
         pid: c.welcome.pid,
         version: c.welcome.version,
-        drainingUntil: c === this.current ? null : (c.welcome.drainingUntil ?? null),
+        // Set from the host's welcome or its `draining` message: still true while this API has
+        // not yet switched to the newer generation for new terminals.
+        drainingUntil: c.welcome.drainingUntil ?? null,
       }))
       .sort(
         (a, b) =>
