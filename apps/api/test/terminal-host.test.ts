@@ -109,6 +109,16 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
   beforeAll(async () => {
     sshd = await startSshd();
   });
+
+  /** The previous test's API if it still runs (one per DATA_DIR), else a new one; signed in. */
+  async function signedIn() {
+    const running = started.at(-1);
+    const broker = running?.child.exitCode === null ? running : await startBroker(env);
+    if (!started.includes(broker)) started.push(broker);
+    const browser = new HttpBrowser(`${broker.base}/`);
+    expect((await browser.login()).status).toBe(200);
+    return { broker, browser, c: await authed(broker.base, browser) };
+  }
   afterAll(async () => {
     stopBrokers(started);
     try {
@@ -310,12 +320,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
   }, 180_000);
 
   it('a terminal host that dies ends its terminals with the reason, and a new one serves new terminals', async () => {
-    const running = started.at(-1);
-    const broker = running?.child.exitCode === null ? running : await startBroker(env);
-    if (!started.includes(broker)) started.push(broker);
-    const browser = new HttpBrowser(`${broker.base}/`);
-    expect((await browser.login()).status).toBe(200);
-    const c = await authed(broker.base, browser);
+    const { broker, browser, c } = await signedIn();
     c.send(openMessage(sshd));
     const { terminalId } = await c.waitForMessage('ready', 15_000);
     await c.waitForText('$ ');
@@ -351,12 +356,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
   }, 180_000);
 
   it('two host generations at once: the old one serves its terminals, new ones land on the new one, the old exits when its last ends', async () => {
-    const running = started.at(-1);
-    const broker = running?.child.exitCode === null ? running : await startBroker(env);
-    if (!started.includes(broker)) started.push(broker);
-    const browser = new HttpBrowser(`${broker.base}/`);
-    expect((await browser.login()).status).toBe(200);
-    const c = await authed(broker.base, browser);
+    const { broker, browser, c } = await signedIn();
     const oldTerminal = await openShell(c, sshd);
     await c.waitForText('$ ');
     const socket = `${dataDir}/terminal-host.sock`;
