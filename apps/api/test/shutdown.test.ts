@@ -27,10 +27,7 @@ describe.skipIf(skip)('graceful shutdown of the real server process', () => {
     started.push(broker);
     const b = new HttpBrowser(`${broker.base}/`);
     expect((await b.login()).status).toBe(200);
-    const c = new TestTerminalClient(broker.base, b);
-    await c.opened;
-    c.send({ type: 'auth', token: b.token! });
-    await c.waitForMessage('authenticated');
+    const c = await TestTerminalClient.authed(broker.base, b);
     c.send({
       type: 'open',
       target: { host: sshd.host, port: sshd.port, username: sshd.username },
@@ -69,10 +66,7 @@ describe.skipIf(skip)('graceful shutdown of the real server process', () => {
     started.push(broker);
     const b = new HttpBrowser(`${broker.base}/`);
     expect((await b.login()).status).toBe(200);
-    const c = new TestTerminalClient(broker.base, b);
-    await c.opened;
-    c.send({ type: 'auth', token: b.token! });
-    await c.waitForMessage('authenticated');
+    const c = await TestTerminalClient.authed(broker.base, b);
     // Frozen (or gone without a FIN): it will never read the close frame nor send its own.
     c.stopReading();
     const signalledAt = Date.now();
@@ -90,13 +84,7 @@ describe.skipIf(skip)('graceful shutdown of the real server process', () => {
     const b = new HttpBrowser(`${broker.base}/`);
     expect((await b.login()).status).toBe(200);
     const clients = await Promise.all(
-      Array.from({ length: 3 }, async () => {
-        const c = new TestTerminalClient(broker.base, b);
-        await c.opened;
-        c.send({ type: 'auth', token: b.token! });
-        await c.waitForMessage('authenticated');
-        return c;
-      }),
+      Array.from({ length: 3 }, () => TestTerminalClient.authed(broker.base, b)),
     );
     let exited = false;
     void broker.exit.then(() => {

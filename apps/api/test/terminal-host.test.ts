@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sharedSecret } from '@tether/host/config';
 import { generationOf, generationSocketPath, HostConnection, type TerminalInfo } from '@tether/host-protocol';
@@ -50,15 +50,6 @@ function sameBrowser(broker: BrokerProcess, browser: HttpBrowser): HttpBrowser {
   return same;
 }
 
-/** A terminal socket, authenticated with the browser's token and cookie. */
-async function authed(base: string, browser: HttpBrowser): Promise<TestTerminalClient> {
-  const c = new TestTerminalClient(base, browser);
-  await c.opened;
-  c.send({ type: 'auth', token: browser.token! });
-  await c.waitForMessage('authenticated');
-  return c;
-}
-
 /** What the host answering at `socketPath` holds. */
 async function heldAt(
   socketPath: string,
@@ -104,7 +95,12 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
   const started: BrokerProcess[] = [];
   const dataDir = `/tmp/tether-hosted-${randomBytes(6).toString('hex')}`;
   const jwtSecret = randomBytes(32).toString('hex');
-  const env = { TERMINAL_HOST: 'spawn', DATA_DIR: dataDir, JWT_SECRET: jwtSecret };
+  const env = {
+    TERMINAL_HOST: 'spawn',
+    DATA_DIR: dataDir,
+    JWT_SECRET: jwtSecret,
+    TERMINAL_HOST_MEMORY: '512',
+  };
 
   beforeAll(async () => {
     sshd = await startSshd();
@@ -117,7 +113,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     if (!started.includes(broker)) started.push(broker);
     const browser = new HttpBrowser(`${broker.base}/`);
     expect((await browser.login()).status).toBe(200);
-    return { broker, browser, c: await authed(broker.base, browser) };
+    return { broker, browser, c: await TestTerminalClient.authed(broker.base, browser) };
   }
   afterAll(async () => {
     stopBrokers(started);
@@ -136,10 +132,13 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     expect(existsSync(`${dataDir}/terminal-host.sock`)).toBe(true);
     const pid = await hostPid(dataDir);
     expect(pid).not.toBe(first.child.pid);
+    // Started as the API itself runs, with the heap limit TERMINAL_HOST_MEMORY asks for.
+    const flags = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(flags).toEqual(expect.arrayContaining(['--no-memory-reducer', '--max-old-space-size=512']));
 
     const browser = new HttpBrowser(`${first.base}/`);
     expect((await browser.login()).status).toBe(200);
-    const c = await authed(first.base, browser);
+    const c = await TestTerminalClient.authed(first.base, browser);
     c.send(openMessage(sshd));
     await c.waitForMessage('hostkey_prompt', 15_000);
     c.send({ type: 'hostkey_decision', accept: true });
@@ -165,7 +164,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
 
     // The same token and cookie: signing in again is not needed.
     const same = sameBrowser(second, browser);
-    const r = await authed(second.base, same);
+    const r = await TestTerminalClient.authed(second.base, same);
     r.send({ type: 'attach', terminalId, resumeFrom: seen });
     const ready = await r.waitForMessage('ready', 10_000);
     expect(ready).toMatchObject({ offset: seen, replay: true });
@@ -202,7 +201,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     const browser = new HttpBrowser(`${first.base}/`);
     expect((await browser.login()).status).toBe(200);
     const stream = `tab-${randomBytes(8).toString('hex')}`;
-    const c = await authed(first.base, browser);
+    const c = await TestTerminalClient.authed(first.base, browser);
     c.send(openMessage(sshd, { input: { stream } }));
     const opened = await c.waitForMessage('ready', 15_000);
     expect(opened.input).toEqual({ stream, applied: 0 });
@@ -233,7 +232,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     const second = await startBroker(env);
     started.push(second);
     const same = sameBrowser(second, browser);
-    const r = await authed(second.base, same);
+    const r = await TestTerminalClient.authed(second.base, same);
     r.send({ type: 'attach', terminalId, resumeFrom: c.nextOffset!, input: { stream } });
     const ready = await r.waitForMessage('ready', 10_000);
     const applied = ready.input!.applied;
@@ -268,7 +267,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     const terms: Array<{ id: string; text: string; offset: number }> = [];
     let clients: TestTerminalClient[] = [];
     for (let k = 0; k < 20; k++) {
-      const c = await authed(broker.base, browser);
+      const c = await TestTerminalClient.authed(broker.base, browser);
       c.send(openMessage(sshd));
       const { terminalId } = await c.waitForMessage('ready', 15_000);
       await c.waitForText('$ ');
@@ -297,7 +296,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
       const same = sameBrowser(broker, browser);
       clients = [];
       for (const t of terms) {
-        const c = await authed(broker.base, same);
+        const c = await TestTerminalClient.authed(broker.base, same);
         c.send({ type: 'attach', terminalId: t.id, resumeFrom: t.offset });
         await c.waitForMessage('ready', 10_000);
         expect(c.of('ready')[0]).toMatchObject({ offset: t.offset, replay: true });
@@ -341,13 +340,13 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(row).toMatchObject({ status: 'lost', endReason: expect.stringMatching(/terminal host stopped/) });
-    const again = await authed(broker.base, browser);
+    const again = await TestTerminalClient.authed(broker.base, browser);
     again.send({ type: 'attach', terminalId });
     const err = await again.waitForMessage('error', 10_000);
     expect(err.message).toMatch(/terminal host stopped/);
     expect((await again.waitForClose()).code).toBe(CloseCode.TERMINAL_ENDED);
 
-    const fresh = await authed(broker.base, browser);
+    const fresh = await TestTerminalClient.authed(broker.base, browser);
     fresh.send(openMessage(sshd));
     await fresh.waitForMessage('ready', 15_000);
     expect(await hostPid(dataDir)).not.toBe(pid);
@@ -381,7 +380,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
       expect(metrics).toMatch(/^tether_terminal_hosts_draining 1$/m);
 
       // A new terminal lands on the new generation.
-      const d = await authed(broker.base, browser);
+      const d = await TestTerminalClient.authed(broker.base, browser);
       const newTerminal = await openShell(d, sshd);
       expect(await heldAt(socket, dataDir)).toMatchObject({ pid: next.pid, ids: [newTerminal] });
       const oldSocket = generationSocketPath(socket, generationOf(old.hostId));
@@ -395,13 +394,13 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
       const restarted = await startBroker(env);
       started.push(restarted);
       const same = sameBrowser(restarted, browser);
-      const c2 = await authed(restarted.base, same);
+      const c2 = await TestTerminalClient.authed(restarted.base, same);
       c2.send({ type: 'attach', terminalId: oldTerminal });
       await c2.waitForMessage('ready', 10_000);
       expect(await c2.waitForMessage('notice', 10_000)).toMatchObject({ code: 'HOST_DRAINING' });
       c2.type('echo "old-"again\r');
       await c2.waitForText('old-again');
-      const d2 = await authed(restarted.base, same);
+      const d2 = await TestTerminalClient.authed(restarted.base, same);
       d2.send({ type: 'attach', terminalId: newTerminal });
       await d2.waitForMessage('ready', 10_000);
 

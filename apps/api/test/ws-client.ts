@@ -66,7 +66,7 @@ export class TestTerminalClient {
 
   static async connect(
     baseUrl: string,
-    browser: Browser,
+    browser: Pick<Browser, 'cookies'>,
     headers?: Record<string, string>,
   ): Promise<TestTerminalClient> {
     const c = new TestTerminalClient(baseUrl, browser, headers);
@@ -74,8 +74,11 @@ export class TestTerminalClient {
     return c;
   }
 
-  /** Connects and authenticates with the browser's token. */
-  static async authed(baseUrl: string, browser: Browser): Promise<TestTerminalClient> {
+  /** Connects and authenticates with the browser's token (an in-process or an HTTP browser). */
+  static async authed(
+    baseUrl: string,
+    browser: Pick<Browser, 'cookies' | 'token'>,
+  ): Promise<TestTerminalClient> {
     const c = await TestTerminalClient.connect(baseUrl, browser);
     c.send({ type: 'auth', token: browser.token! });
     await c.waitForMessage('authenticated');

@@ -50,50 +50,44 @@ export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
     }
   };
 
-  const oneProcess = await ctx.startBroker({ TERMINAL_HOST: 'embedded' });
-  const oneProcessUser = await benchUser(oneProcess);
-  const runOneProcess = async () => {
-    const term = await BenchTerminal.connect(oneProcess.url, oneProcessUser);
+  /** One stream through a broker: throughput, and its CPU per MB by process. */
+  const runThrough = async (
+    target: Broker,
+    user: Login,
+    out: { speeds: number[]; cpu: number[]; api?: number[]; host?: number[] },
+  ) => {
+    const term = await BenchTerminal.connect(target.url, user);
     try {
       await term.openShell(ctx.sshd);
       const before = term.received;
-      const cpu0 = oneProcess.cpuMs();
+      const cpu0 = target.cpuMsByProcess();
       const t0 = performance.now();
       const done = term.waitForOutput(MARKER, timeoutMs);
       term.type(command);
       const t1 = await done;
       const n = term.received - before;
-      single.push(n / 1e6 / ((t1 - t0) / 1000));
-      singleCpuPerMB.push((oneProcess.cpuMs() - cpu0) / (n / 1e6));
-      term.send({ type: 'terminate' });
-    } finally {
-      await term.close();
-    }
-  };
-
-  const runBroker = async () => {
-    const term = await BenchTerminal.connect(ctx.broker.url, ctx.user);
-    try {
-      await term.openShell(ctx.sshd);
-      const before = term.received;
-      const cpu0 = ctx.broker.cpuMsByProcess();
-      const t0 = performance.now();
-      const done = term.waitForOutput(MARKER, timeoutMs);
-      term.type(command);
-      const t1 = await done;
-      const n = term.received - before;
-      broker.push(n / 1e6 / ((t1 - t0) / 1000));
-      const cpu1 = ctx.broker.cpuMsByProcess();
+      const cpu1 = target.cpuMsByProcess();
       const mb = n / 1e6;
-      apiCpuPerMB.push((cpu1.api - cpu0.api) / mb);
-      hostCpuPerMB.push((cpu1.host - cpu0.host) / mb);
-      brokerCpuPerMB.push((cpu1.api - cpu0.api + cpu1.host - cpu0.host) / mb);
+      out.speeds.push(mb / ((t1 - t0) / 1000));
+      out.api?.push((cpu1.api - cpu0.api) / mb);
+      out.host?.push((cpu1.host - cpu0.host) / mb);
+      out.cpu.push((cpu1.api - cpu0.api + cpu1.host - cpu0.host) / mb);
       bytes.push(n);
       term.send({ type: 'terminate' });
     } finally {
       await term.close();
     }
   };
+  const oneProcess = await ctx.startBroker({ TERMINAL_HOST: 'embedded' });
+  const oneProcessUser = await benchUser(oneProcess);
+  const runOneProcess = () => runThrough(oneProcess, oneProcessUser, { speeds: single, cpu: singleCpuPerMB });
+  const runBroker = () =>
+    runThrough(ctx.broker, ctx.user, {
+      speeds: broker,
+      cpu: brokerCpuPerMB,
+      api: apiCpuPerMB,
+      host: hostCpuPerMB,
+    });
 
   try {
     for (let r = 0; r < rounds; r++) {

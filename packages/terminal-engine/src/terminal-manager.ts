@@ -227,14 +227,7 @@ export class TerminalManager {
 
   /** Ends every terminal of a user (account disabled, admin action). */
   terminateAllForUser(userId: string, reason: string): number {
-    let n = 0;
-    for (const t of this.terminals.values()) {
-      if (t.userId === userId && !t.ended) {
-        t.terminate(reason);
-        n++;
-      }
-    }
-    return n;
+    return terminateUserTerminals(this.terminals.values(), userId, reason);
   }
 
   /**
@@ -322,4 +315,23 @@ export function createTerminalManager(
   deps: TerminalManagerDeps,
 ): TerminalManager {
   return new TerminalManager(config, deps);
+}
+
+/**
+ * Ends every running terminal of `userId` among `terminals`; returns how many. Shared by the
+ * engine's manager and the API's view of the terminal host (the same rule on either side).
+ */
+export function terminateUserTerminals(
+  terminals: Iterable<{ userId: string; ended: boolean; terminate(reason: string): void }>,
+  userId: string,
+  reason: string,
+): number {
+  let n = 0;
+  for (const t of terminals) {
+    if (t.userId === userId && !t.ended) {
+      t.terminate(reason);
+      n++;
+    }
+  }
+  return n;
 }

@@ -21,6 +21,7 @@ import {
   type TerminalLogger,
   type TerminalStatus,
   type TerminalViewer,
+  terminateUserTerminals,
   validateSize,
 } from '@tether/terminal-engine';
 
@@ -425,21 +426,9 @@ export class RemoteTerminalManager {
     return [...this.terminals.values()];
   }
 
-  runningCount(): number {
-    let n = 0;
-    for (const t of this.terminals.values()) if (!t.ended) n++;
-    return n;
-  }
-
+  /** Ends every terminal of a user (account disabled), on whichever host holds it. */
   terminateAllForUser(userId: string, reason: string): number {
-    let n = 0;
-    for (const t of this.terminals.values()) {
-      if (t.userId === userId && !t.ended) {
-        t.terminate(reason);
-        n++;
-      }
-    }
-    return n;
+    return terminateUserTerminals(this.terminals.values(), userId, reason);
   }
 
   /** This API is going away: its viewers are told to reconnect; the terminals stay with the hosts. */
