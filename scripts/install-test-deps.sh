@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # System packages the test suite drives for real: PostgreSQL 15, OpenSSH sshd, Chromium (for
-# Playwright) and nginx (the reverse-proxy test). Installed from Debian's archive when missing.
+# Playwright), nginx (the reverse-proxy test) and vttest (the snapshot conformance test).
+# Installed from Debian's archive when missing.
 source "$(dirname "$0")/lib.sh"
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+[ -x /usr/bin/vttest ] || need+=(vttest)
 if [ ${#need[@]} -eq 0 ]; then
   log "system test dependencies present"
   exit 0

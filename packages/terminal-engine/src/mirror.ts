@@ -1,13 +1,13 @@
 import { isAscii } from 'node:buffer';
-import xtermSerialize from '@xterm/addon-serialize';
+import xtermUnicode11 from '@xterm/addon-unicode11';
 import xtermHeadless from '@xterm/headless';
 import type { ByteRing } from './ring-buffer.js';
+import { serializeTerminal } from './serialize.js';
+import { coreOf, type HeadlessTerminal } from './xterm-internals.js';
 
 // Both packages are CommonJS bundles: named ESM imports are not reliably detected.
 const { Terminal } = xtermHeadless;
-const { SerializeAddon } = xtermSerialize;
-type HeadlessTerminal = InstanceType<typeof Terminal>;
-type Serializer = InstanceType<typeof SerializeAddon>;
+const { Unicode11Addon } = xtermUnicode11;
 
 /**
  * A serialized screen. Written into a freshly created (or `reset()`) xterm of `cols`×`rows`, it
@@ -237,7 +237,6 @@ export class TerminalMirror {
   private readonly skipPlainText: boolean;
 
   private term: HeadlessTerminal | null = null;
-  private serializer: Serializer | null = null;
   /** Serialized state at `fedOffset` while hibernating (UTF-8: flat and compact). */
   private hibernated: { data: Buffer; cols: number; rows: number } | null = null;
   /** Size of the mirror as of `fedOffset` (resizes past it are in `pendingResizes`). */
@@ -327,15 +326,34 @@ export class TerminalMirror {
       if ('run' in item) {
         // '' drains anything xterm still holds (a restored hibernation), so the action sees
         // every byte before it parsed.
-        writeSync('');
+        this.parse(writeSync, '');
         item.run();
       } else {
-        writeSync(item.bytes);
+        this.parse(writeSync, item.bytes);
         item.done?.();
       }
     } while (this.work.length > 0 && !this.disposed && performance.now() - started < STEP_BUDGET_MS);
     done();
   }
+
+  /**
+   * Bytes from the terminal's program reach xterm's parser here. An exception from it (an xterm
+   * bug: 6.0.0 threw on ED 1 in the bottom right corner until patched) must not take the
+   * process and every other terminal with it: it is counted, and parsing goes on with the next
+   * chunk (this one's rest is lost to the mirror, which may then differ from the browser's).
+   */
+  private parse(writeSync: (data: string | Uint8Array) => void, data: string | Uint8Array): void {
+    try {
+      writeSync(data);
+    } catch (err) {
+      this.parseErrors++;
+      this.lastParseError = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** Exceptions xterm's parser threw on this terminal's output (see `parse`). */
+  parseErrors = 0;
+  lastParseError: string | null = null;
 
   /** Stream offset up to which bytes have been handed to the parser (or skipped, or held back). */
   get fedOffset(): number {
@@ -422,7 +440,13 @@ export class TerminalMirror {
         run: () => {
           this.waitingSnapshots--;
           try {
-            resolve({ data: this.serialize(term), offset, cols: term.cols, rows: term.rows });
+            const tail = this.incompleteTail(term, offset);
+            resolve({
+              data: this.serialize(term) + tail.text,
+              offset: offset - tail.utf8Bytes,
+              cols: term.cols,
+              rows: term.rows,
+            });
           } catch (err) {
             reject(err);
           }
@@ -439,7 +463,6 @@ export class TerminalMirror {
     this.hibernateTimer = null;
     this.term?.dispose();
     this.term = null;
-    this.serializer = null;
     this.hibernated = null;
     this.deferred = null;
     this.pendingResizes = [];
@@ -579,20 +602,45 @@ export class TerminalMirror {
       allowProposedApi: true,
       logLevel: 'off',
     });
-    const serializer = new SerializeAddon();
-    // The addon's typings reference @xterm/xterm's Terminal; the headless one is compatible.
-    term.loadAddon(serializer as unknown as Parameters<HeadlessTerminal['loadAddon']>[0]);
+    // The browser's xterm measures characters with Unicode 11 (apps/web terminal-view): so
+    // does the mirror, or wide characters (emoji) would be laid out differently.
+    term.loadAddon(new Unicode11Addon());
+    term.unicode.activeVersion = '11';
     if (restored) term.write(restored.data);
     this.hibernated = null;
     this.term = term;
-    this.serializer = serializer;
     return term;
   }
 
   private serialize(term: HeadlessTerminal): string {
-    const serializer = this.serializer;
-    if (!serializer) throw new Error('mirror not materialized');
-    return serializer.serialize({ scrollback: this.scrollback }) + serializeExtraModes(term);
+    return serializeTerminal(term, this.scrollback);
+  }
+
+  /**
+   * The escape sequence (or control string) and UTF-8 character xterm has begun but not
+   * finished parsing at `offset`. The serialized state does not show them (a sequence acts on
+   * its final byte), so the snapshot carries the sequence begun so far after the state, as
+   * text, and the client's parser ends up where the mirror's is; C0 controls inside an escape
+   * sequence are left out, having been executed already. A partial UTF-8 character cannot be
+   * carried in a string: the snapshot's offset moves back before it and the client receives
+   * its bytes again in the stream. If the sequence's start has left the ring, nothing is
+   * carried (the client misreads the rest of that one sequence).
+   */
+  private incompleteTail(term: HeadlessTerminal, offset: number): { text: string; utf8Bytes: number } {
+    const input = coreOf(term)?._inputHandler;
+    const interim = input?._utf8Decoder?.interim;
+    let utf8Bytes = 0;
+    while (interim && utf8Bytes < interim.length && interim[utf8Bytes] !== 0) utf8Bytes++;
+    const state = input?._parser?.currentState ?? 0;
+    if (state === 0) return { text: '', utf8Bytes };
+    const from = Math.max(this.ring.start, offset - MAX_SEQUENCE_LOOKBACK);
+    const bytes = this.ring.slice(from)?.subarray(0, offset - utf8Bytes - from);
+    const at = bytes ? lastSequenceStart(bytes) : -1;
+    if (!bytes || at === -1) return { text: '', utf8Bytes };
+    let text = bytes.subarray(at).toString('utf8');
+    // ESC and CSI states (1–6) execute C0 controls as they come; strings (7+) keep or ignore them.
+    if (state <= CSI_IGNORE_STATE) text = text[0] + dropC0(text.slice(1));
+    return { text, utf8Bytes };
   }
 
   private armHibernation(): void {
@@ -608,7 +656,8 @@ export class TerminalMirror {
     this.hibernateTimer = null;
     const term = this.term;
     if (!term || this.disposed) return;
-    if (this.queued > 0 || this.work.length > 0) {
+    if (this.queued > 0 || this.work.length > 0 || !atRest(term, false)) {
+      // Not in the middle of a sequence either: the state must stand for exactly `fedOffset`.
       this.armHibernation();
       return;
     }
@@ -620,7 +669,6 @@ export class TerminalMirror {
     this.hibernated = { data, cols: term.cols, rows: term.rows };
     term.dispose();
     this.term = null;
-    this.serializer = null;
   }
 }
 
@@ -628,27 +676,12 @@ export function createTerminalMirror(options: TerminalMirrorOptions): TerminalMi
   return new TerminalMirror(options);
 }
 
-interface XtermInternals {
-  _core?: {
-    writeSync?: (data: string | Uint8Array) => void;
-    coreService?: { isCursorHidden?: boolean; modes?: { insertMode?: boolean } };
-    coreMouseService?: { activeEncoding?: string };
-    buffer?: { scrollTop?: number; scrollBottom?: number };
-    buffers?: { active?: unknown; normal?: unknown };
-    _writeBuffer?: { _pendingData?: number; _writeBuffer?: unknown[] };
-    _inputHandler?: {
-      _parser?: { currentState?: number };
-      _utf8Decoder?: { interim?: Uint8Array };
-    };
-  };
-}
-
 /**
  * xterm's synchronous write (`_core.writeSync`): parses now, in order after anything queued by
  * `write`. Internal, so read defensively: without it the scheduler falls back to `write`.
  */
 function syncWriter(term: HeadlessTerminal): ((data: string | Uint8Array) => void) | null {
-  const core = (term as unknown as XtermInternals)._core;
+  const core = coreOf(term);
   return typeof core?.writeSync === 'function' ? (data) => core.writeSync!(data) : null;
 }
 
@@ -681,16 +714,18 @@ function plainPrefixLength(bytes: Buffer): number {
  * no partial UTF-8 character, and it shows the normal screen with full-screen margins and
  * insert mode off. False when unsure (any internal missing or of another shape).
  */
-function atRest(term: HeadlessTerminal): boolean {
-  const core = (term as unknown as XtermInternals)._core;
+function atRest(term: HeadlessTerminal, plainScreen = true): boolean {
+  const core = coreOf(term);
   const input = core?._inputHandler;
   const interim = input?._utf8Decoder?.interim;
-  return (
+  const parserAtRest =
     core?._writeBuffer?._pendingData === 0 &&
     core._writeBuffer._writeBuffer?.length === 0 &&
     input?._parser?.currentState === 0 &&
     interim instanceof Uint8Array &&
-    interim[0] === 0 &&
+    interim[0] === 0;
+  if (!parserAtRest || !plainScreen) return parserAtRest;
+  return (
     core.buffers?.active !== undefined &&
     core.buffers.active === core.buffers.normal &&
     core.buffer?.scrollTop === 0 &&
@@ -699,23 +734,33 @@ function atRest(term: HeadlessTerminal): boolean {
   );
 }
 
-/**
- * State the serialize addon does not emit but full-screen programs rely on: hidden cursor, SGR
- * mouse encoding and the scroll region. Read from xterm internals, each guarded, so an xterm
- * upgrade degrades to the addon's output instead of failing.
- */
-function serializeExtraModes(term: HeadlessTerminal): string {
-  const core = (term as unknown as XtermInternals)._core;
+/** `text` without the C0 controls an escape sequence executes as they come (ESC, CAN, SUB stay). */
+function dropC0(text: string): string {
   let out = '';
-  const top = core?.buffer?.scrollTop;
-  const bottom = core?.buffer?.scrollBottom;
-  if (typeof top === 'number' && typeof bottom === 'number' && (top !== 0 || bottom !== term.rows - 1)) {
-    // DECSTBM homes the cursor: save and restore it around the margin change.
-    out += `\x1b7\x1b[${top + 1};${bottom + 1}r\x1b8`;
+  for (const ch of text) {
+    const code = ch.charCodeAt(0);
+    if (code >= 0x20 || code === 0x18 || code === 0x1a || code === 0x1b) out += ch;
   }
-  const encoding = core?.coreMouseService?.activeEncoding;
-  if (encoding === 'SGR') out += '\x1b[?1006h';
-  else if (encoding === 'SGR_PIXELS') out += '\x1b[?1016h';
-  if (core?.coreService?.isCursorHidden === true) out += '\x1b[?25l';
   return out;
+}
+
+/** xterm's parser states up to CSI_IGNORE are escape and control sequences; after it, strings. */
+const CSI_IGNORE_STATE = 6;
+/** Most bytes searched back for the start of an unfinished sequence at a snapshot's offset. */
+const MAX_SEQUENCE_LOOKBACK = 64 * 1024;
+
+/**
+ * Index of the last byte that starts an escape sequence or control string in `bytes`: ESC, or
+ * a C1 introducer (DCS, SOS, CSI, OSC, PM, APC) in its UTF-8 form; -1 if none.
+ */
+function lastSequenceStart(bytes: Uint8Array): number {
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    const b = bytes[i];
+    if (b === 0x1b) return i;
+    if (b === 0xc2 && i + 1 < bytes.length) {
+      const c1 = bytes[i + 1];
+      if (c1 === 0x90 || c1 === 0x98 || c1 === 0x9b || c1 === 0x9d || c1 === 0x9e || c1 === 0x9f) return i;
+    }
+  }
+  return -1;
 }

@@ -1,10 +1,15 @@
+import xtermUnicode11 from '@xterm/addon-unicode11';
 import xtermHeadless from '@xterm/headless';
 
 const { Terminal } = xtermHeadless;
 export type HeadlessTerminal = InstanceType<typeof Terminal>;
 
+/** An xterm as the browser's is set up (Unicode 11 widths), without the screen. */
 export function createHeadless(cols: number, rows: number, scrollback = 1000): HeadlessTerminal {
-  return new Terminal({ cols, rows, scrollback, allowProposedApi: true, logLevel: 'off' });
+  const term = new Terminal({ cols, rows, scrollback, allowProposedApi: true, logLevel: 'off' });
+  term.loadAddon(new xtermUnicode11.Unicode11Addon());
+  term.unicode.activeVersion = '11';
+  return term;
 }
 
 export function writeAsync(term: HeadlessTerminal, data: string | Uint8Array): Promise<void> {
