@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only=bulk,echo,reattach,logins,many] [--database=pglite|postgres]
+ * `pnpm bench [--quick] [--only=bulk,echo,reattach,snapshot,logins,many] [--database=pglite|postgres]
  *   [--no-build] [--profile]`
  *
  * Runs the built broker (`node apps/api/dist/server.js`, NODE_ENV=production) against a real
@@ -29,11 +29,13 @@ import { loginsFigure } from './figures/logins.ts';
 import { manyFigure } from './figures/many.ts';
 import { reattachFigure } from './figures/reattach.ts';
 import { restartFigure } from './figures/restart.ts';
+import { snapshotFigure } from './figures/snapshot.ts';
 
 const FIGURES = {
   bulk: bulkFigure,
   echo: echoFigure,
   reattach: reattachFigure,
+  snapshot: snapshotFigure,
   restart: restartFigure,
   logins: loginsFigure,
   many: manyFigure,

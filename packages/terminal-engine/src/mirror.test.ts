@@ -7,6 +7,7 @@ import {
   screenOf,
   writeAsync,
 } from '../test/screen.js';
+import { mulberry32 } from '../test/random-terminal-stream.js';
 import { captureState, diffStates } from '../test/terminal-state.js';
 import { MirrorScheduler, TerminalMirror } from './mirror.js';
 import { ByteRing } from './ring-buffer.js';
@@ -332,16 +333,6 @@ function randomStream(seed: number): Array<{ bytes: Buffer; settleAfter: boolean
 
 /** Lets xterm parse what it was given (it parses in timer-driven slices). */
 const settle = () => new Promise((r) => setTimeout(r, 5));
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('MirrorScheduler', () => {
   const FLOOD = Buffer.from('\x1b[1;31mred\x1b[0m \x1b[32mgreen\x1b[0m\x1b[K\r\n'.repeat(40_000));

@@ -82,6 +82,11 @@ class Serializer {
   private sgr = '0';
   /** its background (what an erase or a scroll fills with), */
   private bg = 0;
+  /** the attribute bits that produced them (a cache: -1 when unknown), */
+  private lastFg = 0;
+  private lastBg = 0;
+  private lastExt = 0;
+  private lastUrlId = 0;
   /** its hyperlink (OSC 8 parameters and URI; ';' for none) and DECSCA protection. */
   private link = ';';
   private protected = false;
@@ -132,6 +137,7 @@ class Serializer {
       this.bg = active.savedCurAttrData.bg & ~(Bg.PROTECTED | Bg.HAS_EXTENDED);
       this.protected = (active.savedCurAttrData.bg & Bg.PROTECTED) !== 0;
       this.sgr = ''; // unknown: the next attrs() writes a full SGR
+      this.lastFg = -1;
     }
 
     if (modes.origin) this.out += `${CSI}?6h`;
@@ -444,6 +450,7 @@ class Serializer {
       if ((this.core._inputHandler?._parser?.precedingJoinState ?? 0) === 0) {
         // Something came after that print: any sequence makes the parser forget it.
         this.sgr = '';
+        this.lastFg = -1;
         this.currentAttrs(current);
       }
       return;
@@ -507,6 +514,13 @@ class Serializer {
 
   private rawAttrs(fg: number, bg: number, extended?: XtermAttrs['extended']): void {
     const ext = bg & Bg.HAS_EXTENDED && extended ? (extended._ext ?? 0) : 0;
+    const urlId = bg & Bg.HAS_EXTENDED ? (extended?.urlId ?? 0) : 0;
+    // Most cells have the attributes of the cell before: nothing to compute or write.
+    if (fg === this.lastFg && bg === this.lastBg && ext === this.lastExt && urlId === this.lastUrlId) return;
+    this.lastFg = fg;
+    this.lastBg = bg;
+    this.lastExt = ext;
+    this.lastUrlId = urlId;
     // Compared by the SGR they need, not by their bits (stale bits render the same).
     const p = ['0'];
     if (fg & Fg.BOLD) p.push('1');
@@ -540,7 +554,6 @@ class Serializer {
       this.protected = protect;
     }
     // A cell's `extended` is only meaningful with HAS_EXTENDED (loadCell leaves it stale otherwise).
-    const urlId = bg & Bg.HAS_EXTENDED ? (extended?.urlId ?? 0) : 0;
     const data = urlId ? this.core._oscLinkService?.getLinkData(urlId) : undefined;
     const link = data ? `${data.id ? `id=${data.id}` : ''};${data.uri}` : ';';
     if (link !== this.link) {
