@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../test/random-terminal-stream.js';
 import {
   createHeadless,
   type HeadlessTerminal,
@@ -7,7 +8,6 @@ import {
   screenOf,
   writeAsync,
 } from '../test/screen.js';
-import { mulberry32 } from '../test/random-terminal-stream.js';
 import { captureState, diffStates } from '../test/terminal-state.js';
 import { MirrorScheduler, TerminalMirror } from './mirror.js';
 import { ByteRing } from './ring-buffer.js';
