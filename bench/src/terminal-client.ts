@@ -218,3 +218,26 @@ export class BenchTerminal {
     this.send({ type: 'ack', offset: this.offset });
   }
 }
+
+/**
+ * A fresh client (a new socket: upgrade and auth included) attaches to `terminalId` without
+ * `resumeFrom`; resolves with the time to its `snapshot` + `ready` and the snapshot's size.
+ */
+export async function timeFreshAttach(
+  url: string,
+  session: Login,
+  terminalId: string,
+): Promise<{ ms: number; snapshotBytes: number }> {
+  const t0 = performance.now();
+  const c = await BenchTerminal.connect(url, session);
+  try {
+    const snap = c.waitFor('snapshot');
+    const ready = c.waitFor('ready');
+    c.attach(terminalId);
+    const s = await snap;
+    await ready;
+    return { ms: performance.now() - t0, snapshotBytes: Buffer.byteLength(s.data) };
+  } finally {
+    await c.close();
+  }
+}

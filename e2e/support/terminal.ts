@@ -1,6 +1,37 @@
 import type { Locator, Page } from '@playwright/test';
-import type { SshdHarness } from '@tether/testkit';
-import { expect } from './fixtures.ts';
+import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { expect, test } from './fixtures.ts';
+import { type RunningBroker, startBroker } from './server.ts';
+
+/**
+ * For the describe block that calls it: a real sshd and a broker of its own (for tests that
+ * restart or upgrade parts of it), started before its tests and stopped after. Skips the block,
+ * with the reason, where sshd cannot run (not root); in CI a skip fails the run.
+ */
+export function useSshdAndBroker(): { readonly sshd: SshdHarness; readonly broker: RunningBroker } {
+  const skipReason = sshdSkipReason();
+  test.skip(skipReason !== null, skipReason ?? '');
+  let sshd: SshdHarness | undefined;
+  let broker: RunningBroker | undefined;
+  test.beforeAll(async () => {
+    sshd = await startSshd();
+    broker = await startBroker();
+  });
+  test.afterAll(async () => {
+    await broker?.stop();
+    await sshd?.stop();
+  });
+  return {
+    get sshd() {
+      if (!sshd) throw new Error('sshd is not started yet (use it inside a test)');
+      return sshd;
+    },
+    get broker() {
+      if (!broker) throw new Error('the broker is not started yet (use it inside a test)');
+      return broker;
+    },
+  };
+}
 
 /** The visible terminal: DOM renderer rows (window.__TETHER_E2E__ is set by the fixtures). */
 export function activeTerminal(page: Page): Locator {

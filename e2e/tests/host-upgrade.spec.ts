@@ -1,31 +1,17 @@
-import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
-import { type RunningBroker, startBroker } from '../support/server.ts';
-import { openTerminal, typeInTerminal } from '../support/terminal.ts';
-
-const skipReason = sshdSkipReason();
+import { openTerminal, typeInTerminal, useSshdAndBroker } from '../support/terminal.ts';
 
 /**
  * The terminal host is upgraded under an open tab (issue #15): a new generation takes new
  * terminals, the tab's terminal stays on the old one, and its user is told until when.
  */
 test.describe('terminal host upgrade', () => {
-  test.skip(skipReason !== null, skipReason ?? '');
-
-  let sshd: SshdHarness;
-  let broker: RunningBroker;
-  test.beforeAll(async () => {
-    sshd = await startSshd();
-    broker = await startBroker();
-  });
-  test.afterAll(async () => {
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const env = useSshdAndBroker();
 
   test('the open tab says the host was upgraded and carries on; a new tab uses the new host', async ({
     browser,
   }) => {
+    const { sshd, broker } = env;
     test.setTimeout(90_000);
     const user = await createUser(broker);
     const { context, page } = await newBrowserSession(browser, broker.baseURL);

@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
-import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
-import { type RunningBroker, startBroker } from '../support/server.ts';
-import { activeTerminal, openTerminal, typeInTerminal } from '../support/terminal.ts';
-
-const skipReason = sshdSkipReason();
+import { activeTerminal, openTerminal, typeInTerminal, useSshdAndBroker } from '../support/terminal.ts';
 
 /**
  * Exact restore in the browser (issue #23): a program sets a scroll region and the DEC
@@ -15,22 +11,12 @@ const skipReason = sshdSkipReason();
  * the line character is a line, not the letter x.
  */
 test.describe('snapshot restore in the browser', () => {
-  test.skip(skipReason !== null, skipReason ?? '');
-
-  let sshd: SshdHarness;
-  let broker: RunningBroker;
-  test.beforeAll(async () => {
-    sshd = await startSshd();
-    broker = await startBroker();
-  });
-  test.afterAll(async () => {
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const env = useSshdAndBroker();
 
   test('a reloaded tab continues a scroll region and a charset the program set before', async ({
     browser,
   }) => {
+    const { sshd, broker } = env;
     test.setTimeout(90_000);
     const user = await createUser(broker);
     const { context, page } = await newBrowserSession(browser, broker.baseURL);

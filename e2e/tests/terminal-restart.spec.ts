@@ -1,10 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
-import { type RunningBroker, startBroker } from '../support/server.ts';
-import { openTerminal, typeInTerminal } from '../support/terminal.ts';
-
-const skipReason = sshdSkipReason();
+import { openTerminal, typeInTerminal, useSshdAndBroker } from '../support/terminal.ts';
 
 /**
  * The API restarts under an open terminal (issue #15): the terminal host keeps the SSH session,
@@ -12,23 +8,13 @@ const skipReason = sshdSkipReason();
  * API was down reaches the remote program once.
  */
 test.describe('terminals outlive the API', () => {
-  test.skip(skipReason !== null, skipReason ?? '');
-
-  let sshd: SshdHarness;
-  let broker: RunningBroker;
-  test.beforeAll(async () => {
-    sshd = await startSshd();
-    broker = await startBroker();
-  });
-  test.afterAll(async () => {
-    await broker?.stop();
-    await sshd?.stop();
-  });
+  const env = useSshdAndBroker();
 
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     test(`vim stays open across an API ${signal === 'SIGKILL' ? 'crash (kill -9)' : 'restart (SIGTERM)'}`, async ({
       browser,
     }) => {
+      const { sshd, broker } = env;
       test.setTimeout(120_000);
       const user = await createUser(broker);
       const { context, page } = await newBrowserSession(browser, broker.baseURL);

@@ -1,6 +1,6 @@
 import type { BenchContext, FigureResult } from '../context.ts';
 import { median, round, sleep } from '../stats.ts';
-import { BenchTerminal } from '../terminal-client.ts';
+import { BenchTerminal, timeFreshAttach } from '../terminal-client.ts';
 
 /** ~1 MB of output (740,000 bytes → 986,668 base64 chars in lines of 100, CR LF): fits the 1 MiB ring. */
 const HEAD_BYTES = 740_000;
@@ -54,16 +54,9 @@ export async function reattachFigure(ctx: BenchContext): Promise<FigureResult> {
       replayed.push(b.received);
 
       // A fresh client: snapshot of the mirror.
-      const t1 = performance.now();
-      const c = await BenchTerminal.connect(ctx.broker.url, ctx.user);
-      const snap = c.waitFor('snapshot');
-      const readyC = c.waitFor('ready');
-      c.attach(id);
-      const s = await snap;
-      await readyC;
-      snapshot.push(performance.now() - t1);
-      snapshotBytes.push(Buffer.byteLength(s.data));
-      await c.close();
+      const fresh = await timeFreshAttach(ctx.broker.url, ctx.user, id);
+      snapshot.push(fresh.ms);
+      snapshotBytes.push(fresh.snapshotBytes);
       live = b;
     }
     live.send({ type: 'terminate' });

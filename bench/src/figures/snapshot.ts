@@ -1,6 +1,6 @@
 import type { BenchContext, FigureResult } from '../context.ts';
 import { median, percentile, round, sleep } from '../stats.ts';
-import { BenchTerminal } from '../terminal-client.ts';
+import { BenchTerminal, timeFreshAttach } from '../terminal-client.ts';
 
 const LINES = 1_040; // 1,000 lines of scrollback behind a full 120×40 screen
 
@@ -31,16 +31,9 @@ export async function snapshotFigure(ctx: BenchContext): Promise<FigureResult> {
   const replay: number[] = [];
   try {
     for (let r = 0; r < rounds; r++) {
-      const t0 = performance.now();
-      const c = await BenchTerminal.connect(ctx.broker.url, ctx.user);
-      const snap = c.waitFor('snapshot');
-      const ready = c.waitFor('ready');
-      c.attach(id);
-      const s = await snap;
-      await ready;
-      times.push(performance.now() - t0);
-      sizes.push(Buffer.byteLength(s.data));
-      await c.close();
+      const fresh = await timeFreshAttach(ctx.broker.url, ctx.user, id);
+      times.push(fresh.ms);
+      sizes.push(fresh.snapshotBytes);
 
       const t1 = performance.now();
       const b = await BenchTerminal.connect(ctx.broker.url, ctx.user);
