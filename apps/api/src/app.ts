@@ -9,6 +9,7 @@ import { ensureFirstAdmin } from './auth/bootstrap.js';
 import type { Config } from './config.js';
 import { type Database, openDatabase } from './db/index.js';
 import authPlugin from './plugins/auth.js';
+import clusterPlugin from './plugins/cluster.js';
 import configPlugin from './plugins/config.js';
 import dbPlugin from './plugins/db.js';
 import errorsPlugin from './plugins/errors.js';
@@ -97,6 +98,7 @@ async function assemble(config: Config, options: BuildOptions, database: Databas
   await app.register(requestLogPlugin);
   await app.register(dbPlugin, { database });
   await app.register(authPlugin);
+  await app.register(clusterPlugin);
   await app.register(profilesPlugin);
   await app.register(netboxPlugin);
   await app.register(rateLimit, { global: false });

@@ -38,6 +38,8 @@ const EnvSchema = z.object({
   SESSION_IDLE_TIMEOUT: duration('30m'),
   SESSION_ABSOLUTE_TIMEOUT: duration('12h'),
   SESSION_RETENTION: duration('30d'),
+  // The backstop behind LISTEN/NOTIFY: how often each node re-reads its sockets' session rows.
+  SESSION_CHECK_INTERVAL: duration('1s'),
   ADMIN_USERNAME: z.string().default('admin'),
   ADMIN_PASSWORD: z.string().optional(),
   ALLOW_REGISTRATION: bool(false),
@@ -68,6 +70,11 @@ const EnvSchema = z.object({
    */
   TERMINAL_HOST: z.enum(['spawn', 'external', 'embedded']).default('spawn'),
   NODE_ID: z.string().optional(),
+  // Membership (issue #16): heartbeats by the database's clock; a node silent past
+  // NODE_UNREACHABLE_AFTER shows as unreachable, past NODE_LOST_AFTER its terminals are lost.
+  NODE_HEARTBEAT_INTERVAL: duration('2s'),
+  NODE_UNREACHABLE_AFTER: duration('10s'),
+  NODE_LOST_AFTER: duration('2m'),
   NETBOX_URL: z
     .string()
     .optional()
@@ -93,7 +100,7 @@ export interface Config {
   database: { url?: string; dataDir: string; statementTimeoutMs: number; lockTimeoutMs: number };
   dataDir: string;
   jwt: { secret: string; expiresInMs: number };
-  session: { idleTimeoutMs: number; absoluteTimeoutMs: number; retentionMs: number };
+  session: { idleTimeoutMs: number; absoluteTimeoutMs: number; retentionMs: number; checkIntervalMs: number };
   admin: { username: string; password?: string };
   allowRegistration: boolean;
   login: { maxFailures: number; lockoutMs: number; rateLimit: number; rateWindowMs: number };
@@ -143,6 +150,8 @@ export interface Config {
     memoryMiB?: number;
   };
   nodeId: string;
+  /** Membership of the nodes sharing the database (cluster/membership.ts). */
+  cluster: { heartbeatIntervalMs: number; unreachableAfterMs: number; lostAfterMs: number };
   /** NetBox import: default base URL (an admin may override it at run time) and TLS trust. */
   netbox: { url?: string; tlsVerify: boolean; ca?: string };
 }
@@ -216,6 +225,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.HEARTBEAT_TIMEOUT <= e.HEARTBEAT_INTERVAL) {
     problems.push('HEARTBEAT_TIMEOUT: must be longer than HEARTBEAT_INTERVAL');
   }
+  if (e.NODE_HEARTBEAT_INTERVAL < 100) problems.push('NODE_HEARTBEAT_INTERVAL: must be at least 100ms');
+  if (e.NODE_UNREACHABLE_AFTER < 2 * e.NODE_HEARTBEAT_INTERVAL) {
+    problems.push('NODE_UNREACHABLE_AFTER: must be at least twice NODE_HEARTBEAT_INTERVAL');
+  }
+  if (e.NODE_LOST_AFTER < e.NODE_UNREACHABLE_AFTER) {
+    problems.push('NODE_LOST_AFTER: must not be shorter than NODE_UNREACHABLE_AFTER');
+  }
+  if (e.NODE_ID !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(e.NODE_ID)) {
+    problems.push('NODE_ID: must be 1..63 letters, digits, dots, dashes or underscores');
+  }
   if (e.ADMIN_PASSWORD !== undefined && (e.ADMIN_PASSWORD.length < 8 || e.ADMIN_PASSWORD.length > 1024)) {
     problems.push('ADMIN_PASSWORD: must be 8..1024 characters');
   }
@@ -259,6 +278,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idleTimeoutMs: e.SESSION_IDLE_TIMEOUT,
       absoluteTimeoutMs: e.SESSION_ABSOLUTE_TIMEOUT,
       retentionMs: e.SESSION_RETENTION,
+      checkIntervalMs: e.SESSION_CHECK_INTERVAL,
     },
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD },
     allowRegistration: e.ALLOW_REGISTRATION,
@@ -305,6 +325,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.TERMINAL_HOST_MEMORY !== undefined ? { memoryMiB: e.TERMINAL_HOST_MEMORY } : {}),
     },
     nodeId,
+    cluster: {
+      heartbeatIntervalMs: e.NODE_HEARTBEAT_INTERVAL,
+      unreachableAfterMs: e.NODE_UNREACHABLE_AFTER,
+      lostAfterMs: e.NODE_LOST_AFTER,
+    },
     netbox: { url: e.NETBOX_URL, tlsVerify: e.NETBOX_TLS_VERIFY, ca: netboxCa },
   };
 }

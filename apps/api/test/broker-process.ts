@@ -2,8 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@tether/testkit';
+import { sharedSecret } from '@tether/host/config';
+import { HostConnection } from '@tether/host-protocol';
+import { freePort, type SshdHarness } from '@tether/testkit';
 import { ADMIN } from './helpers.js';
+import type { TestTerminalClient } from './ws-client.js';
 
 const API_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -82,4 +85,32 @@ export function stopBrokers(brokers: BrokerProcess[]): void {
     if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
     rmSync(b.dataDir, { recursive: true, force: true });
   }
+}
+
+/** The pid of the terminal host serving `dataDir` (it says so when one connects). */
+export async function hostPid(dataDir: string): Promise<number> {
+  const conn = await HostConnection.connect(`${dataDir}/terminal-host.sock`, sharedSecret(dataDir));
+  conn.close();
+  return conn.welcome.pid;
+}
+
+/** `open` for the test sshd with its password. */
+export function openMessage(sshd: SshdHarness, extra: { input?: { stream: string } } = {}) {
+  return {
+    type: 'open' as const,
+    target: { host: sshd.host, port: sshd.port, username: sshd.username },
+    auth: { method: 'password' as const, password: sshd.password },
+    cols: 100,
+    rows: 30,
+    ...extra,
+  };
+}
+
+/** Opens a shell on the test sshd, accepting its host key if this user has not yet. */
+export async function openShell(c: TestTerminalClient, sshd: SshdHarness): Promise<string> {
+  c.send(openMessage(sshd));
+  await c.waitFor(() => c.of('ready').length > 0 || c.of('hostkey_prompt').length > 0, 15_000, 'ready');
+  if (c.of('ready').length === 0) c.send({ type: 'hostkey_decision', accept: true });
+  const { terminalId } = await c.waitForMessage('ready', 15_000);
+  return terminalId;
 }

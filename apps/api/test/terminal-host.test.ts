@@ -7,40 +7,19 @@ import { generationOf, generationSocketPath, HostConnection, type TerminalInfo }
 import { CloseCode } from '@tether/protocol';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BrokerProcess, startBroker, stopBrokers } from './broker-process.js';
+import {
+  type BrokerProcess,
+  hostPid,
+  openMessage,
+  openShell,
+  startBroker,
+  stopBrokers,
+} from './broker-process.js';
 import { HttpBrowser } from './http-browser.js';
 import { TestTerminalClient } from './ws-client.js';
 
 const skip = sshdSkipReason();
 if (skip && process.env.CI) throw new Error(`sshd tests cannot run in CI: ${skip}`);
-
-/** The pid of the terminal host serving `dataDir` (it says so when one connects). */
-async function hostPid(dataDir: string): Promise<number> {
-  const conn = await HostConnection.connect(`${dataDir}/terminal-host.sock`, sharedSecret(dataDir));
-  conn.close();
-  return conn.welcome.pid;
-}
-
-/** `open` for the test sshd with its password. */
-function openMessage(sshd: SshdHarness, extra: { input?: { stream: string } } = {}) {
-  return {
-    type: 'open' as const,
-    target: { host: sshd.host, port: sshd.port, username: sshd.username },
-    auth: { method: 'password' as const, password: sshd.password },
-    cols: 100,
-    rows: 30,
-    ...extra,
-  };
-}
-
-/** Opens a shell on the test sshd, accepting its host key if this user has not yet. */
-async function openShell(c: TestTerminalClient, sshd: SshdHarness): Promise<string> {
-  c.send(openMessage(sshd));
-  await c.waitFor(() => c.of('ready').length > 0 || c.of('hostkey_prompt').length > 0, 15_000, 'ready');
-  if (c.of('ready').length === 0) c.send({ type: 'hostkey_decision', accept: true });
-  const { terminalId } = await c.waitForMessage('ready', 15_000);
-  return terminalId;
-}
 
 /** The same browser (token and cookie) talking to a restarted API: no new sign-in. */
 function sameBrowser(broker: BrokerProcess, browser: HttpBrowser): HttpBrowser {

@@ -55,14 +55,22 @@ export interface SessionEndedEvent {
   sessionId: string;
   userId: string;
   reason: RevokeReason | 'deleted';
+  /** The node it happened on, when another node's (plugins/cluster.ts); absent for this node's. */
+  origin?: string;
+}
+
+export interface UserDisabledEvent {
+  userId: string;
+  /** As in SessionEndedEvent. */
+  origin?: string;
 }
 
 export interface AuthEvents {
   on(event: 'session-ended', listener: (e: SessionEndedEvent) => void): this;
-  on(event: 'user-disabled', listener: (e: { userId: string }) => void): this;
+  on(event: 'user-disabled', listener: (e: UserDisabledEvent) => void): this;
   off(event: string, listener: (...args: never[]) => void): this;
   emit(event: 'session-ended', e: SessionEndedEvent): boolean;
-  emit(event: 'user-disabled', e: { userId: string }): boolean;
+  emit(event: 'user-disabled', e: UserDisabledEvent): boolean;
 }
 
 export function toApiUser(row: UserRow): User {

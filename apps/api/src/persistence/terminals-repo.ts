@@ -84,6 +84,22 @@ export function createTerminalsRepo(db: DbOrTx) {
       return rows.length;
     },
 
+    /** Disabled accounts that still have live terminals on this node (catch-up after a missed event). */
+    async disabledUsersWithLiveTerminals(nodeId: string): Promise<string[]> {
+      const rows = await db
+        .selectDistinct({ userId: terminals.userId })
+        .from(terminals)
+        .innerJoin(users, eq(users.id, terminals.userId))
+        .where(
+          and(
+            eq(terminals.nodeId, nodeId),
+            inArray(terminals.status, ['running', 'connecting']),
+            sql`${users.disabledAt} is not null`,
+          ),
+        );
+      return rows.map((r) => r.userId);
+    },
+
     async setLastOutput(ids: string[], at: Date): Promise<void> {
       if (ids.length === 0) return;
       await db.update(terminals).set({ lastOutputAt: at }).where(inArray(terminals.id, ids));

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { hostBuild, sharedSecret } from '@tether/host/config';
+import type { TerminalInfo } from '@tether/host-protocol';
 import { CloseCode, ErrorCode, type OpenMessage, type SshAuth, type TerminalSummary } from '@tether/protocol';
 import type { ConnectInteraction } from '@tether/terminal-engine';
 import {
@@ -53,6 +54,8 @@ function createTerminalService(deps: {
   track: <T>(p: Promise<T>) => Promise<T>;
   /** SSH_OPEN_FAILURES_PER_MINUTE: failed opens a user may have, in bursts of as many. */
   openFailuresPerMinute: number;
+  /** Whether another node answers (membership): its running terminals are `unreachable` if not. */
+  nodeAnswers: (nodeId: string) => boolean;
 }) {
   const { manager, repo, knownHosts, nodeId, audit, track } = deps;
   // Every failed open tells its user something about a network (refused, filtered, not SSH,
@@ -79,8 +82,16 @@ function createTerminalService(deps: {
       cols: live?.cols ?? row.cols,
       rows: live?.rows ?? row.rows,
       // The row can say "running" for a terminal another node owns; only this node's live
-      // object is authoritative for ours.
-      status: live ? (live.ended ? (live.status === 'lost' ? 'lost' : 'exited') : 'running') : row.status,
+      // object is authoritative for ours, and the membership says whether that node answers.
+      status: live
+        ? live.ended
+          ? live.status === 'lost'
+            ? 'lost'
+            : 'exited'
+          : 'running'
+        : (row.status === 'running' || row.status === 'connecting') && !deps.nodeAnswers(row.nodeId)
+          ? 'unreachable'
+          : row.status,
       attached: live && !live.ended ? live.viewerCount : 0,
       exitCode: row.exitCode,
       exitSignal: row.exitSignal,
@@ -95,6 +106,28 @@ function createTerminalService(deps: {
   return {
     manager,
     summary,
+
+    /**
+     * Brings this node's rows in line with what its terminal host holds (`held`, else asked now):
+     * what it still runs is running (after an API restart or deploy, or after this node was cut
+     * off long enough for another to record its terminals lost), what it ended meanwhile gets
+     * its real end.
+     */
+    async reconcile(held?: TerminalInfo[]): Promise<void> {
+      for (const info of held ?? (await manager.refresh())) {
+        if (info.status !== 'running' && info.ended) {
+          await repo.update(info.id, {
+            status: info.status === 'lost' ? 'lost' : 'exited',
+            exitCode: info.ended.code,
+            exitSignal: info.ended.signal,
+            endReason: info.ended.reason,
+            endedAt: new Date(),
+          });
+        } else if (info.status === 'running') {
+          await repo.update(info.id, { status: 'running', endedAt: null, endReason: null });
+        }
+      }
+    },
 
     /** SSH connect → PTY → registered terminal, with a row from the first moment. */
     async open(
@@ -389,21 +422,23 @@ export default fp(
       log,
     });
     const held = await manager.start();
-    // Reconcile this node's rows with what the host holds: what it still runs carries on (an API
-    // restart or deploy), what it ended meanwhile gets its real end, the rest was lost with a host.
-    for (const info of held) {
-      if (info.status !== 'running' && info.ended) {
-        await repo.update(info.id, {
-          status: info.status === 'lost' ? 'lost' : 'exited',
-          exitCode: info.ended.code,
-          exitSignal: info.ended.signal,
-          endReason: info.ended.reason,
-          endedAt: new Date(),
-        });
-      } else if (info.status === 'running') {
-        await repo.update(info.id, { status: 'running' });
-      }
-    }
+    const service = createTerminalService({
+      manager,
+      repo,
+      knownHosts,
+      nodeId: config.nodeId,
+      audit,
+      resolveProfile: () => app.resolveProfile,
+      track,
+      openFailuresPerMinute: config.ssh.openFailuresPerMinute,
+      nodeAnswers: (id) => {
+        if (id === config.nodeId) return true;
+        const state = app.membership.node(id)?.state;
+        return state === 'up' || state === 'draining';
+      },
+    });
+    // Reconcile this node's rows with what the host holds (see `reconcile`).
+    await service.reconcile(held);
     const lost = await repo.markNodeTerminalsLost(
       config.nodeId,
       mode === 'embedded' ? LOST_ON_RESTART : HOST_STOPPED,
@@ -417,27 +452,29 @@ export default fp(
         'terminals carried over from the terminal host',
       );
 
-    const service = createTerminalService({
-      manager,
-      repo,
-      knownHosts,
-      nodeId: config.nodeId,
-      audit,
-      resolveProfile: () => app.resolveProfile,
-      track,
-      openFailuresPerMinute: config.ssh.openFailuresPerMinute,
-    });
     const sessionSockets = createSessionSockets({
       auth,
       idleTimeoutMs: config.session.idleTimeoutMs,
+      sweepIntervalMs: config.session.checkIntervalMs,
       log: app.log,
     });
     app.decorate('terminals', service);
     app.decorate('sessionSockets', sessionSockets);
 
-    // A disabled account's terminals end with it (DESIGN §7).
+    // A disabled account's terminals end with it (DESIGN §7), whichever node disabled it.
+    const DISABLED = 'The account was disabled.';
     auth.events.on('user-disabled', ({ userId }) => {
-      manager.terminateAllForUser(userId, 'The account was disabled.');
+      manager.terminateAllForUser(userId, DISABLED);
+    });
+    // Events missed while the bus was not listening: read what they would have said.
+    app.cluster.on('listening', () => {
+      void sessionSockets.check();
+      void repo
+        .disabledUsersWithLiveTerminals(config.nodeId)
+        .then((ids) => {
+          for (const userId of ids) manager.terminateAllForUser(userId, DISABLED);
+        })
+        .catch((err: Error) => log.warn({ err: err.message }, 'disabled-account check failed'));
     });
 
     // Every upgrade's socket, to end them at shutdown: an upgrade that arrives while this process
@@ -482,7 +519,7 @@ export default fp(
       await Promise.allSettled([...pending]);
     });
   },
-  { name: 'terminals', dependencies: ['config', 'db', 'auth'] },
+  { name: 'terminals', dependencies: ['config', 'db', 'auth', 'cluster'] },
 );
 
 /**

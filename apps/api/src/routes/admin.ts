@@ -250,6 +250,7 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
         networkCounters(),
       ]);
       await app.terminals.manager.fresh();
+      await app.membership.refresh().catch(() => {});
       const all = app.terminals.manager.list();
       const running = all.filter((t) => !t.ended);
       const cpus = os.cpus();
@@ -257,6 +258,12 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
       return {
         version: VERSION,
         nodeId: config.nodeId,
+        nodes: app.membership.nodes().map((n) => ({
+          ...n,
+          local: n.id === config.nodeId,
+          startedAt: n.startedAt.toISOString(),
+          heartbeatAt: n.heartbeatAt.toISOString(),
+        })),
         hostname: os.hostname(),
         runtime: { node: process.version, platform: process.platform, arch: process.arch, pid: process.pid },
         startedAt: startedAt.toISOString(),

@@ -26,9 +26,10 @@ export function closeCodeForSessionEnd(reason: SessionEndedEvent['reason']): { c
 
 /**
  * Every socket is bound to the web session that authenticated it. When that session ends —
- * logout, a login elsewhere, expiry, an admin, on this node or any other — its sockets close
- * within a second: immediately for events raised on this node, and through a once-a-second
- * check of the session rows for everything else (other nodes, idle/absolute expiry).
+ * logout, a login elsewhere, expiry, an admin, on this node or any other — its sockets close:
+ * at once for events raised on this node or sent by another (plugins/cluster.ts), and through a
+ * periodic check of the session rows (SESSION_CHECK_INTERVAL) for everything else: idle and
+ * absolute expiry, and a notification lost while the listening connection was down.
  */
 export function createSessionSockets(deps: {
   auth: Pick<AuthService, 'events' | 'sessions'>;
@@ -63,23 +64,37 @@ export function createSessionSockets(deps: {
   const onEnded = (e: SessionEndedEvent) => endSession(e.sessionId, e.reason);
   deps.auth.events.on('session-ended', onEnded);
 
-  let sweeping = false;
-  const timer = setInterval(async () => {
-    if (sweeping || bySession.size === 0) return;
-    sweeping = true;
-    try {
-      const dead = await deps.auth.sessions.findDead(
-        [...bySession.keys()],
-        new Date(Date.now() - deps.idleTimeoutMs),
-      );
-      for (const d of dead) endSession(d.id, d.reason);
-    } catch (err) {
-      // Database unreachable: keep the sockets; the check runs again next second.
-      deps.log.warn({ err: (err as Error).message }, 'session liveness check failed');
-    } finally {
-      sweeping = false;
+  let sweeping: Promise<void> | null = null;
+  let again = false;
+  /** Re-reads the session rows of every socket here and ends those whose session is over. */
+  function check(): Promise<void> {
+    if (sweeping) {
+      // A check asked for during one (a catch-up after the bus reconnected) runs after it: the
+      // one in flight may have read the rows before the change it must see.
+      again = true;
+      return sweeping;
     }
-  }, deps.sweepIntervalMs ?? 1_000);
+    if (bySession.size === 0) return Promise.resolve();
+    sweeping = (async () => {
+      try {
+        do {
+          again = false;
+          const dead = await deps.auth.sessions.findDead(
+            [...bySession.keys()],
+            new Date(Date.now() - deps.idleTimeoutMs),
+          );
+          for (const d of dead) endSession(d.id, d.reason);
+        } while (again && bySession.size > 0);
+      } catch (err) {
+        // Database unreachable: keep the sockets; the check runs again at the next interval.
+        deps.log.warn({ err: (err as Error).message }, 'session liveness check failed');
+      } finally {
+        sweeping = null;
+      }
+    })();
+    return sweeping;
+  }
+  const timer = setInterval(() => void check(), deps.sweepIntervalMs ?? 1_000);
   timer.unref();
 
   return {
@@ -96,6 +111,8 @@ export function createSessionSockets(deps: {
       uncount(socket);
       if (set.size === 0) bySession.delete(socket.sessionId);
     },
+    /** Checks every socket's session now (after missed notifications: plugins/cluster.ts). */
+    check,
     /** Authenticated sockets of one user on this node. */
     countForUser(userId: string): number {
       return perUser.get(userId) ?? 0;

@@ -162,6 +162,35 @@ function StatusGrid({ s }: { s: AdminStatus }) {
           ]}
         />
       </Card>
+      <Card title="Nodes" wide>
+        <div className="table-wrap">
+          <table className="table">
+            <thead>
+              <tr>
+                <th scope="col">Node</th>
+                <th scope="col">State</th>
+                <th scope="col">Last heartbeat</th>
+                <th scope="col">Version</th>
+                <th scope="col">Started</th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.nodes.map((n) => (
+                <tr key={n.id} data-node-id={n.id} data-state={n.state}>
+                  <th scope="row" className="mono">
+                    {n.id}
+                    {n.local ? ' (this node)' : ''}
+                  </th>
+                  <td className={n.state === 'unreachable' ? 'text-danger' : ''}>{n.state}</td>
+                  <td title={absoluteTime(n.heartbeatAt)}>{formatDuration(n.heartbeatAgeMs / 1000)} ago</td>
+                  <td>{n.version}</td>
+                  <td>{absoluteTime(n.startedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </Card>
       {s.network.length > 0 && (
         <Card title="Network" wide>
           <div className="table-wrap">

@@ -179,7 +179,9 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   }, [visible, canConnect]);
 
   const openHere = new Set(tabs.filter((t) => t.terminalId).map((t) => t.terminalId));
-  const running = (list ?? []).filter((t) => t.status === 'running' || t.status === 'connecting');
+  const running = (list ?? []).filter(
+    (t) => t.status === 'running' || t.status === 'connecting' || t.status === 'unreachable',
+  );
   const ended = (list ?? []).filter((t) => t.status === 'exited' || t.status === 'lost');
 
   return (
@@ -215,17 +217,26 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
               <ul className="term-items">
                 {running.map((t) => {
                   const here = openHere.has(t.id);
-                  const state = here ? 'open here' : t.attached > 0 ? `attached (${t.attached})` : 'detached';
+                  const unreachable = t.status === 'unreachable';
+                  const state = unreachable
+                    ? 'unreachable: its broker node is not answering'
+                    : here
+                      ? 'open here'
+                      : t.attached > 0
+                        ? `attached (${t.attached})`
+                        : 'detached';
                   return (
                     <li
                       key={t.id}
                       className="term-item"
                       data-terminal-id={t.id}
-                      data-state={here ? 'open' : t.attached > 0 ? 'attached' : 'detached'}
+                      data-state={
+                        unreachable ? 'unreachable' : here ? 'open' : t.attached > 0 ? 'attached' : 'detached'
+                      }
                     >
                       <div className="term-item-main">
                         <span
-                          className={`status-dot ${t.attached > 0 || here ? 'status-ready' : 'status-detached'}`}
+                          className={`status-dot ${unreachable ? 'status-error' : t.attached > 0 || here ? 'status-ready' : 'status-detached'}`}
                           aria-hidden="true"
                         />
                         <span className="term-item-title">{summaryLabel(t)}</span>
@@ -238,6 +249,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
                           type="button"
                           className="btn btn-sm"
                           onClick={() => attach(t)}
+                          disabled={unreachable}
                           aria-label={`${here ? 'Open' : 'Reattach'} ${summaryLabel(t)}`}
                         >
                           {here ? 'Open' : 'Reattach'}

@@ -105,10 +105,28 @@ export type AdminTerminalList = z.infer<typeof AdminTerminalListSchema>;
 
 const BytesSchema = z.number().nonnegative();
 
+/** A broker node sharing the database, as the membership table shows it (issue #16). */
+export const ClusterNodeSchema = z.object({
+  id: z.string(),
+  /** `unreachable`: its heartbeat is older than NODE_UNREACHABLE_AFTER; `stopped`: it shut down. */
+  state: z.enum(['up', 'draining', 'stopped', 'unreachable']),
+  /** The node that answered this request. */
+  local: z.boolean(),
+  version: z.string(),
+  peerUrl: z.string().nullable(),
+  hostGeneration: z.string().nullable(),
+  startedAt: IsoDateSchema,
+  heartbeatAt: IsoDateSchema,
+  heartbeatAgeMs: z.number().nonnegative(),
+});
+export type ClusterNode = z.infer<typeof ClusterNodeSchema>;
+
 /** GET /api/admin/status: one broker process, as it sees itself right now. */
 export const AdminStatusSchema = z.object({
   version: z.string(),
   nodeId: z.string(),
+  /** Every node sharing the database (just this one with the embedded database). */
+  nodes: z.array(ClusterNodeSchema),
   hostname: z.string(),
   runtime: z.object({ node: z.string(), platform: z.string(), arch: z.string(), pid: z.number().int() }),
   startedAt: IsoDateSchema,

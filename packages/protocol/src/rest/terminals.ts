@@ -1,7 +1,11 @@
 import { z } from 'zod';
 import { IsoDateSchema } from './common.js';
 
-export const TerminalStatusSchema = z.enum(['connecting', 'running', 'exited', 'lost']);
+/**
+ * `unreachable`: running on a broker node that has stopped answering (its heartbeat is old). It
+ * may come back; after NODE_LOST_AFTER without it the terminal is recorded `lost`.
+ */
+export const TerminalStatusSchema = z.enum(['connecting', 'running', 'unreachable', 'exited', 'lost']);
 export type TerminalStatus = z.infer<typeof TerminalStatusSchema>;
 
 export const TerminalSummarySchema = z.object({
