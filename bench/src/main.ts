@@ -27,6 +27,7 @@ import { bulkFigure } from './figures/bulk.ts';
 import { echoFigure } from './figures/echo.ts';
 import { loginsFigure } from './figures/logins.ts';
 import { manyFigure } from './figures/many.ts';
+import { peerFigure } from './figures/peer.ts';
 import { reattachFigure } from './figures/reattach.ts';
 import { restartFigure } from './figures/restart.ts';
 import { snapshotFigure } from './figures/snapshot.ts';
@@ -39,6 +40,7 @@ const FIGURES = {
   restart: restartFigure,
   logins: loginsFigure,
   many: manyFigure,
+  peer: peerFigure,
 } as const;
 type FigureId = keyof typeof FIGURES;
 

@@ -188,6 +188,12 @@ export class BenchTerminal {
     return watchOutput(this, needle, timeoutMs);
   }
 
+  /** Resolves with performance.now() when the broker (or anything) closes the socket. */
+  whenClosed(): Promise<number> {
+    if (this.closed) return Promise.resolve(performance.now());
+    return new Promise((resolve) => this.ws.once('close', () => resolve(performance.now())));
+  }
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {

@@ -6,6 +6,7 @@ import { CloseCode } from '@tether/protocol';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import { pino } from 'pino';
 import { ensureFirstAdmin } from './auth/bootstrap.js';
+import { sharedRateLimitStore } from './cluster/shared-limits.js';
 import type { Config } from './config.js';
 import { type Database, openDatabase } from './db/index.js';
 import authPlugin from './plugins/auth.js';
@@ -101,7 +102,14 @@ async function assemble(config: Config, options: BuildOptions, database: Databas
   await app.register(clusterPlugin);
   await app.register(profilesPlugin);
   await app.register(netboxPlugin);
-  await app.register(rateLimit, { global: false });
+  await app.register(rateLimit, {
+    global: false,
+    // With PostgreSQL (several nodes may share it) sign-in attempts per address are counted in
+    // the database, the same on every node; PGlite serves one process, whose memory is exact.
+    ...(database.driver === 'postgres' ? { store: sharedRateLimitStore(app.sharedLimits) as never } : {}),
+    // A database that cannot count refuses the sign-in itself a moment later, with its own 503.
+    skipOnError: true,
+  });
   await app.register(websocket, {
     options: {
       maxPayload: config.limits.messageSizeLimit,

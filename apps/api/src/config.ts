@@ -75,6 +75,15 @@ const EnvSchema = z.object({
   NODE_HEARTBEAT_INTERVAL: duration('2s'),
   NODE_UNREACHABLE_AFTER: duration('10s'),
   NODE_LOST_AFTER: duration('2m'),
+  // The peer link (issue #16): how other nodes reach this one's terminals. Off unless both
+  // PEER_SECRET and PEER_URL are set.
+  PEER_SECRET: z.string().optional(),
+  PEER_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v?.trim() ? v.trim().replace(/\/+$/, '') : undefined)),
+  PEER_HOST: z.string().optional(),
+  PEER_PORT: int(8081, 0, 65535),
   NETBOX_URL: z
     .string()
     .optional()
@@ -150,6 +159,11 @@ export interface Config {
     memoryMiB?: number;
   };
   nodeId: string;
+  /**
+   * The peer link (cluster/peer-link.ts): the secret every node shares, the URL other nodes use to
+   * reach this one, and where this node listens for them. null when not configured (one node).
+   */
+  peer: { secret: string; url: string; host: string; port: number } | null;
   /** Membership of the nodes sharing the database (cluster/membership.ts). */
   cluster: { heartbeatIntervalMs: number; unreachableAfterMs: number; lostAfterMs: number };
   /** NetBox import: default base URL (an admin may override it at run time) and TLS trust. */
@@ -234,6 +248,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.NODE_ID !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(e.NODE_ID)) {
     problems.push('NODE_ID: must be 1..63 letters, digits, dots, dashes or underscores');
+  }
+  const peerSecret = e.PEER_SECRET?.trim() ? e.PEER_SECRET.trim() : undefined;
+  if (peerSecret !== undefined && peerSecret.length < 32) {
+    problems.push(
+      'PEER_SECRET: must be at least 32 characters (the same on every node; e.g. `openssl rand -base64 32`)',
+    );
+  }
+  if ((peerSecret === undefined) !== (e.PEER_URL === undefined)) {
+    problems.push(
+      'PEER_SECRET and PEER_URL: set both (a node reachable by its peers) or neither (a single node)',
+    );
+  }
+  if (e.PEER_URL !== undefined && !/^https:\/\/[^\s/?#@]+$/.test(e.PEER_URL)) {
+    problems.push(
+      "PEER_URL: must be https://host:port, how the other nodes reach this node's peer port (e.g. https://10.0.0.2:8081)",
+    );
+  }
+  if (peerSecret !== undefined && (e.JWT_SECRET === undefined || !e.ENCRYPTION_KEY?.trim())) {
+    problems.push(
+      'PEER_SECRET: nodes that share a database must share JWT_SECRET and ENCRYPTION_KEY too (a token or a saved password from one node must work on every node): set both, the same on every node',
+    );
+  }
+  if (peerSecret !== undefined && !e.DATABASE_URL) {
+    problems.push(
+      'PEER_SECRET: a peer link needs PostgreSQL (DATABASE_URL); the embedded database serves one node',
+    );
   }
   if (e.ADMIN_PASSWORD !== undefined && (e.ADMIN_PASSWORD.length < 8 || e.ADMIN_PASSWORD.length > 1024)) {
     problems.push('ADMIN_PASSWORD: must be 8..1024 characters');
@@ -325,6 +365,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.TERMINAL_HOST_MEMORY !== undefined ? { memoryMiB: e.TERMINAL_HOST_MEMORY } : {}),
     },
     nodeId,
+    peer:
+      peerSecret !== undefined && e.PEER_URL !== undefined
+        ? { secret: peerSecret, url: e.PEER_URL, host: e.PEER_HOST ?? e.HOST, port: e.PEER_PORT }
+        : null,
     cluster: {
       heartbeatIntervalMs: e.NODE_HEARTBEAT_INTERVAL,
       unreachableAfterMs: e.NODE_UNREACHABLE_AFTER,

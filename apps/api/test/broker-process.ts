@@ -23,7 +23,7 @@ export interface BrokerProcess {
 
 /** The real entry point (src/server.ts: listen + signal handling) in its own process, not yet waited for. */
 export async function spawnBroker(env: Record<string, string | undefined> = {}): Promise<BrokerProcess> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const dataDir = `/tmp/tether-broker-${randomBytes(6).toString('hex')}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: API_ROOT,
@@ -52,19 +52,22 @@ export async function spawnBroker(env: Record<string, string | undefined> = {}):
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
   );
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${env.HOST ?? '127.0.0.1'}:${port}${env.BASE_PATH ?? ''}`;
   const healthy = async (timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
+    let last = 'no answer';
     for (;;) {
       if (child.exitCode !== null) throw new Error(`broker exited during start-up:\n${out}`);
       try {
-        if ((await fetch(`${base}/api/health`)).ok) return;
-      } catch {
-        // not listening yet
+        const res = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(5_000) });
+        if (res.ok) return;
+        last = `${res.status} ${await res.text()}`;
+      } catch (err) {
+        last = `${(err as Error).message} ${String((err as { cause?: Error }).cause?.message ?? '')}`; // not listening yet
       }
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`broker did not start:\n${out}`);
+        throw new Error(`broker did not start (health: ${last}):\n${out}`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -18,14 +18,22 @@ const skip = nginxSkipReason() ?? sshdSkipReason();
 if (skip && process.env.CI) throw new Error(`nginx tests cannot run in CI: ${skip}`);
 
 describe('docker/nginx/tether.conf rendering', () => {
-  it('substitutes the upstream, the listen port and the prefix, and nothing else', () => {
+  it('substitutes the upstreams, the listen port and the prefix, and nothing else', () => {
     const conf = renderNginxConfig({ upstreamPort: 1234, basePath: '/tools/ssh', listenPort: 5678 });
-    expect(conf).toContain('server 127.0.0.1:1234;');
+    expect(conf).toContain('server 127.0.0.1:1234 max_fails=0;');
     expect(conf).toContain('listen 127.0.0.1:5678;');
     expect(conf).toContain('location /tools/ssh/ {');
     expect(conf).toContain('return 302 /tools/ssh/;');
     const directives = conf.replace(/#.*$/gm, '');
-    expect(directives).not.toMatch(/ssh-ws|api:8080|listen 80;/);
+    expect(directives).not.toMatch(/ssh-ws|api-\d+:8080|listen 80;/);
+    const several = renderNginxConfig({
+      upstreams: ['127.0.0.2:81', '127.0.0.3:82'],
+      basePath: '',
+      listenPort: 2,
+    });
+    expect(several).toMatch(
+      /upstream tether_api \{\n {4}server 127\.0\.0\.2:81 max_fails=0;\n {4}server 127\.0\.0\.3:82 max_fails=0;\n {4}keepalive/,
+    );
     const root = renderNginxConfig({ upstreamPort: 1, basePath: '', listenPort: 2 });
     expect(root).toContain('location / {');
     expect(root).not.toContain('return 302');

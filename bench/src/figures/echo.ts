@@ -15,7 +15,7 @@ const FLOOD_PASSWORD = 'bench-flood-password';
 // the screen mirror (none of it is plain text the mirror may skip).
 const FLOOD_COMMAND = `yes "$(printf '\\033[1;31mflood\\033[0m \\033[32mline\\033[0m\\033[K')"\r`;
 
-interface EchoSide {
+export interface EchoSide {
   name: string;
   type(data: Buffer): void;
   onData: ((chunk: Buffer) => void) | null;
@@ -197,7 +197,7 @@ function row(metric: string, broker: number, reference: number, pass: boolean | 
 }
 
 /** An echo side over a client that has an `onData` slot and a `type` method. */
-function sideOf(
+export function sideOf(
   name: string,
   client: { onData: ((chunk: Buffer) => void) | null; type(data: Buffer): void },
 ): EchoSide {
@@ -214,14 +214,14 @@ function sideOf(
   };
 }
 
-interface Stats {
+export interface Stats {
   p50: number;
   p90: number;
   p99: number;
   max: number;
 }
 
-const stats = (v: number[]): Stats => ({
+export const stats = (v: number[]): Stats => ({
   p50: percentile(v, 50),
   p90: percentile(v, 90),
   p99: percentile(v, 99),
@@ -310,7 +310,7 @@ async function duringPaste(ctx: BenchContext, measure: () => Promise<void>): Pro
   return sent;
 }
 
-async function startCat(side: EchoSide): Promise<void> {
+export async function startCat(side: EchoSide): Promise<void> {
   let seen = '';
   // The echoed command line comes back first; the marker proves cat is running.
   // Typed even if the prompt is not drawn yet: the shell reads it once it is ready.
@@ -331,7 +331,7 @@ async function startCat(side: EchoSide): Promise<void> {
  * (waiting for its echo before the next), the first side rotating per tick. Latency is
  * send → first byte of output.
  */
-async function interleaved(sides: EchoSide[], count: number, record: boolean): Promise<void> {
+export async function interleaved(sides: EchoSide[], count: number, record: boolean): Promise<void> {
   const start = performance.now();
   for (let i = 0; i < count; i++) {
     const due = start + i * INTERVAL_MS;

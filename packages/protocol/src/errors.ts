@@ -36,6 +36,11 @@ export const ErrorCode = {
   PROTOCOL_ERROR: 'PROTOCOL_ERROR',
   TERMINAL_NOT_FOUND: 'TERMINAL_NOT_FOUND',
   TERMINAL_ENDED: 'TERMINAL_ENDED',
+  /**
+   * The terminal runs on another broker node that this one cannot reach right now (it stopped
+   * answering, or no peer link is configured). The socket closes with 1013: retry with backoff.
+   */
+  TERMINAL_UNREACHABLE: 'TERMINAL_UNREACHABLE',
   TERMINAL_LIMIT: 'TERMINAL_LIMIT',
   /** Too many terminal sockets for this user or from this address. */
   SOCKET_LIMIT: 'SOCKET_LIMIT',

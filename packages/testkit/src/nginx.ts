@@ -18,8 +18,10 @@ export function nginxSkipReason(): string | null {
 }
 
 export interface NginxConfigOptions {
-  /** Loopback port of the broker (the `api:8080` upstream). */
-  upstreamPort: number;
+  /** Loopback port of the broker (one node on 127.0.0.1), or `upstreams` for several. */
+  upstreamPort?: number;
+  /** The broker nodes, `host:port` each (the config's `server api-N:8080;` lines). */
+  upstreams?: string[];
   /** The broker's BASE_PATH, e.g. `/ssh-ws` (the config's own prefix); `''` for the root. */
   basePath: string;
   /** Loopback port nginx listens on (the config's `listen 80`). */
@@ -33,13 +35,21 @@ export function renderNginxConfig(
 ) {
   const base = options.basePath.replace(/\/+$/, '');
   if (base !== '' && !/^\/[A-Za-z0-9._~\-/]*$/.test(base)) throw new Error(`bad basePath ${base}`);
-  const replace = (text: string, from: string | RegExp, to: string) => {
-    const out = text.replace(from, to);
+  const replace = (text: string, from: string | RegExp, to: string | ((...args: string[]) => string)) => {
+    const out = text.replace(from, to as never);
     if (out === text) throw new Error(`docker/nginx/tether.conf no longer contains ${String(from)}`);
     return out;
   };
   let conf = source;
-  conf = replace(conf, /server api:8080;/g, `server 127.0.0.1:${options.upstreamPort};`);
+  const upstreams = options.upstreams ?? [`127.0.0.1:${options.upstreamPort}`];
+  if (upstreams.length === 0 || upstreams.some((u) => !/^[\w.-]+:\d+$/.test(u)))
+    throw new Error(`bad upstreams ${upstreams.join(', ')}`);
+  conf = replace(
+    conf,
+    /( *)server api-\d+:8080([^;\n]*);\n(?: *server api-\d+:8080[^;\n]*;\n)*/,
+    (_match: string, indent: string, params: string) =>
+      upstreams.map((u) => `${indent}server ${u}${params};\n`).join(''),
+  );
   conf = replace(conf, /listen 80;/g, `listen 127.0.0.1:${options.listenPort};`);
   if (base === '') {
     // At the root the "/ → prefix" redirect would point at itself.
@@ -81,7 +91,9 @@ export interface NginxHarness {
  * `logs()` returns nginx's error and access logs, worth attaching to a failing test.
  */
 export async function startNginx(options: {
-  upstreamPort: number;
+  upstreamPort?: number;
+  /** Several broker nodes, `host:port` each, round-robin (instead of `upstreamPort`). */
+  upstreams?: string[];
   basePath: string;
   /** Defaults to a free port. */
   port?: number;
@@ -97,7 +109,7 @@ export async function startNginx(options: {
     await chmod(join(dir, sub), 0o777);
   }
   const server = renderNginxConfig({
-    upstreamPort: options.upstreamPort,
+    ...(options.upstreams ? { upstreams: options.upstreams } : { upstreamPort: options.upstreamPort }),
     basePath: options.basePath,
     listenPort: port,
   });

@@ -273,12 +273,21 @@ export function createAuthService(deps: {
         'This token was not issued to this browser',
       );
     }
-    const session = await sessions.findById(claims.sid);
-    if (!session || session.userId !== claims.sub) throw sessionEndedError('deleted');
+    return sessionContext(claims.sid, claims.sub, claims.jti);
+  }
+
+  /**
+   * The context of a live web session of `userId`: what a verified token grants, and what a peer
+   * node's ticket acts for (cluster/peer-link.ts). With `tokenId`, only that token of the session
+   * is accepted (a refresh retires the one it replaced).
+   */
+  async function sessionContext(sessionId: string, userId: string, tokenId?: string): Promise<AuthContext> {
+    const session = await sessions.findById(sessionId);
+    if (!session || session.userId !== userId) throw sessionEndedError('deleted');
     if (session.revokedAt) throw sessionEndedError(session.revokeReason ?? 'logout');
     // Only the newest token of a session is valid: a refresh retires the one it replaced, so a
     // copied token stops working at the owner's next refresh.
-    if (claims.jti !== session.tokenId) {
+    if (tokenId !== undefined && tokenId !== session.tokenId) {
       throw new UnauthorizedError(
         ErrorCode.TOKEN_SUPERSEDED,
         'This access token was replaced by a newer one',
@@ -480,6 +489,7 @@ export function createAuthService(deps: {
     failures,
     login,
     authenticate,
+    sessionContext,
     touch,
     refresh,
     logout,

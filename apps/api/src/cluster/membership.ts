@@ -1,7 +1,7 @@
 import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { type Db, queryRows } from '../db/index.js';
-import { type NodeRow, nodes, terminals } from '../db/schema/index.js';
+import { liveSockets, type NodeRow, nodes, rateCounters, terminals } from '../db/schema/index.js';
 
 /** How a node looks to the others: its row's state, or `unreachable` once its heartbeat is old. */
 export type NodeState = 'up' | 'draining' | 'stopped' | 'unreachable';
@@ -118,7 +118,10 @@ export function createMembership(options: MembershipOptions) {
         .returning({ id: terminals.id });
       if (ended.length > 0)
         log.warn({ node: node.id, terminals: ended.length }, 'terminals of a lost node recorded lost');
+      // Its sockets are gone too (no longer counted against their users' caps).
+      await db.delete(liveSockets).where(eq(liveSockets.nodeId, node.id));
     }
+    await db.delete(rateCounters).where(lt(rateCounters.windowEndsAt, sql`now() - interval '1 minute'`));
     await db
       .delete(nodes)
       .where(lt(nodes.heartbeatAt, sql`now() - make_interval(secs => ${FORGET_AFTER_MS / 1000})`));

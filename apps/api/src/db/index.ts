@@ -55,6 +55,9 @@ const PGLITE_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'shared_buffers
 
 const INIT_TIMEOUT_MS = 120_000;
 
+/** The advisory lock key that serialises migrations between nodes ("teth" in ASCII). */
+const MIGRATION_LOCK_KEY = 0x74_65_74_68;
+
 /**
  * Runs PGlite's initdb for a new data directory in a child process (./pglite-init.mjs): in this
  * process its second WebAssembly instance left a first-run broker at ~800 MB RSS instead of the
@@ -97,6 +100,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // without the pool's timeouts.
     const migrator = postgres(options.url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
     try {
+      // Several nodes starting at once on one database (a deployment's first start, a rolling
+      // upgrade) would run the same migrations side by side and collide: one at a time, under a
+      // session lock of the migration connection; the others then find nothing left to do.
+      await migrator`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
       await migrate(drizzle(migrator, { schema, casing: 'snake_case' }), {
         migrationsFolder: options.migrationsFolder ?? migrationsFolder(),
       });

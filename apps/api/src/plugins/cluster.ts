@@ -2,6 +2,8 @@ import fp from 'fastify-plugin';
 import type { SessionEndedEvent } from '../auth/auth-service.js';
 import { type ClusterBus, createLocalBus, createPostgresBus } from '../cluster/bus.js';
 import { createMembership, type Membership } from '../cluster/membership.js';
+import { createPeerLink, type PeerLink } from '../cluster/peer-link.js';
+import { createSharedLimits, type SharedLimits } from '../cluster/shared-limits.js';
 import { VERSION } from '../version.js';
 
 declare module 'fastify' {
@@ -10,6 +12,10 @@ declare module 'fastify' {
     cluster: ClusterBus;
     /** The nodes sharing this database, this one included (heartbeats in the `nodes` table). */
     membership: Membership;
+    /** Tickets and TLS of the link to the other nodes; null on a single node (no PEER_SECRET). */
+    peerLink: PeerLink | null;
+    /** Limits counted in the database, the same on every node (cluster/shared-limits.ts). */
+    sharedLimits: SharedLimits;
   }
 }
 
@@ -37,7 +43,7 @@ export default fp(
       db: database.db,
       nodeId: config.nodeId,
       version: VERSION,
-      peerUrl: null,
+      peerUrl: config.peer?.url ?? null,
       hostGeneration: () => (app.hasDecorator('terminals') ? (app.terminals.manager.host?.id ?? null) : null),
       intervalMs: config.cluster.heartbeatIntervalMs,
       unreachableAfterMs: config.cluster.unreachableAfterMs,
@@ -48,8 +54,20 @@ export default fp(
       },
     });
     app.decorate('membership', membership);
+    const sharedLimits = createSharedLimits({
+      db: database.db,
+      nodeId: config.nodeId,
+      unreachableAfterMs: config.cluster.unreachableAfterMs,
+    });
+    app.decorate('sharedLimits', sharedLimits);
+    app.decorate(
+      'peerLink',
+      config.peer ? createPeerLink({ secret: config.peer.secret, nodeId: config.nodeId }) : null,
+    );
     // Once everything is loaded (the terminal host connected): the row says which host serves it.
     app.addHook('onReady', async () => {
+      // Sockets this node counted in a previous run died with it.
+      await sharedLimits.forgetNodeSockets();
       await membership.start();
     });
     app.addHook('preClose', async () => {

@@ -18,15 +18,22 @@ import {
 import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-service.js';
+import { terminateOnPeer } from '../cluster/peer-forward.js';
+import type { PeerLink } from '../cluster/peer-link.js';
+import type { SharedLimits } from '../cluster/shared-limits.js';
 import type { TerminalRow } from '../db/schema/index.js';
 import { AppError } from '../errors.js';
-import { createKeyedBucket } from '../lib/keyed-bucket.js';
 import { createKnownHostsRepo } from '../persistence/known-hosts-repo.js';
 import { createTerminalsRepo } from '../persistence/terminals-repo.js';
 import { HOST_STOPPED, type RemoteTerminal, RemoteTerminalManager } from '../terminals/remote.js';
 import { createSessionSockets, type SessionSockets } from '../ws/session-sockets.js';
 
 export const LOST_ON_RESTART = 'The broker restarted; this SSH session ended with it.';
+/** How this node reaches a terminal another node holds (ws/terminal-socket.ts, routes). */
+export type RemoteOwner =
+  | { reachable: true; nodeId: string; peerUrl: string; link: PeerLink }
+  | { reachable: false; nodeId: string; why: string };
+
 const SHUTDOWN_REASON = 'The broker shut down; this SSH session ended with it.';
 
 /** Resolves a saved profile into a target and stored credentials (provided by the profiles plugin). */
@@ -56,15 +63,26 @@ function createTerminalService(deps: {
   openFailuresPerMinute: number;
   /** Whether another node answers (membership): its running terminals are `unreachable` if not. */
   nodeAnswers: (nodeId: string) => boolean;
+  /** Limits shared by every node (failed opens per user). */
+  limits: SharedLimits;
+  /** How to reach another node's terminals (peer link and membership), or why not. */
+  reachNode: (nodeId: string) => RemoteOwner;
 }) {
   const { manager, repo, knownHosts, nodeId, audit, track } = deps;
   // Every failed open tells its user something about a network (refused, filtered, not SSH,
   // wrong password): budgeted per user, so the broker is neither a port scanner nor a password
   // guesser at network speed.
-  const failedOpens = createKeyedBucket({
-    capacity: deps.openFailuresPerMinute,
-    perMinute: deps.openFailuresPerMinute,
-  });
+  // Counted in the database: a client spreading its attempts over the nodes gains nothing.
+  const failedOpens = {
+    key: (userId: string) => `ssh-open-failures:${userId}`,
+    async wait(userId: string): Promise<number> {
+      const { hits, ttlMs } = await deps.limits.peek(this.key(userId));
+      return hits >= deps.openFailuresPerMinute ? Math.max(1, ttlMs) : 0;
+    },
+    spend(userId: string): Promise<unknown> {
+      return deps.limits.hit(this.key(userId), 60_000);
+    },
+  };
   const sockets = new Map<WebSocket, (code: number, reason: string) => void>();
   /** The TCP sockets under terminal WebSockets (told of a shutdown by a close frame). */
   const websocketRaw = new WeakSet<Duplex>();
@@ -151,7 +169,7 @@ function createTerminalService(deps: {
         title ??= resolved.name ?? null;
       }
       if (!target) throw new AppError(400, ErrorCode.VALIDATION_FAILED, 'A target or profile is required.');
-      const waitMs = failedOpens.wait(user.userId);
+      const waitMs = await failedOpens.wait(user.userId);
       if (waitMs > 0) {
         const seconds = Math.ceil(waitMs / 1000);
         throw new TerminalError(
@@ -208,7 +226,7 @@ function createTerminalService(deps: {
       } catch (err) {
         const code = (err as { code?: string }).code ?? ErrorCode.INTERNAL;
         // A socket that went away while connecting is not a probe; every other failure is.
-        if (!signal.aborted) failedOpens.spend(user.userId);
+        if (!signal.aborted) await failedOpens.spend(user.userId).catch(() => {});
         await repo.update(id, {
           status: 'exited',
           endedAt: new Date(),
@@ -255,6 +273,49 @@ function createTerminalService(deps: {
     get: (id: string, userId: string) => manager.get(id, userId),
 
     /** For a terminal that is not live here: its row if it ended (to say why). */
+    /**
+     * Where a terminal of this user runs when another node holds it (null: not live, or ours):
+     * that node's peer link, or why it cannot be reached.
+     */
+    async remoteOwner(id: string, userId: string): Promise<RemoteOwner | null> {
+      const row = await repo.findForUser(userId, id);
+      if (!row || row.nodeId === nodeId || (row.status !== 'running' && row.status !== 'connecting'))
+        return null;
+      return deps.reachNode(row.nodeId);
+    },
+
+    /**
+     * Ends a live terminal another node holds, for its owner or an administrator (`ctx`), over
+     * the peer link. Throws 503 TERMINAL_UNREACHABLE when that node cannot be asked.
+     */
+    async terminateOnOwner(row: TerminalRow, ctx: AuthContext): Promise<void> {
+      const owner = deps.reachNode(row.nodeId);
+      if (!owner.reachable) throw new AppError(503, ErrorCode.TERMINAL_UNREACHABLE, owner.why);
+      let status: number;
+      try {
+        status = await terminateOnPeer({
+          link: owner.link,
+          peerUrl: owner.peerUrl,
+          nodeId: owner.nodeId,
+          terminalId: row.id,
+          ctx,
+        });
+      } catch (err) {
+        throw new AppError(
+          503,
+          ErrorCode.TERMINAL_UNREACHABLE,
+          `Broker node ${row.nodeId}, which holds this terminal, could not be asked: ${(err as Error).message}`,
+        );
+      }
+      // 404: it ended there meanwhile (ending is idempotent).
+      if (status !== 204 && status !== 404)
+        throw new AppError(
+          503,
+          ErrorCode.TERMINAL_UNREACHABLE,
+          `Broker node ${row.nodeId}, which holds this terminal, refused to end it (${status}).`,
+        );
+    },
+
     async endedInfo(id: string, userId: string): Promise<TerminalRow | undefined> {
       const row = await repo.findForUser(userId, id);
       return row && (row.status === 'exited' || row.status === 'lost') ? row : undefined;
@@ -431,10 +492,27 @@ export default fp(
       resolveProfile: () => app.resolveProfile,
       track,
       openFailuresPerMinute: config.ssh.openFailuresPerMinute,
+      limits: app.sharedLimits,
       nodeAnswers: (id) => {
         if (id === config.nodeId) return true;
         const state = app.membership.node(id)?.state;
         return state === 'up' || state === 'draining';
+      },
+      reachNode: (id) => {
+        const node = app.membership.node(id);
+        if (!node || (node.state !== 'up' && node.state !== 'draining'))
+          return {
+            reachable: false,
+            nodeId: id,
+            why: `This terminal runs on broker node ${id}, which is not answering.`,
+          };
+        if (!app.peerLink || !node.peerUrl)
+          return {
+            reachable: false,
+            nodeId: id,
+            why: `This terminal runs on broker node ${id}, and no peer link joins the nodes (PEER_SECRET, PEER_URL).`,
+          };
+        return { reachable: true, nodeId: id, peerUrl: node.peerUrl, link: app.peerLink };
       },
     });
     // Reconcile this node's rows with what the host holds (see `reconcile`).

@@ -197,14 +197,19 @@ const adminRoutes: FastifyPluginAsync = async (app) => {
       const row = await repo.findById(id);
       if (!row) throw new NotFoundError('Terminal');
       const live = app.terminals.get(row.id, row.userId);
-      if (!live || live.ended) {
-        if (!live && (row.status === 'running' || row.status === 'connecting')) {
-          throw new AppError(409, ErrorCode.CONFLICT, 'This terminal is held by another broker node.');
-        }
-        return reply.status(204).send(); // already ended: ending is idempotent
-      }
       const ctx = requireAuth(request);
-      await app.terminals.terminate(live, ctx, 'Ended by an administrator.');
+      if (!live || live.ended) {
+        if (
+          live ||
+          (row.status !== 'running' && row.status !== 'connecting') ||
+          row.nodeId === app.config.nodeId
+        )
+          return reply.status(204).send(); // already ended: ending is idempotent
+        // Held by another node: that node ends it (peer link).
+        await app.terminals.terminateOnOwner(row, ctx);
+      } else {
+        await app.terminals.terminate(live, ctx, 'Ended by an administrator.');
+      }
       await adminAudit(request, 'admin.terminal_ended', `${row.sshUsername}@${row.host}:${row.port}`, {
         terminalId: row.id,
         ownerId: row.userId,

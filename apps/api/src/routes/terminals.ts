@@ -1,11 +1,12 @@
-import { ErrorCode, type KnownHostList, type TerminalList, type TerminalSummary } from '@tether/protocol';
+import type { KnownHostList, TerminalList, TerminalSummary } from '@tether/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { AppError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { parseBody } from '../lib/validate.js';
 import { createKnownHostsRepo } from '../persistence/known-hosts-repo.js';
 import { createTerminalsRepo } from '../persistence/terminals-repo.js';
 import { requireAuth } from '../plugins/auth.js';
+import peerServerPlugin from '../plugins/peer-server.js';
 import { registerTerminalSocket } from '../ws/terminal-socket.js';
 
 const IdParamsSchema = z.object({ id: z.uuid('must be a UUID') });
@@ -16,6 +17,9 @@ const terminalRoutes: FastifyPluginAsync = async (app) => {
   const knownHosts = createKnownHostsRepo(app.database.db);
 
   registerTerminalSocket(app);
+  // Other nodes' way in to this node's terminals (only with a peer link configured); here, where
+  // the terminal socket's handler is.
+  await app.register(peerServerPlugin);
 
   app.register(async (scoped) => {
     scoped.addHook('preHandler', app.authenticate);
@@ -38,9 +42,9 @@ const terminalRoutes: FastifyPluginAsync = async (app) => {
       if (!live) {
         const row = await repo.findForUser(ctx.userId, id);
         if (!row) throw new NotFoundError('Terminal');
-        if (row.status === 'running' || row.status === 'connecting') {
-          throw new AppError(409, ErrorCode.CONFLICT, 'This terminal is held by another broker node.');
-        }
+        // Held by another node: that node ends it (peer link).
+        if ((row.status === 'running' || row.status === 'connecting') && row.nodeId !== app.config.nodeId)
+          await app.terminals.terminateOnOwner(row, ctx);
         return reply.status(204).send(); // already ended: deleting is idempotent
       }
       await app.terminals.terminate(live, ctx, 'Ended by the user.');

@@ -38,19 +38,11 @@ export function createSessionSockets(deps: {
   sweepIntervalMs?: number;
 }) {
   const bySession = new Map<string, Set<SessionBoundSocket>>();
-  const perUser = new Map<string, number>();
-
-  const uncount = (s: SessionBoundSocket) => {
-    const n = (perUser.get(s.userId) ?? 1) - 1;
-    if (n > 0) perUser.set(s.userId, n);
-    else perUser.delete(s.userId);
-  };
 
   function endSession(sessionId: string, reason: SessionEndedEvent['reason']) {
     const sockets = bySession.get(sessionId);
     if (!sockets) return;
     bySession.delete(sessionId);
-    for (const s of sockets) uncount(s);
     const { code, text } = closeCodeForSessionEnd(reason);
     for (const s of sockets) {
       s.end(
@@ -103,20 +95,14 @@ export function createSessionSockets(deps: {
       bySession.set(socket.sessionId, set);
       if (set.has(socket)) return;
       set.add(socket);
-      perUser.set(socket.userId, (perUser.get(socket.userId) ?? 0) + 1);
     },
     remove(socket: SessionBoundSocket) {
       const set = bySession.get(socket.sessionId);
       if (!set?.delete(socket)) return;
-      uncount(socket);
       if (set.size === 0) bySession.delete(socket.sessionId);
     },
     /** Checks every socket's session now (after missed notifications: plugins/cluster.ts). */
     check,
-    /** Authenticated sockets of one user on this node. */
-    countForUser(userId: string): number {
-      return perUser.get(userId) ?? 0;
-    },
     count(): number {
       let n = 0;
       for (const s of bySession.values()) n += s.size;
@@ -126,7 +112,6 @@ export function createSessionSockets(deps: {
     closeAll(code: number, reason: string) {
       for (const set of bySession.values()) for (const s of set) s.end(code, reason);
       bySession.clear();
-      perUser.clear();
     },
     dispose() {
       clearInterval(timer);

@@ -43,7 +43,8 @@ export function AdminTerminalsPage() {
   };
 
   const terminals = list.data?.terminals ?? [];
-  const live = (t: AdminTerminal) => t.status === 'running' || t.status === 'connecting';
+  const live = (t: AdminTerminal) =>
+    t.status === 'running' || t.status === 'connecting' || t.status === 'unreachable';
 
   return (
     <div className="page-inner page-wide">
@@ -101,7 +102,17 @@ export function AdminTerminalsPage() {
                   {!live(t) && t.endReason && <span className="muted small"> {t.endReason}</span>}
                 </td>
                 <td>
-                  {live(t) ? t.attached > 0 ? t.attached : <span className="muted">detached</span> : '—'}
+                  {!live(t) ? (
+                    '—'
+                  ) : !t.local ? (
+                    <span className="muted" title="Sockets are counted by the node that holds the terminal">
+                      on its node
+                    </span>
+                  ) : t.attached > 0 ? (
+                    t.attached
+                  ) : (
+                    <span className="muted">detached</span>
+                  )}
                 </td>
                 <td title={absoluteTime(t.createdAt)}>{relativeTime(t.createdAt)}</td>
                 <td title={absoluteTime(t.lastOutputAt)}>{relativeTime(t.lastOutputAt) || '—'}</td>
@@ -114,8 +125,8 @@ export function AdminTerminalsPage() {
                     <button
                       type="button"
                       className="btn btn-sm btn-danger-ghost"
-                      disabled={!t.local || busy}
-                      title={t.local ? undefined : 'Held by another broker node: end it there.'}
+                      disabled={t.status === 'unreachable' || busy}
+                      title={t.status === 'unreachable' ? 'Its broker node is not answering' : undefined}
                       aria-label={`End ${target(t)} of ${t.ownerUsername ?? 'deleted user'}`}
                       onClick={() => setEnding(t)}
                     >

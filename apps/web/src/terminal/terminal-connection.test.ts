@@ -336,6 +336,36 @@ describe('TerminalConnection', () => {
     expect(t.sessionEnded).toEqual(['TOKEN_SUPERSEDED']);
   });
 
+  it('reattaching while the terminal’s node is unreachable: a notice, then it tries again and resumes', () => {
+    const notices: string[] = [];
+    const errors: string[] = [];
+    const t = setup({ events: { notice: (n) => notices.push(n.code), error: (e) => errors.push(e.code) } });
+    const s1 = start(t);
+    s1.output('abc');
+    t.sink.flush();
+    s1.h.onClose(1012, 'server restarting');
+    vi.advanceTimersByTime(600);
+    const s2 = t.last();
+    s2.h.onOpen();
+    s2.server(authenticated);
+    s2.server({ type: 'error', code: 'TERMINAL_UNREACHABLE', message: 'node-a is not answering' });
+    s2.h.onClose(1013, 'terminal unreachable');
+    expect(notices).toEqual(['TERMINAL_UNREACHABLE']);
+    expect(errors).toEqual([]);
+    expect(t.conn.status).toBe('reconnecting');
+    vi.advanceTimersByTime(5_000);
+    const s3 = t.last();
+    expect(s3).not.toBe(s2);
+    s3.h.onOpen();
+    s3.server(authenticated);
+    expect(s3.json()[1]).toMatchObject({ type: 'attach', terminalId: TID, resumeFrom: 3 });
+    s3.server(ready(3, true));
+    s3.output('def');
+    t.sink.flush();
+    expect(t.sink.screen).toBe('abcdef');
+    expect(t.conn.status).toBe('ready');
+  });
+
   it('marks the terminal ended on close 4014 and does not reconnect', () => {
     const ended: string[] = [];
     const t = setup({ events: { ended: (r) => ended.push(r) } });

@@ -123,6 +123,12 @@ const SESSION_ERROR_CODES = new Set<string>([
   ErrorCode.ACCOUNT_DISABLED,
 ]);
 
+/** Errors on a reattach that pass: the socket closes with 1013 and the client tries again. */
+const TRANSIENT_ERROR_CODES = new Set<string>([
+  ErrorCode.TERMINAL_UNREACHABLE,
+  ErrorCode.SERVICE_UNAVAILABLE,
+]);
+
 /** Closes after which retrying cannot help. */
 const FATAL_CLOSE_CODES = new Set<number>([
   CloseCode.PROTOCOL_ERROR,
@@ -463,6 +469,18 @@ export class TerminalConnection {
     }
     if (SESSION_ERROR_CODES.has(msg.code)) {
       this.endSession(msg.code);
+      return;
+    }
+    if (this.terminalId && TRANSIENT_ERROR_CODES.has(msg.code)) {
+      // Reattaching while the terminal's node restarts (or the database is away): the broker
+      // closes this socket with 1013 and the client tries again with backoff, as after a drop.
+      this.events.notice?.({
+        type: 'notice',
+        terminalId: this.terminalId,
+        code: msg.code,
+        message: msg.message,
+        endsAt: null,
+      });
       return;
     }
     this.events.error?.(msg);

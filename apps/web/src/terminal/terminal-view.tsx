@@ -237,7 +237,11 @@ export function TerminalView(props: TerminalViewProps) {
           // While reconnecting the keyboard stays live: what is typed goes out once the terminal is
           // back (TerminalConnection keeps it; the broker takes each byte once).
           term.options.disableStdin = s !== 'ready' && s !== 'reconnecting';
-          if (s === 'ready') setError(null);
+          if (s === 'ready') {
+            setError(null);
+            // A "could not reach it, retrying" notice is over once the terminal is back.
+            setNotice((n) => (n && TRANSIENT_NOTICES.has(n.code) ? null : n));
+          }
           propsRef.current.onStatus?.(s);
         },
         ready: (info) => {
@@ -569,6 +573,9 @@ function SearchBox({ search, onClose }: { search: SearchAddon; onClose: () => vo
     </search>
   );
 }
+
+/** Notices of a reattach that failed for now and is being retried (terminal-connection.ts). */
+const TRANSIENT_NOTICES = new Set<string>([ErrorCode.TERMINAL_UNREACHABLE, ErrorCode.SERVICE_UNAVAILABLE]);
 
 /** What a notice tells the user, in their own time zone where it names a time. */
 function noticeText(n: NoticeInfo): string {

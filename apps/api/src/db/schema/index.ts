@@ -1,4 +1,5 @@
 export * from './audit.js';
+export * from './limits.js';
 export * from './login-failures.js';
 export * from './netbox.js';
 export * from './nodes.js';
