@@ -26,6 +26,12 @@ export interface MembershipOptions {
   /** The terminal host generation serving this node right now (null while none answers). */
   hostGeneration: () => string | null;
   intervalMs: number;
+  /**
+   * Whether other nodes may share the database (PostgreSQL). With the embedded database this is
+   * the only node: it writes its row at start and stop but does not heartbeat (every query of
+   * PGlite runs on the API's event loop, and nobody would read the heartbeat).
+   */
+  heartbeat?: boolean;
   unreachableAfterMs: number;
   lostAfterMs: number;
   log: FastifyBaseLogger;
@@ -138,6 +144,19 @@ export function createMembership(options: MembershipOptions) {
   }
 
   function toView(row: NodeRow, ageMs: number): NodeView {
+    if (row.id === nodeId) {
+      // This process is answering: whatever its row says, it is up (or draining).
+      return {
+        id: row.id,
+        state,
+        peerUrl: row.peerUrl,
+        hostGeneration: options.hostGeneration(),
+        version: row.version,
+        startedAt: row.startedAt,
+        heartbeatAt: new Date(),
+        heartbeatAgeMs: 0,
+      };
+    }
     const silent = ageMs > options.unreachableAfterMs;
     return {
       id: row.id,
@@ -166,6 +185,7 @@ export function createMembership(options: MembershipOptions) {
     async start(): Promise<void> {
       await register();
       await refresh();
+      if (options.heartbeat === false) return;
       timer = setInterval(tick, options.intervalMs);
       timer.unref();
     },

@@ -46,6 +46,7 @@ export default fp(
       peerUrl: config.peer?.url ?? null,
       hostGeneration: () => (app.hasDecorator('terminals') ? (app.terminals.manager.host?.id ?? null) : null),
       intervalMs: config.cluster.heartbeatIntervalMs,
+      heartbeat: database.driver === 'postgres',
       unreachableAfterMs: config.cluster.unreachableAfterMs,
       lostAfterMs: config.cluster.lostAfterMs,
       log: app.log.child({ component: 'membership' }),
