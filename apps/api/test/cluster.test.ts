@@ -9,7 +9,7 @@ import { CLUSTER_CHANNEL, type ClusterEvent, createPostgresBus } from '../src/cl
 import { createPeerLink, PEER_TERMINAL_SOCKET_PATH, PEER_TICKET_HEADER } from '../src/cluster/peer-link.js';
 import { type BrokerProcess, hostPid, openShell, startBroker, stopBrokers } from './broker-process.js';
 import { ADMIN, Browser, buildTestApp, freshPostgresDatabase, type TestApp } from './helpers.js';
-import { HttpBrowser } from './http-browser.js';
+import { HttpBrowser, logCapture } from './http-browser.js';
 import { TestTerminalClient } from './ws-client.js';
 
 const skip = sshdSkipReason();
@@ -343,14 +343,14 @@ describe.skipIf(skip)('several nodes with a real sshd', () => {
         LOGIN_RATE_LIMIT: '1000',
         ...FAST_MEMBERSHIP,
       };
+      const logs = logCapture();
       const start = async (id: string) => {
         const port = await freePort();
-        const n = await buildTestApp('postgres', {
-          ...shared,
-          NODE_ID: id,
-          PEER_URL: `https://127.0.0.1:${port}`,
-          PEER_PORT: String(port),
-        });
+        const n = await buildTestApp(
+          'postgres',
+          { ...shared, NODE_ID: id, PEER_URL: `https://127.0.0.1:${port}`, PEER_PORT: String(port) },
+          id === 'node-a' ? { logger: { level: 'warn', stream: logs.stream } } : {},
+        );
         nodes.push(n);
         return { app: n.app, base: await n.app.listen({ port: 0, host: '127.0.0.1' }), peerPort: port };
       };
@@ -359,7 +359,7 @@ describe.skipIf(skip)('several nodes with a real sshd', () => {
       await expect.poll(() => b.app.membership.node('node-a')?.state).toBe('up');
       const browser = new Browser(a.app);
       await browser.login();
-      return { a, b, browser, secret };
+      return { a, b, browser, secret, logs };
     }
 
     it('attach through node B to a terminal on node A: the output byte for byte from offset 0, typing runs once', async () => {
@@ -423,7 +423,7 @@ describe.skipIf(skip)('several nodes with a real sshd', () => {
     });
 
     it('the peer port: nothing without the secret, nothing without a valid ticket, and no peer route on the public port', async () => {
-      const { a, b, browser } = await peered();
+      const { a, b, browser, logs } = await peered();
       const tls = await import('node:tls');
       // The wrong secret: no TLS handshake.
       const wrong = createPeerLink({ secret: randomBytes(32).toString('base64'), nodeId: 'node-x' });
@@ -436,6 +436,12 @@ describe.skipIf(skip)('several nodes with a real sshd', () => {
         socket.once('error', (err) => resolve((err as NodeJS.ErrnoException).code ?? err.message));
       });
       expect(handshake).not.toBe('connected');
+      // The owner says why in its log (what an operator with mismatched secrets needs to see).
+      await expect
+        .poll(() =>
+          logs.find('a peer failed the TLS handshake on the peer port (a node with another PEER_SECRET?)'),
+        )
+        .toHaveLength(1);
 
       // The right secret, but a ticket that is missing, for another node, or forged.
       const onA = await TestTerminalClient.authed(a.base, browser);

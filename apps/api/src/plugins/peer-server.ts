@@ -130,6 +130,21 @@ export default fp(
       return reply.status(204).send();
     });
 
+    // A node with another PEER_SECRET (or anything else knocking) fails the handshake: say so,
+    // at most once a minute, since nothing else would show why its forwards fail.
+    let handshakeWarnedAt = Number.NEGATIVE_INFINITY;
+    let handshakeFailures = 0;
+    peer.server.on('tlsClientError', (err: Error, socket: { remoteAddress?: string }) => {
+      handshakeFailures++;
+      if (Date.now() - handshakeWarnedAt < 60_000) return;
+      handshakeWarnedAt = Date.now();
+      app.log.warn(
+        { err: err.message, from: socket.remoteAddress, failures: handshakeFailures },
+        'a peer failed the TLS handshake on the peer port (a node with another PEER_SECRET?)',
+      );
+      handshakeFailures = 0;
+    });
+
     app.addHook('onReady', async () => {
       await peer.listen({ host: config.peer!.host, port: config.peer!.port });
       app.log.info({ host: config.peer!.host, port: config.peer!.port }, 'peer port listening');
