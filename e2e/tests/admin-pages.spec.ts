@@ -27,6 +27,9 @@ test.describe('admin pages', () => {
     const server = page.getByRole('region', { name: 'Server', exact: true });
     await expect(server).toContainText(/\d+\.\d+\.\d+/);
     await expect(server).toContainText('Hostname');
+    // The node serving the page lists itself, up (the only node with the embedded database).
+    const nodes = page.getByRole('region', { name: 'Nodes', exact: true });
+    await expect(nodes.getByRole('row', { name: /\(this node\)/ })).toContainText('up');
 
     // Auto-refresh every 5 s.
     const updated = page.getByRole('status').filter({ hasText: 'Updated' });

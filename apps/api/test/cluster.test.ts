@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { type AdminStatus, CloseCode, ErrorCode, type TerminalList } from '@tether/protocol';
 import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { sql } from 'drizzle-orm';
@@ -362,7 +363,7 @@ describe.skipIf(skip)('several nodes with a real sshd', () => {
       return { a, b, browser, secret, logs };
     }
 
-    it('attach through node B to a terminal on node A: the output byte for byte from offset 0, typing runs once', async () => {
+    it('attach through node B to a terminal on node A: the output byte for byte from offset 0, a 2 MB paste whole, typing runs once', async () => {
       const { a, b, browser } = await peered();
       const onA = await TestTerminalClient.authed(a.base, browser);
       const id = await openShell(onA, sshd);
@@ -388,6 +389,19 @@ describe.skipIf(skip)('several nodes with a real sshd', () => {
       viaB.type('seq 1 40000 | sha256sum\r');
       await viaB.waitForText(/[0-9a-f]{64}/, 10_000);
       expect(viaB.text().match(/([0-9a-f]{64})/)![1]).toBe(local);
+
+      // A paste through B, paced by the owner's input_ack: every byte reaches the remote program.
+      const paste = Buffer.from(
+        randomBytes(1_500_000)
+          .toString('base64')
+          .slice(0, 2 * 1024 * 1024),
+      );
+      const sha = createHash('sha256').update(paste).digest('hex');
+      viaB.type(`stty raw -echo; echo raw-""mode; head -c ${paste.length} | sha256sum; stty sane\n`);
+      await viaB.waitForText('raw-mode');
+      await viaB.paste(paste, { paced: true });
+      await viaB.waitForText(new RegExp(`${sha}\\s+-`), 60_000);
+      expect(viaB.of('error')).toEqual([]);
 
       viaB.type(`echo once >> ${marker}; echo LINES-$(wc -l < ${marker})-END\r`);
       await viaB.waitForText('LINES-1-END', 10_000);
@@ -471,6 +485,21 @@ describe.skipIf(skip)('several nodes with a real sshd', () => {
       expect(await attachWith(good)).toBe('open');
       // Used once: the same ticket again is refused.
       expect(await attachWith(good)).toBe(403);
+
+      // A malformed terminal id on the terminate route: a clear 400, nothing ended.
+      const badId = await new Promise<number>((resolve, reject) => {
+        const req = httpsRequest(
+          `https://127.0.0.1:${a.peerPort}/peer/v1/terminals/not-a-uuid/terminate`,
+          { ...right.clientTls(), method: 'POST', headers: { [PEER_TICKET_HEADER]: good } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(badId).toBe(400);
 
       // The browser-facing port has no peer route: a ticket there upgrades nothing.
       const publicAttempt = await new Promise<number | 'open'>((resolve) => {

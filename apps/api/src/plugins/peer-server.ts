@@ -100,7 +100,13 @@ export default fp(
     );
 
     peer.post('/peer/v1/terminals/:id/terminate', async (request, reply) => {
-      const { id } = IdParamsSchema.parse(request.params);
+      const params = IdParamsSchema.safeParse(request.params);
+      if (!params.success) {
+        return reply
+          .status(400)
+          .send({ error: { code: ErrorCode.VALIDATION_FAILED, message: 'The terminal id must be a UUID.' } });
+      }
+      const { id } = params.data;
       const admitted = await admit(request, 'terminate');
       if ('status' in admitted) {
         return reply

@@ -276,6 +276,8 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
                             type="button"
                             className="btn btn-ghost btn-sm"
                             onClick={() => setConfirmEnd(t.id)}
+                            disabled={unreachable}
+                            title={unreachable ? 'Its broker node is not answering' : undefined}
                             aria-label={`End ${summaryLabel(t)}`}
                           >
                             End
