@@ -88,7 +88,10 @@ describe.skipIf(skip !== null)(`terminals on a real OpenSSH sshd${skip ? ` (skip
     // Ten bursts 0.1 s apart: the output flows for at least a second however fast the machine,
     // so the loop below detaches and reattaches many times while it does (a single `seq` ran out
     // after three rounds on a loaded machine).
-    type(t, 'for i in 0 1 2 3 4 5 6 7 8 9; do seq $((i*40000+1)) $((i*40000+40000)); sleep 0.1; done; echo "END""MARK"\r');
+    type(
+      t,
+      'for i in 0 1 2 3 4 5 6 7 8 9; do seq $((i*40000+1)) $((i*40000+40000)); sleep 0.1; done; echo "END""MARK"\r',
+    );
 
     let viewer = resumer;
     const pieces: Buffer[] = [];
