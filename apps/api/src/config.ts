@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { nodeIdOf } from '@tether/host/config';
 import {
   bool,
   duration,
@@ -298,8 +299,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   jwtSecret ??= persistentValue(dataDir, 'jwt-secret', () => randomBytes(48).toString('base64url'));
   // The node id must be stable across restarts: at start-up this node marks its own leftover
   // terminal rows as lost, so a changing id would leave them "running" forever.
-  const nodeId =
-    e.NODE_ID ?? persistentValue(dataDir, 'node-id', () => `node-${randomBytes(6).toString('hex')}`);
+  const nodeId = nodeIdOf(dataDir, e.NODE_ID);
 
   return {
     env: e.NODE_ENV,

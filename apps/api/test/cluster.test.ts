@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
+import { createPeerLink, PEER_TERMINAL_SOCKET_PATH, PEER_TICKET_HEADER } from '@tether/host-protocol';
 import { type AdminStatus, CloseCode, ErrorCode, type TerminalList } from '@tether/protocol';
 import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { sql } from 'drizzle-orm';
@@ -7,7 +8,6 @@ import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { CLUSTER_CHANNEL, type ClusterEvent, createPostgresBus } from '../src/cluster/bus.js';
-import { createPeerLink, PEER_TERMINAL_SOCKET_PATH, PEER_TICKET_HEADER } from '../src/cluster/peer-link.js';
 import { type BrokerProcess, hostPid, openShell, startBroker, stopBrokers } from './broker-process.js';
 import { ADMIN, Browser, buildTestApp, freshPostgresDatabase, type TestApp } from './helpers.js';
 import { HttpBrowser, logCapture } from './http-browser.js';

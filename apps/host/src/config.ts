@@ -5,7 +5,21 @@ import { fileURLToPath } from 'node:url';
 import { TERMINAL_HOST_SOCKET_MAX, TerminalEnvShape } from '@tether/terminal-engine';
 import { z } from 'zod';
 
-const HostEnvSchema = z.object(TerminalEnvShape);
+const HostEnvSchema = z.object({
+  ...TerminalEnvShape,
+  // The peer port (issue #16), on when PEER_SECRET is set: other nodes' APIs attach here.
+  PEER_SECRET: z
+    .string()
+    .optional()
+    .transform((v) => (v?.trim() ? v.trim() : undefined))
+    .refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters'),
+  PEER_HOST: z.string().default('0.0.0.0'),
+  PEER_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+  NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1..63 letters, digits, dots, dashes or underscores')
+    .optional(),
+});
 export type HostEnv = z.output<typeof HostEnvSchema>;
 
 export class HostConfigError extends Error {}
@@ -48,6 +62,25 @@ export function sharedSecret(dataDir: string): string {
   }
   chmodSync(file, 0o600);
   return secret;
+}
+
+/**
+ * This node's id: NODE_ID, else the one kept in DATA_DIR/node-id (created by whichever of the API
+ * and the host needs it first). Tickets on the peer port name the node they are for.
+ */
+export function nodeIdOf(dataDir: string, configured?: string): string {
+  if (configured) return configured;
+  const file = path.join(path.resolve(dataDir), 'node-id');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const id = `node-${randomBytes(6).toString('hex')}`;
+  try {
+    writeFileSync(file, `${id}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    throw err;
+  }
+  return id;
 }
 
 /**

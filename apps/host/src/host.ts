@@ -1,8 +1,9 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { chmodSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import {
   type ApiMessage,
   type ApiMessageOf,
@@ -15,10 +16,14 @@ import {
   FrameReader,
   generationOf,
   generationSocketPath,
+  generationSocketPaths,
   HOST_PROTOCOL_VERSION,
   HostConnection,
   type HostMessage,
   type HostStats,
+  type PeerLink,
+  type PeerTicket,
+  PeerTicketError,
   type TerminalInfo,
 } from '@tether/host-protocol';
 import { ErrorCode, type ServerMessage } from '@tether/protocol';
@@ -48,6 +53,12 @@ export interface TerminalHostOptions {
   policy: TargetPolicy;
   log?: TerminalLogger;
   version?: string;
+  /**
+   * The peer port (issue #16): other nodes' APIs reach this node's terminals here, over TLS-PSK,
+   * each connection for the one terminal its ticket names. Only the newest generation listens;
+   * it relays a ticket for a terminal an older, draining generation holds to that one.
+   */
+  peer?: { host: string; port: number; link: PeerLink };
   /** For fault-injection tests only. */
   connect?: ConstructorParameters<typeof TerminalManager>[1]['connect'];
 }
@@ -90,7 +101,13 @@ export function createTerminalHost(options: TerminalHostOptions) {
   const inputStreams = new WeakMap<Terminal, Map<string, number>>();
 
   const broadcast = (message: HostMessage) => {
-    for (const c of connections) if (c.authenticated) c.send(message);
+    const about = 'id' in message ? message.id : null;
+    for (const c of connections) {
+      if (!c.authenticated) continue;
+      // A peer connection hears about its own terminal only.
+      if (c.grant && about !== null && about !== c.grant.tid) continue;
+      c.send(message);
+    }
   };
 
   const manager = new TerminalManager(options.engine, {
@@ -142,6 +159,10 @@ export function createTerminalHost(options: TerminalHostOptions) {
 
   class Connection {
     authenticated = false;
+    /** On the peer port: what the ticket allows (set by `hello`). */
+    grant: PeerTicket | null = null;
+    /** On the peer port, for a terminal of an older generation: the relay to it. */
+    private relay: Socket | null = null;
     private readonly reader = new FrameReader(HELLO_MAX_FRAME_BYTES);
     private readonly viewers = new Map<number, { terminal: Terminal; viewer: RemoteViewer }>();
     private readonly opens = new Map<
@@ -152,7 +173,11 @@ export function createTerminalHost(options: TerminalHostOptions) {
     private readonly helloTimer: NodeJS.Timeout;
     private closed = false;
 
-    constructor(readonly socket: Socket) {
+    constructor(
+      readonly socket: Socket,
+      /** Accepted on the peer port (a ticket, not the secret, authenticates it). */
+      readonly viaPeer = false,
+    ) {
       this.helloTimer = setTimeout(() => this.drop('no hello in time'), HELLO_TIMEOUT_MS);
       socket.on('data', (chunk: Buffer) => this.onData(chunk));
       socket.on('error', () => {});
@@ -160,7 +185,8 @@ export function createTerminalHost(options: TerminalHostOptions) {
     }
 
     send(message: HostMessage): void {
-      if (this.closed) return;
+      // A relayed connection carries the older generation's frames only.
+      if (this.closed || this.relay) return;
       if (this.socket.writableLength > MAX_QUEUED_BYTES) {
         this.drop('the API stopped reading');
         return;
@@ -218,7 +244,16 @@ export function createTerminalHost(options: TerminalHostOptions) {
 
     private handle(msg: ApiMessage): void {
       if (!this.authenticated) {
-        this.hello(msg);
+        if (this.grant) this.drop('a message before the relay was ready');
+        else this.hello(msg);
+        return;
+      }
+      if (this.grant && !this.permits(msg)) {
+        this.drop(`${msg.t} is not allowed on the peer port`);
+        return;
+      }
+      if (this.relay) {
+        this.relay.write(encodeFrame(msg));
         return;
       }
       switch (msg.t) {
@@ -276,9 +311,39 @@ export function createTerminalHost(options: TerminalHostOptions) {
       }
     }
 
+    /** What a peer connection's ticket allows: its one terminal, for its one user. */
+    private permits(msg: ApiMessage): boolean {
+      const grant = this.grant!;
+      switch (msg.t) {
+        case 'ping':
+          return true;
+        case 'detach':
+        case 'ack':
+          // Viewer ids are this connection's own.
+          return grant.act === 'attach';
+        case 'attach':
+          return grant.act === 'attach' && msg.id === grant.tid && msg.userId === grant.uid;
+        case 'input':
+        case 'resize':
+          return grant.act === 'attach' && msg.id === grant.tid;
+        case 'terminate':
+          return msg.id === grant.tid;
+        default:
+          return false;
+      }
+    }
+
     private hello(msg: ApiMessage): void {
       if (msg.t !== 'hello') {
         this.drop('the first message must be hello');
+        return;
+      }
+      if (this.viaPeer) {
+        this.peerHello(msg);
+        return;
+      }
+      if (msg.secret === undefined) {
+        this.drop('no secret');
         return;
       }
       const digest = createHash('sha256').update(msg.secret).digest();
@@ -290,6 +355,10 @@ export function createTerminalHost(options: TerminalHostOptions) {
         this.drop(`unsupported protocol ${msg.protocol}`);
         return;
       }
+      this.welcome();
+    }
+
+    private welcome(): void {
       clearTimeout(this.helloTimer);
       this.authenticated = true;
       this.reader.maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
@@ -302,6 +371,77 @@ export function createTerminalHost(options: TerminalHostOptions) {
         version: options.version ?? '0',
         drainingUntil,
       });
+    }
+
+    /**
+     * A connection on the peer port: the ticket (signed by a node with PEER_SECRET, for this
+     * node, fresh and unused) is the only credential. Its terminal is here, or on an older
+     * generation still draining (relayed to it), or nowhere (refused).
+     */
+    private peerHello(msg: ApiMessageOf<'hello'>): void {
+      let grant: PeerTicket;
+      try {
+        grant = options.peer!.link.verify(msg.ticket ?? '');
+      } catch (err) {
+        this.drop(err instanceof PeerTicketError ? `peer refused: ${err.message}` : 'peer refused');
+        return;
+      }
+      if (msg.protocol !== HOST_PROTOCOL_VERSION) {
+        this.drop(`unsupported protocol ${msg.protocol}`);
+        return;
+      }
+      this.grant = grant;
+      const terminal = manager.find(grant.tid);
+      if (terminal) {
+        if (grant.act === 'attach' && terminal.userId !== grant.uid) {
+          this.drop('peer refused: not their terminal');
+          return;
+        }
+        log?.info({ terminalId: grant.tid, from: grant.from, act: grant.act }, 'peer connected');
+        this.welcome();
+        return;
+      }
+      void this.relayToOlder(grant);
+    }
+
+    /** The ticket's terminal is held by an older generation: pass this connection on to it. */
+    private async relayToOlder(grant: PeerTicket): Promise<void> {
+      for (const other of generationSocketPaths(options.socketPath)) {
+        if (other === ownSocket || this.closed) continue;
+        let holds = false;
+        try {
+          const probe = await HostConnection.connect(other, options.secret, 2_000);
+          try {
+            const list = await probe.request<TerminalInfo[]>({ t: 'list' });
+            holds = list.some(
+              (t) => t.id === grant.tid && (grant.act !== 'attach' || t.userId === grant.uid),
+            );
+          } finally {
+            probe.close();
+          }
+        } catch {
+          continue; // gone, or not a host
+        }
+        if (!holds || this.closed) continue;
+        const relay = netConnect({ path: other });
+        relay.on('error', () => this.socket.destroy());
+        relay.on('close', () => this.socket.destroy());
+        relay.once('connect', () => {
+          relay.write(encodeFrame({ t: 'hello', protocol: HOST_PROTOCOL_VERSION, secret: options.secret }));
+          // Its `welcome` and everything after go to the peer as they are.
+          relay.pipe(this.socket);
+        });
+        this.relay = relay;
+        clearTimeout(this.helloTimer);
+        this.authenticated = true;
+        this.reader.maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+        log?.info(
+          { terminalId: grant.tid, from: grant.from, generation: other },
+          'peer relayed to an older generation',
+        );
+        return;
+      }
+      this.drop('peer refused: no such terminal');
     }
 
     private async open(msg: ApiMessageOf<'open'>): Promise<void> {
@@ -435,6 +575,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
     private onClose(): void {
       this.closed = true;
       clearTimeout(this.helloTimer);
+      this.relay?.destroy();
       connections.delete(this);
       if (this.authenticated) log?.info({ viewers: this.viewers.size }, 'API disconnected');
       for (const { terminal, viewer } of this.viewers.values()) terminal.detach(viewer);
@@ -518,6 +659,9 @@ export function createTerminalHost(options: TerminalHostOptions) {
   function startDrain(): void {
     if (drainingUntil !== null || drained) return;
     drainingUntil = Date.now() + drainLimitMs;
+    // The newer generation takes the peer port (and relays to this one what it holds); the
+    // connections already here carry on.
+    closePeerServer();
     log?.info({ hostId, until: new Date(drainingUntil).toISOString() }, 'terminal host draining');
     broadcast({ t: 'draining', hostId, until: drainingUntil });
     for (const c of connections)
@@ -548,6 +692,66 @@ export function createTerminalHost(options: TerminalHostOptions) {
   }
 
   let server: Server | undefined;
+  let peerServer: TlsServer | null = null;
+
+  /** Stops accepting on the peer port at once (its connections carry on until they end). */
+  function closePeerServer(): void {
+    peerServer?.close();
+    peerServer = null;
+  }
+
+  /**
+   * Listens on the peer port. The previous generation gives it up when told to drain; if it
+   * has not yet (or something else holds the port), this retries every second, saying so.
+   */
+  async function listenPeer(): Promise<void> {
+    const peer = options.peer;
+    if (!peer || drainingUntil !== null) return;
+    const tlsServer = createTlsServer(peer.link.serverTls(), (socket) => {
+      socket.setNoDelay(true);
+      // Another machine: a peer gone without a FIN is noticed by TCP keepalive.
+      socket.setKeepAlive(true, 15_000);
+      connections.add(new Connection(socket, true));
+    });
+    // A node with another PEER_SECRET (or anything else knocking) fails the handshake: said at
+    // most once a minute, since nothing else would show why its attaches fail.
+    let warnedAt = Number.NEGATIVE_INFINITY;
+    let failures = 0;
+    tlsServer.on('tlsClientError', (err: Error, socket: { remoteAddress?: string }) => {
+      failures++;
+      if (Date.now() - warnedAt < 60_000) return;
+      warnedAt = Date.now();
+      log?.warn(
+        { err: err.message, from: socket.remoteAddress, failures },
+        'a peer failed the TLS handshake on the peer port (a node with another PEER_SECRET?)',
+      );
+      failures = 0;
+    });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          tlsServer.once('error', reject);
+          tlsServer.listen(peer.port, peer.host, () => {
+            tlsServer.off('error', reject);
+            resolve();
+          });
+        });
+        break;
+      } catch (err) {
+        if (closing || drainingUntil !== null) return;
+        if (attempt % 10 === 0)
+          log?.warn({ err: (err as Error).message, port: peer.port }, 'peer port busy; retrying');
+        await new Promise((r) => setTimeout(r, attempt < 10 ? 100 : 1_000));
+      }
+    }
+    if (closing || drainingUntil !== null) {
+      tlsServer.close();
+      return;
+    }
+    peerServer = tlsServer;
+    log?.info({ host: peer.host, port: peer.port }, 'peer port listening');
+  }
+  let closing = false;
 
   /** Asks the host at the node's socket path, if one answers, to drain. Returns its id. */
   async function drainPrevious(): Promise<string | null> {
@@ -606,16 +810,26 @@ export function createTerminalHost(options: TerminalHostOptions) {
       rmSync(link, { force: true });
       symlinkSync(path.basename(ownSocket), link);
       renameSync(link, options.socketPath);
+      // The previous generation left the peer port when it took the drain. Waited for a while
+      // (a busy port is retried in the background, and said).
+      await Promise.race([listenPeer(), new Promise((r) => setTimeout(r, 5_000).unref())]);
       log?.info(
         { socket: options.socketPath, hostId, generation, ...(previous ? { replaced: previous } : {}) },
         'terminal host listening',
       );
+    },
+    /** The peer port's address once it listens (null: off, not yet, or draining). */
+    peerAddress: () => {
+      const a = peerServer?.address();
+      return a && typeof a === 'object' ? { host: a.address, port: a.port } : null;
     },
     /** For tests: behave as if a newer generation had taken over. */
     drain: () => startDrain(),
     connectionCount: () => connections.size,
     /** Stops serving and ends every terminal (the host itself is going away). */
     async close(reason = 'The terminal host stopped.'): Promise<void> {
+      closing = true;
+      closePeerServer();
       for (const c of connections) {
         c.socket.end();
       }

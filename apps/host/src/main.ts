@@ -1,8 +1,9 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createPeerLink } from '@tether/host-protocol';
 import { createTargetPolicy, describeTargetPolicy, terminalManagerConfig } from '@tether/terminal-engine';
 import { pino } from 'pino';
-import { hostBuild, loadHostEnv, sharedSecret, socketPathOf } from './config.js';
+import { hostBuild, loadHostEnv, nodeIdOf, sharedSecret, socketPathOf } from './config.js';
 import { createTerminalHost } from './host.js';
 
 /**
@@ -24,6 +25,15 @@ async function main() {
     policy: createTargetPolicy({ allowed: env.SSH_ALLOWED_TARGETS, denied: env.SSH_DENIED_TARGETS }),
     log,
     version: hostBuild(),
+    ...(env.PEER_SECRET
+      ? {
+          peer: {
+            host: env.PEER_HOST,
+            port: env.PEER_PORT,
+            link: createPeerLink({ secret: env.PEER_SECRET, nodeId: nodeIdOf(env.DATA_DIR, env.NODE_ID) }),
+          },
+        }
+      : {}),
   });
   log.info(
     {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { encodeFrame, FrameError, FrameReader, OutputFrame } from './framing.js';
 import {
   type ApiMessage,
@@ -59,8 +60,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
     super();
   }
 
-  static async connect(socketPath: string, secret: string, timeoutMs = 5_000): Promise<HostConnection> {
-    const reader = new FrameReader(undefined, { reusedChunks: true });
+  static connect(socketPath: string, secret: string, timeoutMs = 5_000): Promise<HostConnection> {
     // Everything the host sends is read into one reused buffer (`onread`): no buffer is allocated
     // per read, and only what is kept (each output batch, copied once by the reader) is. With a
     // fresh buffer per read, Node allocates those outside V8's young generation, and bulk output
@@ -77,6 +77,52 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
         },
       },
     });
+    return HostConnection.handshake(
+      socket,
+      'connect',
+      { secret },
+      timeoutMs,
+      (handler) => {
+        onChunk = handler;
+      },
+      true,
+    );
+  }
+
+  /**
+   * Another node's terminal host, over its peer port (TLS-PSK, `tls` from the peer link), for the
+   * one terminal `ticket` names. The connection lives as long as the browser socket it serves.
+   */
+  static connectPeer(
+    options: { host: string; port: number; tls: ConnectionOptions; ticket: string },
+    timeoutMs = 5_000,
+  ): Promise<HostConnection> {
+    const socket = tlsConnect({ ...options.tls, host: options.host, port: options.port });
+    socket.setNoDelay(true);
+    // Across machines a silent partition is noticed by the owner's pings (see RemoteTerminalManager).
+    let onChunk: (chunk: Buffer) => void = () => {};
+    socket.on('data', (chunk: Buffer) => onChunk(chunk));
+    return HostConnection.handshake(
+      socket,
+      'secureConnect',
+      { ticket: options.ticket },
+      timeoutMs,
+      (handler) => {
+        onChunk = handler;
+      },
+      false,
+    );
+  }
+
+  private static async handshake(
+    socket: Socket,
+    connectEvent: 'connect' | 'secureConnect',
+    credential: { secret: string } | { ticket: string },
+    timeoutMs: number,
+    setOnChunk: (handler: (chunk: Buffer) => void) => void,
+    reusedChunks: boolean,
+  ): Promise<HostConnection> {
+    const reader = new FrameReader(undefined, { reusedChunks });
     const welcome = await new Promise<{ welcome: HostMessageOf<'welcome'>; rest: unknown[] }>(
       (resolve, reject) => {
         const timer = setTimeout(
@@ -85,7 +131,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
         );
         const done = (err: Error | null, value?: { welcome: HostMessageOf<'welcome'>; rest: unknown[] }) => {
           clearTimeout(timer);
-          onChunk = () => {};
+          setOnChunk(() => {});
           socket.off('error', onError);
           socket.off('close', onClose);
           if (err) {
@@ -96,7 +142,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
         const onError = (err: Error) =>
           done(new HostUnavailableError(`The terminal host cannot be reached: ${err.message}`));
         const onClose = () => done(new HostUnavailableError('The terminal host refused the connection.'));
-        onChunk = (chunk: Buffer) => {
+        setOnChunk((chunk: Buffer) => {
           let frames: unknown[];
           try {
             frames = reader.push(chunk);
@@ -108,16 +154,16 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
           if (!first.success || first.data.t !== 'welcome')
             return done(new HostUnavailableError('The terminal host answered something other than welcome.'));
           done(null, { welcome: first.data, rest: frames.slice(1) });
-        };
+        });
         socket.on('error', onError);
         socket.on('close', onClose);
-        socket.once('connect', () =>
-          socket.write(encodeFrame({ t: 'hello', protocol: HOST_PROTOCOL_VERSION, secret })),
+        socket.once(connectEvent, () =>
+          socket.write(encodeFrame({ t: 'hello', protocol: HOST_PROTOCOL_VERSION, ...credential })),
         );
       },
     );
     const connection = new HostConnection(socket, welcome.welcome);
-    onChunk = connection.start(reader, welcome.rest);
+    setOnChunk(connection.start(reader, welcome.rest));
     return connection;
   }
 

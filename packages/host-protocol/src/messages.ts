@@ -31,12 +31,24 @@ const target = z.object({
 
 // ── API → host ───────────────────────────────────────────────────────────────
 
-/** First frame of every connection; anything else first, or a wrong secret, closes it. */
-export const HelloSchema = z.object({
-  t: z.literal('hello'),
-  protocol: z.number().int(),
-  secret: z.string().min(1).max(512),
-});
+/**
+ * First frame of every connection; anything else first, or a wrong secret, closes it. On the
+ * node's Unix socket it carries the secret shared through DATA_DIR. On the peer port (another
+ * node's API, over TLS-PSK) it carries a ticket instead (peer-link.ts): that connection may then
+ * only `list` (answered with the ticket's terminal alone), `attach` to that terminal for the
+ * ticket's user, and `input`/`ack`/`resize`/`detach`/`terminate` it; a `terminate` ticket allows
+ * `terminate` alone.
+ */
+export const HelloSchema = z
+  .object({
+    t: z.literal('hello'),
+    protocol: z.number().int(),
+    secret: z.string().min(1).max(512).optional(),
+    ticket: z.string().min(1).max(2048).optional(),
+  })
+  .refine((h) => (h.secret === undefined) !== (h.ticket === undefined), {
+    message: 'hello carries a secret or a ticket',
+  });
 
 /** → `result { value: TerminalInfo[] }`: every terminal the host holds, ended ones included. */
 export const ListSchema = z.object({ t: z.literal('list'), rid });

@@ -1,13 +1,13 @@
 import { request as httpsRequest } from 'node:https';
-import { CloseCode } from '@tether/protocol';
-import type { FastifyBaseLogger } from 'fastify';
-import WebSocket, { type RawData } from 'ws';
 import {
   PEER_TERMINAL_SOCKET_PATH,
   PEER_TICKET_HEADER,
   type PeerLink,
   peerTerminatePath,
-} from './peer-link.js';
+} from '@tether/host-protocol';
+import { CloseCode } from '@tether/protocol';
+import type { FastifyBaseLogger } from 'fastify';
+import WebSocket, { type RawData } from 'ws';
 
 export interface PeerForward {
   /** A frame from the browser, passed on as it is (queued until the peer socket is open). */

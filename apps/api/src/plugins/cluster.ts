@@ -1,8 +1,8 @@
+import { createPeerLink, type PeerLink } from '@tether/host-protocol';
 import fp from 'fastify-plugin';
 import type { SessionEndedEvent } from '../auth/auth-service.js';
 import { type ClusterBus, createLocalBus, createPostgresBus } from '../cluster/bus.js';
 import { createMembership, type Membership } from '../cluster/membership.js';
-import { createPeerLink, type PeerLink } from '../cluster/peer-link.js';
 import { createSharedLimits, type SharedLimits } from '../cluster/shared-limits.js';
 import { VERSION } from '../version.js';
 

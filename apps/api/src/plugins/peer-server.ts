@@ -1,15 +1,15 @@
 import websocket from '@fastify/websocket';
-import { ErrorCode, Permission } from '@tether/protocol';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import fp from 'fastify-plugin';
-import { z } from 'zod';
-import type { AuthContext } from '../auth/auth-service.js';
 import {
   PEER_TERMINAL_SOCKET_PATH,
   PEER_TICKET_HEADER,
   type PeerTicket,
   PeerTicketError,
-} from '../cluster/peer-link.js';
+} from '@tether/host-protocol';
+import { ErrorCode, Permission } from '@tether/protocol';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { z } from 'zod';
+import type { AuthContext } from '../auth/auth-service.js';
 import { createTerminalsRepo } from '../persistence/terminals-repo.js';
 import type { PeerSocketGrant } from '../ws/terminal-socket.js';
 

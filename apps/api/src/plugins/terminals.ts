@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { hostBuild, sharedSecret } from '@tether/host/config';
-import type { TerminalInfo } from '@tether/host-protocol';
+import type { PeerLink, TerminalInfo } from '@tether/host-protocol';
 import { CloseCode, ErrorCode, type OpenMessage, type SshAuth, type TerminalSummary } from '@tether/protocol';
 import type { ConnectInteraction } from '@tether/terminal-engine';
 import {
@@ -19,7 +19,6 @@ import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-service.js';
 import { terminateOnPeer } from '../cluster/peer-forward.js';
-import type { PeerLink } from '../cluster/peer-link.js';
 import type { SharedLimits } from '../cluster/shared-limits.js';
 import type { TerminalRow } from '../db/schema/index.js';
 import { AppError } from '../errors.js';

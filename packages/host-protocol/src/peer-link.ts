@@ -5,9 +5,11 @@ import { z } from 'zod';
 /**
  * The peer link between nodes (issue #16, docs/decisions.md "Many nodes"): TLS 1.3 with a key
  * derived from PEER_SECRET (TLS-PSK: encrypted and mutually authenticated, no certificates to
- * manage), and on top of it a short-lived ticket per request, bound to the terminal, the user and
- * the web session it acts for, and to the node it is meant for. A browser's token alone never
- * reaches a peer port: without PEER_SECRET there is no TLS handshake, and without a ticket no route.
+ * manage), and on top of it a short-lived ticket per connection, bound to the terminal, the user
+ * and the web session it acts for, and to the node it is meant for. The API signs tickets (it has
+ * checked the session); the terminal host, which listens on the peer port, verifies them. A
+ * browser's token alone never reaches a peer port: without PEER_SECRET there is no TLS handshake,
+ * and without a ticket no terminal.
  */
 
 /** How long a ticket is accepted after it was signed: it is used at once, once. */
