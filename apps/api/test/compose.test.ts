@@ -3,6 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadHostEnv } from '@tether/host/config';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { decodeKey, loadConfig } from '../src/config.js';
@@ -28,7 +29,7 @@ describe('docker/compose.yaml: two nodes behind nginx', () => {
   };
   const apis = Object.keys(compose.services).filter((s) => /^api-\d+$/.test(s));
 
-  it('runs api-1 and api-2, each with its own host and volume, node id and peer URL', () => {
+  it('runs api-1 and api-2, each with its own host and volume, node id and peer URL (the host’s peer port)', () => {
     expect(apis).toEqual(['api-1', 'api-2']);
     for (const api of apis) {
       const n = api.slice(4);
@@ -40,14 +41,24 @@ describe('docker/compose.yaml: two nodes behind nginx', () => {
       expect(svc.depends_on).toMatchObject({ [`host-${n}`]: { condition: 'service_healthy' } });
       expect(svc.environment).toMatchObject({
         NODE_ID: `node-${n}`,
-        PEER_URL: `https://${api}:8081`,
-        PEER_PORT: '8081',
+        PEER_URL: `https://host-${n}:8081`,
         TERMINAL_HOST: 'external',
+        DATA_DIR: '/data',
+      });
+      // The host listens on the peer port as the same node (tickets name it).
+      expect(host.environment).toMatchObject({
+        NODE_ID: `node-${n}`,
+        PEER_HOST: '0.0.0.0',
+        PEER_PORT: '8081',
         DATA_DIR: '/data',
       });
       // The shared secrets must come from docker/.env: compose refuses to start without them.
       for (const name of ['JWT_SECRET', 'ENCRYPTION_KEY', 'PEER_SECRET'])
         expect(svc.environment![name]).toMatch(new RegExp(`^\\$\\{${name}:\\?`));
+      expect(host.environment!.PEER_SECRET).toMatch(/^\$\{PEER_SECRET:\?/);
+      // None of the API's other secrets reach the host.
+      for (const name of ['JWT_SECRET', 'ENCRYPTION_KEY', 'DATABASE_URL'])
+        expect(host.environment).not.toHaveProperty(name);
     }
     expect(Object.keys(compose.volumes).sort()).toEqual(['node-1-data', 'node-2-data', 'postgres-data']);
   });
@@ -63,8 +74,13 @@ describe('docker/compose.yaml: two nodes behind nginx', () => {
       );
       env.ENCRYPTION_KEY = 'ab'.repeat(32);
       const config = loadConfig({ ...env, NODE_ENV: 'production', DATA_DIR: '/tmp/tether-compose-check' });
-      expect(config.peer).toMatchObject({ host: '0.0.0.0', port: 8081, url: `https://${api}:8081` });
+      expect(config.peer).toMatchObject({ url: `https://host-${api.slice(4)}:8081` });
       expect(config.terminalHost.mode).toBe('external');
+      const hostEnv = loadHostEnv({
+        ...compose.services[`host-${api.slice(4)}`]!.environment!,
+        PEER_SECRET: 'x'.repeat(44),
+      });
+      expect(hostEnv).toMatchObject({ PEER_HOST: '0.0.0.0', PEER_PORT: 8081, NODE_ID: config.nodeId });
     }
     const nginx = readFileSync(join(DOCKER, 'nginx/tether.conf'), 'utf8').replace(/#.*$/gm, '');
     const upstreams = [...nginx.matchAll(/server (api-\d+):8080 max_fails=0;/g)].map((m) => m[1]);

@@ -441,6 +441,11 @@ export function createTerminalHost(options: TerminalHostOptions) {
         );
         return;
       }
+      if (grant.act === 'terminate' && !this.closed) {
+        // Ended and gone meanwhile: ending it again is nothing (and says so to no one).
+        this.welcome();
+        return;
+      }
       this.drop('peer refused: no such terminal');
     }
 

@@ -109,9 +109,3 @@ export function createPeerLink(options: { secret: string; nodeId: string; now?: 
 }
 
 export type PeerLink = ReturnType<typeof createPeerLink>;
-
-/** The header that carries a ticket to a peer port. */
-export const PEER_TICKET_HEADER = 'x-tether-peer-ticket';
-/** Paths on the peer port. */
-export const PEER_TERMINAL_SOCKET_PATH = '/peer/v1/terminal';
-export const peerTerminatePath = (id: string) => `/peer/v1/terminals/${encodeURIComponent(id)}/terminate`;

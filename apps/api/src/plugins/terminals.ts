@@ -18,7 +18,6 @@ import {
 import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-service.js';
-import { terminateOnPeer } from '../cluster/peer-forward.js';
 import type { SharedLimits } from '../cluster/shared-limits.js';
 import type { TerminalRow } from '../db/schema/index.js';
 import { AppError } from '../errors.js';
@@ -271,34 +270,82 @@ function createTerminalService(deps: {
 
     get: (id: string, userId: string) => manager.get(id, userId),
 
-    /** For a terminal that is not live here: its row if it ended (to say why). */
     /**
-     * Where a terminal of this user runs when another node holds it (null: not live, or ours):
-     * that node's peer link, or why it cannot be reached.
+     * A live terminal of this user that another node holds (null: not live, or ours): its row,
+     * and that node's peer port or why it cannot be reached.
      */
-    async remoteOwner(id: string, userId: string): Promise<RemoteOwner | null> {
+    async remoteTerminal(
+      id: string,
+      userId: string,
+    ): Promise<{ row: TerminalRow; owner: RemoteOwner } | null> {
       const row = await repo.findForUser(userId, id);
       if (!row || row.nodeId === nodeId || (row.status !== 'running' && row.status !== 'connecting'))
         return null;
-      return deps.reachNode(row.nodeId);
+      return { row, owner: deps.reachNode(row.nodeId) };
     },
 
     /**
-     * Ends a live terminal another node holds, for its owner or an administrator (`ctx`), over
-     * the peer link. Throws 503 TERMINAL_UNREACHABLE when that node cannot be asked.
+     * Reaches another node's terminal for one socket, straight to that node's terminal host over
+     * the peer link (a ticket for this terminal, user and session): the socket then attaches to
+     * it as to one of ours (RemoteTerminalManager.connectPeer).
+     */
+    connectRemote(
+      row: TerminalRow,
+      owner: Extract<RemoteOwner, { reachable: true }>,
+      ctx: Pick<AuthContext, 'userId' | 'sessionId'>,
+      act: 'attach' | 'terminate' = 'attach',
+    ): Promise<RemoteTerminal> {
+      const url = new URL(owner.peerUrl);
+      return manager.connectPeer(
+        {
+          id: row.id,
+          userId: row.userId,
+          status: 'running',
+          target: { host: row.host, port: row.port, username: row.sshUsername },
+          address: row.host,
+          title: row.title,
+          cols: row.cols,
+          rows: row.rows,
+          viewers: 0,
+          outputOffset: 0,
+          createdAt: row.createdAt.getTime(),
+          lastOutputAt: row.lastOutputAt?.getTime() ?? null,
+          ended: null,
+          memory: { ringBytes: 0, mirror: 'empty', mirrorBacklog: 0, channelBuffered: 0 },
+        },
+        {
+          host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: Number(url.port || 443),
+          tls: owner.link.clientTls(),
+          ticket: owner.link.sign({
+            act,
+            tid: row.id,
+            uid: ctx.userId,
+            sid: ctx.sessionId,
+            to: owner.nodeId,
+          }),
+        },
+      );
+    },
+
+    /**
+     * Ends a live terminal another node holds, for its owner or an administrator (`ctx`, checked
+     * by the caller), over the peer link, and audits it here. Throws 503 TERMINAL_UNREACHABLE
+     * when that node cannot be asked.
      */
     async terminateOnOwner(row: TerminalRow, ctx: AuthContext): Promise<void> {
       const owner = deps.reachNode(row.nodeId);
       if (!owner.reachable) throw new AppError(503, ErrorCode.TERMINAL_UNREACHABLE, owner.why);
-      let status: number;
+      const reason = row.userId === ctx.userId ? 'Ended by the user.' : 'Ended by an administrator.';
       try {
-        status = await terminateOnPeer({
-          link: owner.link,
-          peerUrl: owner.peerUrl,
-          nodeId: owner.nodeId,
-          terminalId: row.id,
-          ctx,
-        });
+        const remote = await this.connectRemote(row, owner, ctx, 'terminate');
+        try {
+          remote.terminate(reason);
+          // Frames are taken in order: once this is answered, the terminate was.
+          await manager.pingPeer(remote);
+        } finally {
+          manager.releasePeer(remote);
+        }
       } catch (err) {
         throw new AppError(
           503,
@@ -306,13 +353,14 @@ function createTerminalService(deps: {
           `Broker node ${row.nodeId}, which holds this terminal, could not be asked: ${(err as Error).message}`,
         );
       }
-      // 404: it ended there meanwhile (ending is idempotent).
-      if (status !== 204 && status !== 404)
-        throw new AppError(
-          503,
-          ErrorCode.TERMINAL_UNREACHABLE,
-          `Broker node ${row.nodeId}, which holds this terminal, refused to end it (${status}).`,
-        );
+      await audit.record({
+        type: 'terminal.terminated',
+        outcome: 'success',
+        userId: ctx.userId,
+        username: ctx.username,
+        target: row.id,
+        detail: { reason, node: row.nodeId },
+      });
     },
 
     async endedInfo(id: string, userId: string): Promise<TerminalRow | undefined> {
@@ -459,16 +507,34 @@ export default fp(
         drainLimitMs: drainMs,
         policy: createTargetPolicy({ allowed: config.ssh.allowedTargets, denied: config.ssh.deniedTargets }),
         log,
+        ...(config.peer && app.peerLink
+          ? { peer: { host: config.peer.host, port: config.peer.port, link: app.peerLink } }
+          : {}),
       });
       await host.listen();
       embedded = host;
     }
     const manager = new RemoteTerminalManager({
       socketPath,
+      peerHeartbeat: {
+        intervalMs: config.limits.heartbeatIntervalMs,
+        timeoutMs: config.limits.heartbeatTimeoutMs,
+      },
       secret: sharedSecret(config.dataDir),
       ...(mode === 'spawn'
         ? {
-            startHost: () => startHostProcess(config.dataDir, config.terminalHost.memoryMiB, log),
+            startHost: () =>
+              startHostProcess(config.dataDir, config.terminalHost.memoryMiB, log, {
+                // The host listens on the peer port (other nodes attach there) as this node.
+                NODE_ID: config.nodeId,
+                ...(config.peer
+                  ? {
+                      PEER_SECRET: config.peer.secret,
+                      PEER_HOST: config.peer.host,
+                      PEER_PORT: String(config.peer.port),
+                    }
+                  : {}),
+              }),
             // After an upgrade of this API, a new generation of the host too (the old one drains).
             expectedBuild: hostBuild(),
           }
@@ -608,14 +674,15 @@ function startHostProcess(
   dataDir: string,
   memoryMiB: number | undefined,
   log: { info(o: object, m: string): void },
+  extra: Record<string, string>,
 ): void {
   const require = createRequire(import.meta.url);
   const main = path.join(path.dirname(require.resolve('@tether/host/package.json')), 'dist', 'main.js');
   const out = openSync(path.join(dataDir, 'terminal-host.log'), 'a', 0o600);
   try {
-    // Only what the host reads (terminal limits, target policy, logging): none of the API's
-    // secrets (JWT_SECRET, ENCRYPTION_KEY, DATABASE_URL, ADMIN_PASSWORD) reach it.
-    const env: NodeJS.ProcessEnv = { DATA_DIR: dataDir };
+    // Only what the host reads (terminal limits, target policy, logging, the peer port): none
+    // of the API's secrets (JWT_SECRET, ENCRYPTION_KEY, DATABASE_URL, ADMIN_PASSWORD) reach it.
+    const env: NodeJS.ProcessEnv = { DATA_DIR: dataDir, ...extra };
     for (const name of [...Object.keys(TerminalEnvShape), 'PATH', 'NODE_ENV', 'TZ', 'LANG']) {
       if (name !== 'DATA_DIR' && process.env[name] !== undefined) env[name] = process.env[name];
     }

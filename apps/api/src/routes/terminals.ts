@@ -6,7 +6,6 @@ import { parseBody } from '../lib/validate.js';
 import { createKnownHostsRepo } from '../persistence/known-hosts-repo.js';
 import { createTerminalsRepo } from '../persistence/terminals-repo.js';
 import { requireAuth } from '../plugins/auth.js';
-import peerServerPlugin from '../plugins/peer-server.js';
 import { registerTerminalSocket } from '../ws/terminal-socket.js';
 
 const IdParamsSchema = z.object({ id: z.uuid('must be a UUID') });
@@ -17,9 +16,6 @@ const terminalRoutes: FastifyPluginAsync = async (app) => {
   const knownHosts = createKnownHostsRepo(app.database.db);
 
   registerTerminalSocket(app);
-  // Other nodes' way in to this node's terminals (only with a peer link configured); here, where
-  // the terminal socket's handler is.
-  await app.register(peerServerPlugin);
 
   app.register(async (scoped) => {
     scoped.addHook('preHandler', app.authenticate);

@@ -201,6 +201,26 @@ export interface RemoteTerminalManagerOptions {
   expectedBuild?: string;
   events?: RemoteTerminalEvents;
   log?: TerminalLogger;
+  /**
+   * Connections to other nodes' hosts (peer links) are pinged this often and dropped when no
+   * answer came for `timeoutMs`: a node cut off without a FIN is noticed in seconds.
+   */
+  peerHeartbeat?: { intervalMs: number; timeoutMs: number };
+}
+
+/** Where another node's terminal host takes attaches for one terminal (its peer port). */
+export interface PeerTarget {
+  host: string;
+  port: number;
+  tls: import('node:tls').ConnectionOptions;
+  /** Signed by this node for that one (peer-link.ts). */
+  ticket: string;
+}
+
+interface PeerLinkState {
+  conn: HostConnection;
+  terminal: RemoteTerminal;
+  heartbeat: NodeJS.Timeout;
 }
 
 /**
@@ -214,6 +234,12 @@ export interface RemoteTerminalManagerOptions {
 export class RemoteTerminalManager {
   /** Connections by host id; `current` is the one new terminals open on. */
   private readonly links = new Map<string, HostConnection>();
+  /**
+   * Connections to other nodes' hosts, one per browser socket attached through this node to a
+   * terminal held there (issue #16), by the key its RemoteTerminal carries as `hostId`. Kept
+   * apart from this node's own: never listed, refreshed, reconciled or ended in bulk here.
+   */
+  private readonly peerLinks = new Map<string, PeerLinkState>();
   private current: HostConnection | null = null;
   private readonly terminals = new Map<string, RemoteTerminal>();
   private readonly viewers = new Map<number, ViewerState>();
@@ -442,18 +468,101 @@ export class RemoteTerminalManager {
     this.links.clear();
     this.current = null;
     for (const conn of links) conn.close();
+    for (const key of [...this.peerLinks.keys()]) this.dropPeer(key);
+  }
+
+  // ── other nodes' terminals ────────────────────────────────────────────────
+
+  /**
+   * A terminal another node's host holds, reached over its peer port for one browser socket:
+   * the socket attaches to the returned terminal as to one of this node's (same input offsets,
+   * acks and flow control, end to end with that host); detaching closes the connection.
+   * `known` is what this node knows of it (its row), until the attach brings the host's figures.
+   */
+  async connectPeer(known: TerminalInfo, target: PeerTarget): Promise<RemoteTerminal> {
+    if (this.closed) throw new TerminalError(ErrorCode.SERVICE_UNAVAILABLE, 'The broker is shutting down.');
+    let conn: HostConnection;
+    try {
+      conn = await HostConnection.connectPeer(target);
+    } catch (err) {
+      throw new TerminalError(
+        ErrorCode.TERMINAL_UNREACHABLE,
+        `The node holding this terminal cannot be reached: ${(err as Error).message}`,
+      );
+    }
+    const key = `peer:${randomUUID()}`;
+    const terminal = new RemoteTerminal(this, known, key);
+    const beat = this.options.peerHeartbeat ?? { intervalMs: 10_000, timeoutMs: 30_000 };
+    let answeredAt = Date.now();
+    const heartbeat = setInterval(() => {
+      if (Date.now() - answeredAt > beat.timeoutMs) {
+        this.options.log?.warn({ terminalId: known.id }, 'the node holding this terminal stopped answering');
+        conn.close();
+        return;
+      }
+      conn.request({ t: 'ping' }).then(
+        () => {
+          answeredAt = Date.now();
+        },
+        () => {},
+      );
+    }, beat.intervalMs);
+    heartbeat.unref();
+    this.peerLinks.set(key, { conn, terminal, heartbeat });
+    conn.on('message', (m) => this.onMessage(conn, m, terminal));
+    conn.on('close', () => this.dropPeer(key));
+    if (this.closed) this.dropPeer(key);
+    return terminal;
+  }
+
+  /** Resolves once the host behind a peer terminal's link answered everything sent before. */
+  async pingPeer(terminal: RemoteTerminal): Promise<void> {
+    const state = this.peerLinks.get(terminal.hostId);
+    if (!state) throw new TerminalError(ErrorCode.TERMINAL_UNREACHABLE, 'The peer link is closed.');
+    await state.conn.request({ t: 'ping' });
+  }
+
+  /** Closes the peer link a terminal from `connectPeer` came with (its socket is done with it). */
+  releasePeer(terminal: RemoteTerminal): void {
+    if (this.peerLinks.has(terminal.hostId)) this.dropPeer(terminal.hostId);
+  }
+
+  private dropPeer(key: string): void {
+    const state = this.peerLinks.get(key);
+    if (!state) return;
+    this.peerLinks.delete(key);
+    clearInterval(state.heartbeat);
+    state.conn.close();
+    state.terminal.releaseInput();
+    // Its browser reconnects and attaches again: through this node, or it hears why not.
+    for (const [vid, v] of this.viewers) {
+      if (v.conn !== state.conn) continue;
+      this.viewers.delete(vid);
+      this.vidOf.delete(v.viewer);
+      if (this.closed) continue;
+      v.viewer.sendJson({
+        type: 'error',
+        code: ErrorCode.TERMINAL_UNREACHABLE,
+        message: 'The node holding this terminal stopped answering.',
+      });
+      v.viewer.close(CloseCode.TRY_AGAIN_LATER, 'terminal node unreachable');
+    }
   }
 
   // ── used by RemoteTerminal ────────────────────────────────────────────────
 
   /** Whether the host holding `terminal` is connected. */
   reaches(terminal: RemoteTerminal): boolean {
-    const conn = this.links.get(terminal.hostId);
+    const conn = this.linkOf(terminal.hostId);
     return conn !== undefined && !conn.closed;
   }
 
   sendFor(terminal: RemoteTerminal, message: Parameters<HostConnection['send']>[0]): void {
-    this.links.get(terminal.hostId)?.send(message);
+    this.linkOf(terminal.hostId)?.send(message);
+  }
+
+  private linkOf(hostId: string): HostConnection | undefined {
+    return this.links.get(hostId) ?? this.peerLinks.get(hostId)?.conn;
   }
 
   async attach(
@@ -462,8 +571,9 @@ export class RemoteTerminalManager {
     options: RemoteAttachOptions,
   ): Promise<void> {
     if (this.vidOf.has(viewer)) throw new TerminalError(ErrorCode.PROTOCOL_ERROR, 'Already attached.');
-    const conn = this.links.get(terminal.hostId);
-    if (!conn || conn.closed) this.requireConnection();
+    const peer = this.peerLinks.has(terminal.hostId);
+    const conn = this.linkOf(terminal.hostId);
+    if ((!conn || conn.closed) && !peer) this.requireConnection();
     if (!conn || conn.closed)
       throw new TerminalError(
         ErrorCode.SERVICE_UNAVAILABLE,
@@ -473,7 +583,7 @@ export class RemoteTerminalManager {
     this.vidOf.set(viewer, vid);
     this.viewers.set(vid, { viewer, terminal, conn, offset: null, acked: 0 });
     try {
-      await conn.request({
+      const info = await conn.request<TerminalInfo>({
         t: 'attach',
         vid,
         id: terminal.id,
@@ -483,16 +593,27 @@ export class RemoteTerminalManager {
         ...(options.rows !== undefined ? { rows: options.rows } : {}),
         ...(options.inputStream !== undefined ? { inputStream: options.inputStream } : {}),
       });
+      // Another node's terminal: this is the first word from its host about it.
+      if (peer && info) terminal.update(info);
     } catch (err) {
       this.forget(viewer);
-      throw asTerminalError(err);
+      if (peer) this.releasePeer(terminal);
+      throw peer && err instanceof HostUnavailableError
+        ? new TerminalError(
+            ErrorCode.TERMINAL_UNREACHABLE,
+            'The node holding this terminal stopped answering.',
+          )
+        : asTerminalError(err);
     }
   }
 
   detach(viewer: TerminalViewer): void {
     const state = this.stateOf(viewer);
     const vid = this.forget(viewer);
-    if (vid !== undefined) state?.conn.send({ t: 'detach', vid });
+    if (vid === undefined || !state) return;
+    // A peer link serves one socket: closing it detaches the viewer there.
+    if (this.peerLinks.has(state.terminal.hostId)) this.releasePeer(state.terminal);
+    else state.conn.send({ t: 'detach', vid });
   }
 
   ack(viewer: TerminalViewer, offset: number): void {
@@ -615,7 +736,11 @@ export class RemoteTerminalManager {
     conn.on('close', () => this.onClose(conn));
   }
 
-  private onMessage(conn: HostConnection, m: HostMessage): void {
+  private onMessage(conn: HostConnection, m: HostMessage, peer?: RemoteTerminal): void {
+    if (peer) {
+      this.onPeerMessage(conn, m, peer);
+      return;
+    }
     switch (m.t) {
       case 'out': {
         const state = this.viewers.get(m.vid);
@@ -706,6 +831,37 @@ export class RemoteTerminalManager {
       }
       case 'welcome':
       case 'result':
+        return;
+    }
+  }
+
+  /**
+   * From another node's host: its viewer's frames as for this node's, and what it says of the
+   * one terminal (its own API records it; no events here).
+   */
+  private onPeerMessage(conn: HostConnection, m: HostMessage, t: RemoteTerminal): void {
+    switch (m.t) {
+      case 'out':
+      case 'msg':
+      case 'close':
+        this.onMessage(conn, m);
+        return;
+      case 'applied':
+        if (m.id === t.id) t.applied(m.stream, m.offset);
+        return;
+      case 'status':
+        if (m.id !== t.id) return;
+        t.status = m.status;
+        t.end = m.ended;
+        if (m.status !== 'running') t.releaseInput();
+        return;
+      case 'activity':
+        if (m.id === t.id) t.lastOutputAt = new Date(m.at);
+        return;
+      case 'viewers':
+        if (m.id === t.id) t.viewerCount = m.count;
+        return;
+      default:
         return;
     }
   }

@@ -16,12 +16,10 @@ import type { RawData, WebSocket } from 'ws';
 import { createAuditThrottle } from '../audit/throttle.js';
 import type { AuthContext } from '../auth/auth-service.js';
 import { FINGERPRINT_COOKIE } from '../auth/fingerprint.js';
-import { forwardToPeer, type PeerForward } from '../cluster/peer-forward.js';
 import { AppError } from '../errors.js';
 import { createKeyedBucket } from '../lib/keyed-bucket.js';
 import { isDatabaseUnavailable } from '../plugins/errors.js';
 import type { AttachKind } from '../plugins/metrics.js';
-import type { RemoteOwner } from '../plugins/terminals.js';
 import type { RemoteTerminal as Terminal } from '../terminals/remote.js';
 import type { SessionBoundSocket } from './session-sockets.js';
 
@@ -43,31 +41,7 @@ export const INPUT_WINDOW_BYTES = 256 * 1024;
 const INPUT_ACK_STEP = 16 * 1024;
 const INPUT_ACK_MIN = 1024;
 
-type Phase = 'unauthenticated' | 'authenticated' | 'opening' | 'attached' | 'forwarding' | 'closed';
-
-/**
- * A socket from another node's peer link (cluster/peer-server.ts): already authenticated by its
- * ticket, for the user and web session the ticket acts for, and good for one terminal only.
- */
-export interface PeerSocketGrant {
-  ctx: AuthContext;
-  terminalId: string;
-  /** The node that forwards it. */
-  from: string;
-}
-
-export type TerminalSocketHandler = (
-  socket: WebSocket,
-  request: FastifyRequest,
-  peer?: PeerSocketGrant,
-) => void;
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The terminal socket's handler, also serving sockets forwarded by other nodes. */
-    handleTerminalSocket: TerminalSocketHandler;
-  }
-}
+type Phase = 'unauthenticated' | 'authenticated' | 'opening' | 'attached' | 'closed';
 
 /** Allowed: no Origin (non-browser clients), the broker's own origin, or a CORS_ORIGIN entry. */
 export function originAllowed(request: FastifyRequest, allowed: readonly string[]): boolean {
@@ -147,25 +121,20 @@ export function registerTerminalSocket(app: FastifyInstance): void {
     (socket, request) => handle(socket as WebSocket, request),
   );
 
-  function handle(socket: WebSocket, request: FastifyRequest, peer?: PeerSocketGrant): void {
+  function handle(socket: WebSocket, request: FastifyRequest): void {
     const log = request.log.child({ component: 'terminal-socket' });
     // Counted at once (the check before the upgrade can race with a burst of upgrades).
-    // (A peer node's socket is counted by the node it came through, as the browser's.)
     const ip = request.ip;
-    const mine = peer ? null : ipEntry(ip);
-    const overIp = mine ? overIpLimit(mine) : false;
-    if (mine) {
-      mine.open++;
-      mine.pending++;
-    }
-    let ipPending = mine !== null;
+    const mine = ipEntry(ip);
+    const overIp = overIpLimit(mine);
+    mine.open++;
+    mine.pending++;
+    let ipPending = true;
     const openedAt = performance.now();
-    log.info({ url: request.url, ip: request.ip, ...(peer ? { peer: peer.from } : {}) }, 'socket opened');
+    log.info({ url: request.url, ip: request.ip }, 'socket opened');
     const fingerprint = request.cookies?.[FINGERPRINT_COOKIE];
-    let phase: Phase = peer ? 'authenticated' : 'unauthenticated';
-    let ctx: AuthContext | null = peer?.ctx ?? null;
-    /** While this socket's terminal runs on another node: the link its frames go through. */
-    let forward: PeerForward | null = null;
+    let phase: Phase = 'unauthenticated';
+    let ctx: AuthContext | null = null;
     /** This socket's row in the shared socket count (authenticated browser sockets only). */
     const socketId = randomUUID();
     let counted = false;
@@ -241,12 +210,6 @@ export function registerTerminalSocket(app: FastifyInstance): void {
     if (overIp) {
       sendError(ErrorCode.SOCKET_LIMIT, 'Too many terminal sockets from this address');
       close(CloseCode.LIMIT_REACHED, 'too many sockets from this address');
-    }
-    if (peer) {
-      // Revoking the session on any node closes this socket too (and the browser's with it).
-      bound.sessionId = peer.ctx.sessionId;
-      bound.userId = peer.ctx.userId;
-      sessionSockets.add(bound);
     }
 
     // Reading is paused for two reasons, independently: input backpressure and message rate.
@@ -517,14 +480,10 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         return;
       }
       const user = ctx!;
-      if (peer && msg.type !== 'attach' && phase === 'authenticated') {
-        return protocolError('A forwarded socket attaches to its terminal first.');
-      }
       switch (msg.type) {
         case 'auth':
           return protocolError('Already authenticated.');
         case 'open': {
-          if (peer) return protocolError('A forwarded socket only attaches.');
           if (phase !== 'authenticated') return protocolError('This socket already has a terminal.');
           if (!user.permissions.has(Permission.SSH_CONNECT)) {
             return sendError(ErrorCode.FORBIDDEN, 'You do not have permission to open SSH connections.');
@@ -547,15 +506,30 @@ export function registerTerminalSocket(app: FastifyInstance): void {
         }
         case 'attach': {
           if (phase !== 'authenticated') return protocolError('This socket already has a terminal.');
-          if (peer && msg.terminalId !== peer.terminalId) {
-            sendError(ErrorCode.FORBIDDEN, 'This forwarded socket is for another terminal.');
-            close(CloseCode.FORBIDDEN, 'wrong terminal');
-            return;
-          }
-          const t = terminals.get(msg.terminalId, user.userId);
-          if (!t && !peer) {
-            const owner = await terminals.remoteOwner(msg.terminalId, user.userId);
-            if (owner) return forwardAttach(owner, msg, user);
+          let t = terminals.get(msg.terminalId, user.userId);
+          if (!t) {
+            // Held by another node: reached over the peer link, then attached like ours.
+            const remote = await terminals.remoteTerminal(msg.terminalId, user.userId);
+            if (remote) {
+              if (!remote.owner.reachable) {
+                sendError(ErrorCode.TERMINAL_UNREACHABLE, remote.owner.why);
+                close(CloseCode.TRY_AGAIN_LATER, 'terminal unreachable');
+                return;
+              }
+              try {
+                t = await terminals.connectRemote(remote.row, remote.owner, user);
+              } catch (err) {
+                log.warn({ err: (err as Error).message, node: remote.row.nodeId }, 'peer link failed');
+                sendError(ErrorCode.TERMINAL_UNREACHABLE, (err as Error).message);
+                close(CloseCode.TRY_AGAIN_LATER, 'terminal unreachable');
+                return;
+              }
+              if ((phase as Phase) === 'closed') {
+                terminals.manager.releasePeer(t);
+                return;
+              }
+              log.info({ terminalId: t.id, node: remote.row.nodeId }, 'attaching through the peer link');
+            }
           }
           if (!t) {
             const ended = await terminals.endedInfo(msg.terminalId, user.userId);
@@ -598,75 +572,6 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           if (!terminal) return protocolError('No terminal attached.');
           await terminals.terminate(terminal, user, 'Ended by the user.');
           return;
-      }
-    }
-
-    /**
-     * The terminal runs on another node: pass this socket's frames to it over the peer link
-     * (cluster/peer-forward.ts). That node answers the browser itself from here on.
-     */
-    function forwardAttach(
-      owner: RemoteOwner,
-      msg: Extract<ParsedClientMessage, { type: 'attach' }>,
-      user: AuthContext,
-    ): void {
-      if (!owner.reachable) {
-        sendError(ErrorCode.TERMINAL_UNREACHABLE, owner.why);
-        close(CloseCode.TRY_AGAIN_LATER, 'terminal unreachable');
-        return;
-      }
-      phase = 'forwarding';
-      log.info({ terminalId: msg.terminalId, node: owner.nodeId }, 'attach forwarded to the node holding it');
-      forward = forwardToPeer({
-        link: owner.link,
-        peerUrl: owner.peerUrl,
-        ticket: owner.link.sign({
-          act: 'attach',
-          tid: msg.terminalId,
-          uid: user.userId,
-          sid: user.sessionId,
-          to: owner.nodeId,
-        }),
-        attach: JSON.stringify(msg),
-        maxPayload: Math.max(config.limits.messageSizeLimit, 8 * 1024 * 1024),
-        heartbeatIntervalMs: config.limits.heartbeatIntervalMs,
-        heartbeatTimeoutMs: config.limits.heartbeatTimeoutMs,
-        log,
-        onMessage(data, isBinary) {
-          if (socket.readyState === socket.OPEN) socket.send(data, { binary: isBinary });
-        },
-        onClose(code, reason, message) {
-          forward = null;
-          if (message) sendError(ErrorCode.TERMINAL_UNREACHABLE, message);
-          close(code, reason);
-        },
-      });
-    }
-
-    /** A frame for a forwarded socket: pings are answered here, everything else goes on. */
-    function forwardFrame(buf: Buffer, isBinary: boolean) {
-      if (!isBinary && buf.length < 128) {
-        try {
-          const msg = JSON.parse(buf.toString('utf8')) as { type?: unknown; t?: unknown };
-          if (msg.type === 'ping') {
-            send({ type: 'pong', ...(typeof msg.t === 'number' ? { t: msg.t } : {}) });
-            return;
-          }
-        } catch {
-          // not ours to judge: the owning node answers it
-        }
-      }
-      forward?.send(buf, isBinary);
-      // A client far beyond its input window is slowed by TCP, as on a terminal of this node.
-      if (forward && forward.bufferedAmount() > 2 * INPUT_WINDOW_BYTES && !pausedFor.has('input')) {
-        pauseReading('input');
-        const poll = setInterval(() => {
-          if (!forward || phase === 'closed' || forward.bufferedAmount() <= INPUT_WINDOW_BYTES) {
-            clearInterval(poll);
-            resumeReading('input');
-          }
-        }, 20);
-        poll.unref();
       }
     }
 
@@ -721,7 +626,6 @@ export function registerTerminalSocket(app: FastifyInstance): void {
 
     const handleFrame = async (buf: Buffer, isBinary: boolean) => {
       if (phase === 'closed') return;
-      if (phase === 'forwarding') return forwardFrame(buf, isBinary);
       if (isBinary) return handleBinary(buf);
       let json: unknown;
       try {
@@ -747,7 +651,6 @@ export function registerTerminalSocket(app: FastifyInstance): void {
     let queue: Promise<void> = Promise.resolve();
     let queued = 0;
     function dispatch(buf: Buffer, isBinary: boolean) {
-      if (phase === 'forwarding' && queued === 0) return forwardFrame(buf, isBinary);
       if (queued === 0 && isBinary) {
         try {
           if (phase !== 'closed') handleBinary(buf);
@@ -787,7 +690,6 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       if (rateTimer) clearTimeout(rateTimer);
       if (mine) releaseIp(ip, ipPending);
       if (counted) void sharedLimits.closeSocket(socketId).catch(() => {});
-      forward?.close(1000, 'browser closed');
       openAbort.abort();
       sessionSockets.remove(bound);
       if (terminal) {
@@ -800,5 +702,4 @@ export function registerTerminalSocket(app: FastifyInstance): void {
     socket.on('error', (err) => log.debug({ err: err.message }, 'socket error'));
     terminals.trackSocket(socket as WebSocket, (code, reason) => close(code, reason), request.raw.socket);
   }
-  app.decorate('handleTerminalSocket', handle);
 }
