@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { CloseCode } from '@tether/protocol';
+import { CloseCode, ErrorCode } from '@tether/protocol';
 import {
   freePort,
   type NginxHarness,
@@ -49,6 +49,10 @@ describe.skipIf(skip)('three nodes behind nginx (issue #16)', () => {
     NODE_HEARTBEAT_INTERVAL: '250ms',
     NODE_UNREACHABLE_AFTER: '2s',
     NODE_LOST_AFTER: '1m',
+    // The peer connections are pinged at this pace too: a host that stops answering is noticed
+    // within HEARTBEAT_TIMEOUT.
+    HEARTBEAT_INTERVAL: '1s',
+    HEARTBEAT_TIMEOUT: '5s',
   };
 
   beforeAll(async () => {
@@ -141,6 +145,30 @@ describe.skipIf(skip)('three nodes behind nginx (issue #16)', () => {
     const marker = `/tmp/tether-once-${randomBytes(4).toString('hex')}`;
     viaC.type(`echo once >> ${marker}; echo COUNT-$(wc -l < ${marker})-END; rm -f ${marker}\r`);
     await viaC.waitForText('COUNT-1-END', 10_000);
+  });
+
+  it('node A’s terminal host stops answering without a FIN (SIGSTOP): the socket attached through B hears TERMINAL_UNREACHABLE and 1013 within HEARTBEAT_TIMEOUT, and reattaches once it answers again', async () => {
+    const browser = await newUser();
+    const onA = await TestTerminalClient.authed(nodes.a.base, browser);
+    const id = await openShell(onA, sshd);
+    onA.close();
+    const viaB = await TestTerminalClient.authed(nodes.b.base, browser);
+    viaB.send({ type: 'attach', terminalId: id });
+    await viaB.waitForMessage('ready', 15_000);
+    const pid = await hostPid(nodes.a.env.DATA_DIR!);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // Pinged every second, silent for 5 s: dropped, and the browser told to try again.
+      expect((await viaB.waitForClose(20_000)).code).toBe(CloseCode.TRY_AGAIN_LATER);
+      expect(viaB.of('error').map((e) => e.code)).toContain(ErrorCode.TERMINAL_UNREACHABLE);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const again = await TestTerminalClient.authed(nodes.b.base, browser);
+    again.send({ type: 'attach', terminalId: id });
+    await again.waitForMessage('ready', 15_000);
+    again.type('echo BACK-$((6*7))\r');
+    await again.waitForText('BACK-42', 10_000);
   });
 
   it('ten failed sign-ins spread over the three nodes lock the account, known and unknown names alike', async () => {
