@@ -106,4 +106,22 @@ export const test = base.extend<{ broker: BrokerEnv }>({
   },
 });
 
+/**
+ * With TETHER_E2E_SCREENSHOTS=<dir>: the page at a desktop and a phone size, as `<name>-WxH.png`
+ * (for looking at a new screen as a user would); the viewport is put back afterwards.
+ */
+export async function screenshotSizes(page: Page, name: string): Promise<void> {
+  const dir = process.env.TETHER_E2E_SCREENSHOTS;
+  if (!dir) return;
+  const before = page.viewportSize();
+  for (const [w, h] of [
+    [1440, 900],
+    [390, 844],
+  ] as const) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.screenshot({ path: `${dir}/${name}-${w}x${h}.png` });
+  }
+  if (before) await page.setViewportSize(before);
+}
+
 export { expect };

@@ -1,4 +1,4 @@
-import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
+import { createUser, expect, newBrowserSession, screenshotSizes, signIn, test } from '../support/fixtures.ts';
 import { openTerminal, typeInTerminal, useSshdAndBroker } from '../support/terminal.ts';
 
 /**
@@ -31,15 +31,7 @@ test.describe('terminal host upgrade', () => {
       await typeInTerminal(page, 'echo "after-"upgrade');
       await expect(rows).toContainText('after-upgrade');
 
-      if (process.env.TETHER_E2E_SCREENSHOTS) {
-        for (const [w, h] of [
-          [1440, 900],
-          [390, 844],
-        ] as const) {
-          await page.setViewportSize({ width: w, height: h });
-          await page.screenshot({ path: `${process.env.TETHER_E2E_SCREENSHOTS}/host-upgrade-${w}x${h}.png` });
-        }
-      }
+      await screenshotSizes(page, 'host-upgrade');
 
       await notice.getByRole('button', { name: 'Dismiss' }).click();
       await expect(notice).toHaveCount(0);

@@ -8,7 +8,7 @@ import {
   startSshd,
   type TestPostgres,
 } from '@tether/testkit';
-import { createUser, expect, newBrowserSession, test } from '../support/fixtures.ts';
+import { createUser, expect, newBrowserSession, screenshotSizes, signIn, test } from '../support/fixtures.ts';
 import { freePort, type RunningBroker, startBroker } from '../support/server.ts';
 import { activeTerminal, openTerminal, typeInTerminal } from '../support/terminal.ts';
 
@@ -79,14 +79,7 @@ test.describe('two nodes', () => {
     const onB = await newBrowserSession(browser, b.baseURL);
     let stopped = false;
     try {
-      const signIn = async (page: typeof onA.page) => {
-        await page.goto('login');
-        await page.getByLabel('Username').fill(user.username);
-        await page.getByLabel('Password').fill(user.password);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
-      };
-      await signIn(onA.page);
+      await signIn(onA.page, user.username, user.password);
       await openTerminal(onA.page, sshd);
       await typeInTerminal(onA.page, 'echo "on-"node-a');
       await expect(activeTerminal(onA.page).locator('.xterm-rows')).toContainText('on-node-a');
@@ -94,7 +87,7 @@ test.describe('two nodes', () => {
 
       // Node B: the terminal is listed, reattached through the peer link, and takes input.
       const page = onB.page;
-      await signIn(page);
+      await signIn(page, user.username, user.password);
       const item = page.locator('.term-item').first();
       await expect(item).toHaveAttribute('data-state', 'detached');
       await item.getByRole('button', { name: /^Reattach/ }).click();
@@ -118,18 +111,7 @@ test.describe('two nodes', () => {
       await expect(item).toContainText('unreachable: its broker node is not answering');
       await expect(item.getByRole('button', { name: /^End/ })).toBeDisabled();
       await expect(item.getByRole('button', { name: /^(Open|Reattach)/ })).toBeDisabled();
-      if (process.env.TETHER_E2E_SCREENSHOTS) {
-        for (const [w, h] of [
-          [1440, 900],
-          [390, 844],
-        ] as const) {
-          await page.setViewportSize({ width: w, height: h });
-          await page.screenshot({
-            path: `${process.env.TETHER_E2E_SCREENSHOTS}/nodes-unreachable-${w}x${h}.png`,
-          });
-        }
-        await page.setViewportSize({ width: 1280, height: 800 });
-      }
+      await screenshotSizes(page, 'nodes-unreachable');
 
       // The admin's pages on B (the token lives in this tab's memory: navigate within it): the
       // terminal unreachable with End disabled, and the dashboard names the silent node.

@@ -1,11 +1,18 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { sharedSecret } from '@tether/host/config';
-import { generationOf, generationSocketPath, HostConnection, type TerminalInfo } from '@tether/host-protocol';
+import {
+  createPeerLink,
+  generationOf,
+  generationSocketPath,
+  HostConnection,
+  type TerminalInfo,
+} from '@tether/host-protocol';
 import { CloseCode } from '@tether/protocol';
-import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BrokerProcess,
@@ -15,6 +22,7 @@ import {
   startBroker,
   stopBrokers,
 } from './broker-process.js';
+import { freshPostgresDatabase } from './helpers.js';
 import { HttpBrowser } from './http-browser.js';
 import { TestTerminalClient } from './ws-client.js';
 
@@ -458,5 +466,44 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     } finally {
       if (older.exitCode === null) older.kill('SIGKILL');
     }
+  }, 180_000);
+
+  it('an API restarted with the peer link turned on beside a host started without it starts a new generation that listens on the peer port', async () => {
+    for (const b of started) if (b.child.exitCode === null) b.child.kill('SIGKILL');
+    await Promise.all(started.map((b) => b.exit));
+    const socket = `${dataDir}/terminal-host.sock`;
+    const before = await HostConnection.connect(socket, sharedSecret(dataDir));
+    before.close();
+    expect(before.welcome.peerPort ?? null).toBeNull();
+
+    const peerPort = await freePort();
+    const peerSecret = randomBytes(32).toString('base64');
+    const broker = await startBroker({
+      ...env,
+      DATABASE_URL: await freshPostgresDatabase(),
+      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      PEER_SECRET: peerSecret,
+      PEER_URL: `https://127.0.0.1:${peerPort}`,
+      PEER_PORT: String(peerPort),
+      NODE_ID: 'node-peer-on',
+    });
+    started.push(broker);
+    const after = await HostConnection.connect(socket, sharedSecret(dataDir));
+    after.close();
+    expect(after.welcome.hostId).not.toBe(before.welcome.hostId);
+    expect(after.welcome.peerPort).toBe(peerPort);
+    // The old generation held nothing: it drained at once and exited.
+    await until(() => !alive(before.welcome.pid), 'the old generation to exit');
+    // The peer port answers the deployment's key (and a ticket-less hello is refused there).
+    const link = createPeerLink({ secret: peerSecret, nodeId: 'node-x' });
+    const handshake = await new Promise<string>((resolve) => {
+      const s = tlsConnect({ ...link.clientTls(), host: '127.0.0.1', port: peerPort });
+      s.once('secureConnect', () => {
+        s.destroy();
+        resolve('connected');
+      });
+      s.once('error', (err) => resolve(err.message));
+    });
+    expect(handshake).toBe('connected');
   }, 180_000);
 });

@@ -370,6 +370,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
         startedAt,
         version: options.version ?? '0',
         drainingUntil,
+        peerPort: options.peer?.port ?? null,
       });
     }
 

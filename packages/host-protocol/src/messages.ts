@@ -224,6 +224,12 @@ export const WelcomeSchema = z.object({
   version: z.string(),
   /** Set when this host is draining (a newer generation takes new terminals): the deadline. */
   drainingUntil: z.number().nullable().optional(),
+  /**
+   * The peer port this host was started to serve (null: none). An API that starts hosts starts a
+   * new generation when its own peer configuration asks for another (e.g. the peer link was just
+   * turned on).
+   */
+  peerPort: z.number().int().nullable().optional(),
 });
 
 export const ErrorSchema = z.object({

@@ -535,8 +535,10 @@ export default fp(
                     }
                   : {}),
               }),
-            // After an upgrade of this API, a new generation of the host too (the old one drains).
+            // After an upgrade of this API, a new generation of the host too (the old one drains);
+            // the same when the peer link's port changed.
             expectedBuild: hostBuild(),
+            expectedPeerPort: config.peer?.port ?? null,
           }
         : {}),
       events: {

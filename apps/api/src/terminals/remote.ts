@@ -199,6 +199,11 @@ export interface RemoteTerminalManagerOptions {
    * drains (keeps its terminals until they end or TERMINAL_HOST_DRAIN passes).
    */
   expectedBuild?: string;
+  /**
+   * With `startHost`: the peer port the host must serve (null: none). A running host started
+   * with another (the peer link was turned on, off or moved) is replaced the same way.
+   */
+  expectedPeerPort?: number | null;
   events?: RemoteTerminalEvents;
   log?: TerminalLogger;
   /**
@@ -293,12 +298,22 @@ export class RemoteTerminalManager {
 
   /** A host of another build answers (this API was upgraded): start a new generation of it. */
   private async upgradeIfOutdated(timeoutMs: number): Promise<void> {
-    const { expectedBuild, startHost } = this.options;
+    const { expectedBuild, expectedPeerPort, startHost } = this.options;
     const running = this.current;
-    if (!expectedBuild || !startHost || !running || running.welcome.version === expectedBuild) return;
+    if (!expectedBuild || !startHost || !running) return;
+    const samePeer =
+      expectedPeerPort === undefined || (running.welcome.peerPort ?? null) === expectedPeerPort;
+    if (running.welcome.version === expectedBuild && samePeer) return;
     this.options.log?.info(
-      { running: running.welcome.version, installed: expectedBuild },
-      'the terminal host is another build: starting a new generation; the old one drains',
+      {
+        running: running.welcome.version,
+        installed: expectedBuild,
+        runningPeerPort: running.welcome.peerPort ?? null,
+        peerPort: expectedPeerPort ?? null,
+      },
+      samePeer
+        ? 'the terminal host is another build: starting a new generation; the old one drains'
+        : 'the terminal host serves another peer port: starting a new generation; the old one drains',
     );
     await startHost();
     const deadline = Date.now() + timeoutMs;
