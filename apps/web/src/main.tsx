@@ -1,10 +1,12 @@
 import './strict-csp';
+import { QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { BrowserRouter } from 'react-router';
 import { App } from './app';
 import { AuthProvider } from './auth/auth-context';
 import { initBaseUrl, routerBasename } from './lib/base-path';
+import { createQueryClient } from './lib/queries';
 import './styles.css';
 
 const base = initBaseUrl(import.meta.url);
@@ -13,10 +15,12 @@ if (!root) throw new Error('#root missing');
 
 createRoot(root).render(
   <StrictMode>
-    <AuthProvider>
-      <BrowserRouter basename={routerBasename(base)}>
-        <App />
-      </BrowserRouter>
-    </AuthProvider>
+    <QueryClientProvider client={createQueryClient()}>
+      <AuthProvider>
+        <BrowserRouter basename={routerBasename(base)}>
+          <App />
+        </BrowserRouter>
+      </AuthProvider>
+    </QueryClientProvider>
   </StrictMode>,
 );

@@ -1,3 +1,4 @@
+import { useQueryClient } from '@tanstack/react-query';
 import type { LoginResponse, User } from '@tether/protocol';
 import {
   createContext,
@@ -65,10 +66,16 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const refreshDue = useRef(false);
   const refreshing = useRef(false);
 
-  const apply = useCallback((next: AuthSession | null) => {
-    sessionRef.current = next;
-    setSession(next);
-  }, []);
+  const queryClient = useQueryClient();
+  const apply = useCallback(
+    (next: AuthSession | null) => {
+      // What one user's queries fetched is never shown to the next one (or after signing out).
+      if (!next || next.user.id !== sessionRef.current?.user.id) queryClient.clear();
+      sessionRef.current = next;
+      setSession(next);
+    },
+    [queryClient],
+  );
 
   const getToken = useCallback(() => sessionRef.current?.token ?? null, []);
 

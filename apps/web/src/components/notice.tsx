@@ -1,3 +1,5 @@
+import { errorText } from '../lib/queries';
+
 /** An outcome to show the user: errors are announced as alerts, successes politely. */
 export type NoticeMessage = { kind: 'ok' | 'error'; text: string } | null;
 
@@ -13,7 +15,8 @@ export function Notice({ message }: { message: NoticeMessage }) {
   );
 }
 
-/** A load or request error (or nothing). */
-export function ErrorNotice({ error }: { error: string | null | undefined }) {
-  return error ? <Notice message={{ kind: 'error', text: error }} /> : null;
+/** A load or request error (or nothing): a message, or a failed call (said by errorText). */
+export function ErrorNotice({ error }: { error: unknown }) {
+  if (!error) return null;
+  return <Notice message={{ kind: 'error', text: typeof error === 'string' ? error : errorText(error) }} />;
 }

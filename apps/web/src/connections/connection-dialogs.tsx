@@ -3,7 +3,7 @@ import { type FormEvent, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
 import { PrivateKeyFields } from '../components/private-key-fields';
-import { describeError } from '../lib/use-api-data';
+import { errorText } from '../lib/queries';
 import { hostLabel, type MissingForConnect, sortFolders } from './saved-connections';
 
 function ErrorNotice({ error }: { error: string | null }) {
@@ -25,7 +25,7 @@ function useDialogAction() {
     try {
       await action();
     } catch (err) {
-      setError(describeError(err));
+      setError(errorText(err));
       setBusy(false);
     }
   };

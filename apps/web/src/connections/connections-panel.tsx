@@ -12,7 +12,7 @@ import {
 import { useAuth } from '../auth/auth-context';
 import { Icon, IconButton } from '../components/icons';
 import { saveBlob } from '../lib/download';
-import { describeError } from '../lib/use-api-data';
+import { errorText } from '../lib/queries';
 import {
   ConnectProfileDialog,
   DeleteFolderDialog,
@@ -119,7 +119,7 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
       saveBlob(file.blob, file.filename ?? 'sessions.yaml');
       setMessage({ kind: 'ok', text: 'Exported saved connections as VelociTerm YAML.' });
     } catch (err) {
-      setMessage({ kind: 'error', text: describeError(err) });
+      setMessage({ kind: 'error', text: errorText(err) });
     }
   };
 
@@ -131,7 +131,7 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
       const to = folderId ? (data.folders.find((f) => f.id === folderId)?.name ?? 'folder') : 'no folder';
       await refresh(`Moved ${p.name} to ${to}.`);
     } catch (err) {
-      setMessage({ kind: 'error', text: describeError(err) });
+      setMessage({ kind: 'error', text: errorText(err) });
     }
   };
 

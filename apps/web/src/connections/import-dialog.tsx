@@ -9,7 +9,7 @@ import { type FormEvent, useEffect, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
 import { isApiError } from '../lib/api-client';
-import { describeError } from '../lib/use-api-data';
+import { errorText } from '../lib/queries';
 
 interface LoadedFile {
   name: string;
@@ -21,7 +21,7 @@ function importErrorLines(err: unknown): { message: string; details: string[] } 
   if (isApiError(err) && err.fields) {
     return { message: err.message, details: Object.values(err.fields).slice(0, 20) };
   }
-  return { message: describeError(err), details: [] };
+  return { message: errorText(err), details: [] };
 }
 
 const entryLabel = (e: ImportEntry) => (e.folder ? `${e.folder} / ${e.name}` : e.name);

@@ -14,7 +14,7 @@ import {
 import { type FormEvent, useCallback, useEffect, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
-import { describeError } from '../lib/use-api-data';
+import { errorText } from '../lib/queries';
 import { pageLabel, readNdjson } from './netbox';
 
 const PAGE_SIZE = 50;
@@ -59,7 +59,7 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
     try {
       setStatus(await api.get<NetboxStatus>('netbox/status'));
     } catch (err) {
-      setError(describeError(err));
+      setError(errorText(err));
     }
   }, [api]);
 
@@ -95,7 +95,7 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
       .catch((err: unknown) => {
         if (!controller.signal.aborted) {
           setPage(null);
-          setError(describeError(err));
+          setError(errorText(err));
         }
       })
       .finally(() => {
@@ -110,7 +110,7 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
     try {
       await fn();
     } catch (err) {
-      setError(describeError(err));
+      setError(errorText(err));
     } finally {
       setBusy(null);
     }
@@ -534,7 +534,7 @@ function NetboxSettingsForm(props: { onSaved: () => void }) {
       setMessage({ ok: true, text: 'Saved.' });
       props.onSaved();
     } catch (err) {
-      setMessage({ ok: false, text: describeError(err) });
+      setMessage({ ok: false, text: errorText(err) });
     }
   };
 

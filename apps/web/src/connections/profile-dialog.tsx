@@ -10,7 +10,7 @@ import { type FormEvent, type ReactNode, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
 import { isApiError } from '../lib/api-client';
-import { describeError } from '../lib/use-api-data';
+import { errorText } from '../lib/queries';
 import { AUTH_METHOD_LABELS, credentialLabel, parseTags, sortFolders } from './saved-connections';
 
 type FieldKey =
@@ -123,9 +123,9 @@ export function ProfileDialog(props: {
           if (k in FIELD_LABELS) next[k as FieldKey] = `${FIELD_LABELS[k as FieldKey]} ${v}.`;
         }
         setErrors(next);
-        if (Object.keys(next).length === 0) setFormError(describeError(err));
+        if (Object.keys(next).length === 0) setFormError(errorText(err));
       } else {
-        setFormError(describeError(err));
+        setFormError(errorText(err));
       }
     } finally {
       setBusy(false);

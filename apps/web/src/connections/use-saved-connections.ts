@@ -1,7 +1,7 @@
+import { useQueryClient } from '@tanstack/react-query';
 import type { Credential, CredentialList, Folder, FolderList, Profile, ProfileList } from '@tether/protocol';
-import { useCallback, useEffect, useRef, useState } from 'react';
-import { useAuth } from '../auth/auth-context';
-import { describeError } from '../lib/use-api-data';
+import { useCallback, useEffect, useState } from 'react';
+import { apiKey, errorText, useApiQuery } from '../lib/queries';
 
 export interface SavedConnections {
   folders: Folder[];
@@ -12,42 +12,34 @@ export interface SavedConnections {
   reload: () => Promise<void>;
 }
 
-/** Folders, all profiles and credential sets of the signed-in user, loaded together. */
+/**
+ * Folders, all profiles and credential sets of the signed-in user: three queries, refetched each
+ * time the workspace is shown again (credential sets may have changed on their page; React Query
+ * refetches a stale query when it is enabled again) and by `reload` after a change made here.
+ */
 export function useSavedConnections(enabled: boolean): SavedConnections {
-  const { api } = useAuth();
-  const [folders, setFolders] = useState<Folder[]>([]);
-  const [profiles, setProfiles] = useState<Profile[]>([]);
-  const [credentials, setCredentials] = useState<Credential[]>([]);
-  const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const seq = useRef(0);
-
+  const folders = useApiQuery<FolderList>('folders', { enabled });
+  const profiles = useApiQuery<ProfileList>('profiles', { enabled });
+  const credentials = useApiQuery<CredentialList>('credentials', { enabled });
+  const all = [folders, profiles, credentials];
+  const client = useQueryClient();
   const reload = useCallback(async () => {
-    const mine = ++seq.current;
-    try {
-      const [f, p, c] = await Promise.all([
-        api.get<FolderList>('folders'),
-        api.get<ProfileList>('profiles'),
-        api.get<CredentialList>('credentials'),
-      ]);
-      // A slower, older reload must not overwrite a newer one.
-      if (mine !== seq.current) return;
-      setFolders(f.folders);
-      setProfiles(p.profiles);
-      setCredentials(c.credentials);
-      setError(null);
-      setLoaded(true);
-    } catch (err) {
-      if (mine === seq.current) setError(describeError(err));
-    }
-  }, [api]);
-
-  // Each time the workspace is shown again: credential sets may have changed on their page.
-  useEffect(() => {
-    if (enabled) void reload();
-  }, [enabled, reload]);
-
-  return { folders, profiles, credentials, loaded, error, reload };
+    await Promise.all(
+      ['folders', 'profiles', 'credentials'].map((path) =>
+        client.invalidateQueries({ queryKey: apiKey(path) }),
+      ),
+    );
+  }, [client]);
+  // Shown again (enabled): stale queries (older than the client's staleTime) refetch by themselves.
+  const failed = all.find((q) => q.error)?.error;
+  return {
+    folders: folders.data?.folders ?? [],
+    profiles: profiles.data?.profiles ?? [],
+    credentials: credentials.data?.credentials ?? [],
+    loaded: all.every((q) => q.data !== undefined),
+    error: failed ? errorText(failed) : null,
+    reload,
+  };
 }
 
 /** Server-side search (`GET /api/profiles?q=`), debounced; `null` while the box is empty. */
@@ -55,36 +47,20 @@ export function useProfileSearch(
   query: string,
   version: number,
 ): { results: Profile[] | null; error: string | null } {
-  const { api } = useAuth();
-  const [results, setResults] = useState<Profile[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const q = query.trim();
-
+  const [debounced, setDebounced] = useState(q);
   useEffect(() => {
-    if (!q) {
-      setResults(null);
-      setError(null);
-      return;
-    }
-    const ctrl = new AbortController();
-    const timer = setTimeout(() => {
-      api
-        .get<ProfileList>(`profiles?q=${encodeURIComponent(q)}`, { signal: ctrl.signal })
-        .then((res) => {
-          setResults(res.profiles);
-          setError(null);
-        })
-        .catch((err: unknown) => {
-          if (err instanceof DOMException && err.name === 'AbortError') return;
-          setError(describeError(err));
-        });
-    }, 180);
-    return () => {
-      clearTimeout(timer);
-      ctrl.abort();
-    };
-    // `version` re-runs the search after edits so results stay current.
-  }, [api, q, version]);
-
-  return { results, error };
+    const timer = setTimeout(() => setDebounced(q), 180);
+    return () => clearTimeout(timer);
+  }, [q]);
+  const client = useQueryClient();
+  // `version` re-runs the search after edits so results stay current.
+  useEffect(() => {
+    if (version > 0) void client.invalidateQueries({ queryKey: apiKey('profiles') });
+  }, [version, client]);
+  const search = useApiQuery<ProfileList>(debounced ? `profiles?q=${encodeURIComponent(debounced)}` : null);
+  return {
+    results: q && debounced ? (search.data?.profiles ?? null) : null,
+    error: q && search.error ? errorText(search.error) : null,
+  };
 }

@@ -1,14 +1,24 @@
-import { type KnownHost, type KnownHostList, type MeResponse, PASSWORD_MIN_LENGTH } from '@tether/protocol';
-import { type FormEvent, useId, useState } from 'react';
+import {
+  type ChangePasswordRequest,
+  ChangePasswordRequestSchema,
+  type KnownHost,
+  type KnownHostList,
+  type MeResponse,
+} from '@tether/protocol';
+import { useId, useState } from 'react';
+import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
+import { type Column, DataTable } from '../components/data-table';
+import { Field, serverErrors, useSchemaForm } from '../components/form';
+import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { isApiError } from '../lib/api-client';
 import { absoluteTime, relativeTime } from '../lib/format';
-import { describeError, useApiData } from '../lib/use-api-data';
+import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
 
 export function AccountPage() {
   const auth = useAuth();
   // Fresh from the server: the in-memory copy dates from sign-in.
-  const me = useApiData<MeResponse>('auth/me');
+  const me = useApiQuery<MeResponse>('auth/me');
   const user = me.data?.user ?? auth.user;
   return (
     <div className="page-inner">
@@ -30,93 +40,68 @@ export function AccountPage() {
   );
 }
 
-function ChangePasswordForm() {
-  const { api } = useAuth();
-  const id = useId();
-  const [current, setCurrent] = useState('');
-  const [next, setNext] = useState('');
-  const [confirm, setConfirm] = useState('');
-  const [result, setResult] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
-  const [busy, setBusy] = useState(false);
+/** The protocol's request, and the confirmation only the form has. */
+const ChangePasswordFormSchema = ChangePasswordRequestSchema.extend({ confirm: z.string() }).refine(
+  (v) => v.newPassword === v.confirm,
+  { path: ['confirm'], message: 'does not match the new password' },
+);
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (next.length < PASSWORD_MIN_LENGTH) {
-      setResult({
-        kind: 'error',
-        text: `The new password must be at least ${PASSWORD_MIN_LENGTH} characters.`,
-      });
-      return;
-    }
-    if (next !== confirm) {
-      setResult({ kind: 'error', text: 'The new passwords do not match.' });
-      return;
-    }
-    setBusy(true);
+function ChangePasswordForm() {
+  const id = useId();
+  const [result, setResult] = useState<NoticeMessage>(null);
+  const form = useSchemaForm(ChangePasswordFormSchema, {
+    defaultValues: { currentPassword: '', newPassword: '', confirm: '' },
+  });
+  const { errors, isSubmitting } = form.formState;
+  const change = useApiMutation(
+    (api, body: ChangePasswordRequest) => api.post('auth/password', body),
+    ['auth/me'],
+  );
+
+  const submit = form.handleSubmit(async ({ currentPassword, newPassword }) => {
+    setResult(null);
     try {
-      await api.post('auth/password', { currentPassword: current, newPassword: next }, {});
-      setCurrent('');
-      setNext('');
-      setConfirm('');
+      await change.mutateAsync({ currentPassword, newPassword });
+      form.reset();
       setResult({ kind: 'ok', text: 'Password changed. Your other sessions were signed out.' });
     } catch (err) {
-      setResult({
-        kind: 'error',
-        text:
-          isApiError(err) && err.code === 'INVALID_CREDENTIALS'
-            ? 'The current password is wrong.'
-            : describeError(err),
-      });
-    } finally {
-      setBusy(false);
+      if (isApiError(err) && err.code === 'INVALID_CREDENTIALS') {
+        form.setError('currentPassword', { type: 'server', message: 'is wrong' });
+        return;
+      }
+      const text = serverErrors(err, form);
+      if (text) setResult({ kind: 'error', text });
     }
-  };
+  });
 
   return (
     <section className="card" aria-labelledby={`${id}-title`}>
       <h2 id={`${id}-title`}>Change password</h2>
-      {result && (
-        <div
-          role={result.kind === 'error' ? 'alert' : 'status'}
-          className={`notice notice-${result.kind === 'error' ? 'error' : 'ok'}`}
-        >
-          {result.text}
-        </div>
-      )}
+      <Notice message={result} />
       <form className="form-stack narrow" onSubmit={submit} noValidate>
         <input type="text" name="username" autoComplete="username" hidden readOnly value="" />
-        <div className="field">
-          <label htmlFor={`${id}-c`}>Current password</label>
-          <input
-            id={`${id}-c`}
-            type="password"
-            autoComplete="current-password"
-            value={current}
-            onChange={(e) => setCurrent(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-n`}>New password</label>
-          <input
-            id={`${id}-n`}
-            type="password"
-            autoComplete="new-password"
-            value={next}
-            onChange={(e) => setNext(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-k`}>Confirm new password</label>
-          <input
-            id={`${id}-k`}
-            type="password"
-            autoComplete="new-password"
-            value={confirm}
-            onChange={(e) => setConfirm(e.target.value)}
-          />
-        </div>
+        <Field id={`${id}-c`} label="Current password" error={errors.currentPassword}>
+          {(a11y) => (
+            <input
+              {...a11y}
+              type="password"
+              autoComplete="current-password"
+              {...form.register('currentPassword')}
+            />
+          )}
+        </Field>
+        <Field id={`${id}-n`} label="New password" error={errors.newPassword}>
+          {(a11y) => (
+            <input {...a11y} type="password" autoComplete="new-password" {...form.register('newPassword')} />
+          )}
+        </Field>
+        <Field id={`${id}-k`} label="Confirm new password" error={errors.confirm}>
+          {(a11y) => (
+            <input {...a11y} type="password" autoComplete="new-password" {...form.register('confirm')} />
+          )}
+        </Field>
         <div>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
+          <button type="submit" className="btn btn-primary" disabled={isSubmitting}>
             Change password
           </button>
         </div>
@@ -125,75 +110,49 @@ function ChangePasswordForm() {
   );
 }
 
-function KnownHosts() {
-  const { api } = useAuth();
-  const hosts = useApiData<KnownHostList>('known-hosts');
-  const [error, setError] = useState<string | null>(null);
-  const id = useId();
+const KNOWN_HOST_COLUMNS: Column<KnownHost>[] = [
+  {
+    header: 'Host',
+    className: 'mono',
+    cell: (h) => (
+      <>
+        {h.host}:{h.port}
+      </>
+    ),
+  },
+  { header: 'Key type', className: 'mono', cell: (h) => h.keyType },
+  { header: 'Fingerprint', className: 'mono fingerprint', cell: (h) => h.fingerprint },
+  { header: 'Added', title: (h) => absoluteTime(h.createdAt), cell: (h) => relativeTime(h.createdAt) },
+];
 
-  const forget = async (h: KnownHost) => {
-    try {
-      await api.del(`known-hosts/${h.id}`);
-      setError(null);
-      await hosts.reload();
-    } catch (err) {
-      setError(describeError(err));
-    }
-  };
+function KnownHosts() {
+  const hosts = useApiQuery<KnownHostList>('known-hosts');
+  const forget = useApiMutation((api, h: KnownHost) => api.del(`known-hosts/${h.id}`), ['known-hosts']);
+  const id = useId();
 
   return (
     <section className="card" aria-labelledby={`${id}-title`}>
       <h2 id={`${id}-title`}>Known hosts</h2>
       <p className="muted">Host keys you accepted. Forget one if its server was legitimately reinstalled.</p>
-      {(error ?? hosts.error) && (
-        <div role="alert" className="notice notice-error">
-          {error ?? hosts.error}
-        </div>
-      )}
-      <div className="table-wrap">
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Host</th>
-              <th scope="col">Key type</th>
-              <th scope="col">Fingerprint</th>
-              <th scope="col">Added</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {hosts.data?.knownHosts.map((h) => (
-              <tr key={h.id}>
-                <th scope="row" className="mono">
-                  {h.host}:{h.port}
-                </th>
-                <td className="mono">{h.keyType}</td>
-                <td className="mono fingerprint">{h.fingerprint}</td>
-                <td title={absoluteTime(h.createdAt)}>{relativeTime(h.createdAt)}</td>
-                <td className="row-actions">
-                  <button
-                    type="button"
-                    className="btn btn-sm btn-danger-ghost"
-                    onClick={() => void forget(h)}
-                    aria-label={`Forget ${h.host}:${h.port}`}
-                  >
-                    Forget
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {hosts.data && hosts.data.knownHosts.length === 0 && (
-              <tr>
-                <td colSpan={5} className="muted">
-                  No known hosts yet.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <ErrorNotice error={forget.error} />
+      <DataTable
+        rows={hosts.data?.knownHosts}
+        columns={KNOWN_HOST_COLUMNS}
+        rowKey={(h) => h.id}
+        loading={hosts.isPending}
+        error={hosts.error}
+        empty="No known hosts yet."
+        actions={(h) => (
+          <button
+            type="button"
+            className="btn btn-sm btn-danger-ghost"
+            onClick={() => forget.mutate(h)}
+            aria-label={`Forget ${h.host}:${h.port}`}
+          >
+            Forget
+          </button>
+        )}
+      />
     </section>
   );
 }

@@ -1,8 +1,11 @@
+import { useInfiniteQuery } from '@tanstack/react-query';
 import { type AdminUserList, type AuditEvent, type AuditPage, Permission } from '@tether/protocol';
-import { type FormEvent, useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
+import { type FormEvent, useId, useMemo, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
+import { type Column, DataTable } from '../components/data-table';
+import { ErrorNotice } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
-import { describeError, useApiData } from '../lib/use-api-data';
+import { apiKey, useApiQuery } from '../lib/queries';
 
 const PAGE_SIZE = 50;
 
@@ -68,41 +71,53 @@ function detailText(d: AuditEvent['detail']): string {
     .join(' ');
 }
 
+const AUDIT_COLUMNS: Column<AuditEvent>[] = [
+  {
+    header: 'Time',
+    className: 'nowrap',
+    title: (e) => absoluteTime(e.at),
+    cell: (e) => new Date(e.at).toLocaleString(),
+  },
+  { header: 'User', className: 'mono', cell: (e) => e.username ?? <span className="muted">—</span> },
+  { header: 'Type', className: 'mono', cell: (e) => e.type },
+  {
+    header: 'Outcome',
+    cell: (e) => (
+      <span className={`pill ${e.outcome === 'success' ? 'pill-active' : 'pill-failure'}`}>{e.outcome}</span>
+    ),
+  },
+  {
+    header: 'Target',
+    className: 'mono cell-clip',
+    title: (e) => e.target ?? '',
+    cell: (e) => e.target ?? '',
+  },
+  { header: 'IP', className: 'mono', cell: (e) => e.ip ?? '' },
+  {
+    header: 'Detail',
+    className: 'mono small cell-clip',
+    title: (e) => detailText(e.detail),
+    cell: (e) => detailText(e.detail),
+  },
+];
+
 export function AdminAuditPage() {
   const { api, hasPermission } = useAuth();
   const id = useId();
   const canListUsers = hasPermission(Permission.USERS_MANAGE);
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [applied, setApplied] = useState<Filters>(EMPTY);
-  const [events, setEvents] = useState<AuditEvent[]>([]);
-  const [nextCursor, setNextCursor] = useState<string | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const [rangeError, setRangeError] = useState<string | null>(null);
-  const seq = useRef(0);
-
-  const load = useCallback(
-    async (filters: Filters, cursor?: string) => {
-      const mine = ++seq.current;
-      setLoading(true);
-      try {
-        const page = await api.get<AuditPage>(`admin/audit?${queryString(filters, cursor)}`);
-        if (mine !== seq.current) return;
-        setEvents((prev) => (cursor ? [...prev, ...page.events] : page.events));
-        setNextCursor(page.nextCursor);
-        setError(null);
-      } catch (err) {
-        if (mine === seq.current) setError(describeError(err));
-      } finally {
-        if (mine === seq.current) setLoading(false);
-      }
-    },
-    [api],
-  );
-
-  useEffect(() => {
-    void load(applied);
-  }, [load, applied]);
+  const pages = useInfiniteQuery({
+    queryKey: [...apiKey('admin/audit'), applied],
+    queryFn: ({ pageParam, signal }) =>
+      api.get<AuditPage>(`admin/audit?${queryString(applied, pageParam ?? undefined)}`, { signal }),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.nextCursor,
+  });
+  const events = useMemo(() => pages.data?.pages.flatMap((p) => p.events) ?? [], [pages.data]);
+  const nextCursor = pages.hasNextPage;
+  const loading = pages.isFetching;
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -130,7 +145,7 @@ export function AdminAuditPage() {
       <div className="page-head">
         <h1>Audit log</h1>
         <span className="spacer" />
-        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void load(applied)}>
+        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void pages.refetch()}>
           Refresh
         </button>
       </div>
@@ -196,56 +211,18 @@ export function AdminAuditPage() {
           Reset
         </button>
       </form>
-      {(rangeError || error) && (
-        <div role="alert" className="notice notice-error">
-          {rangeError ?? error}
-        </div>
-      )}
-      <div className="table-wrap">
-        <table className="table" aria-label="Audit events">
-          <thead>
-            <tr>
-              <th scope="col">Time</th>
-              <th scope="col">User</th>
-              <th scope="col">Type</th>
-              <th scope="col">Outcome</th>
-              <th scope="col">Target</th>
-              <th scope="col">IP</th>
-              <th scope="col">Detail</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.map((e) => (
-              <tr key={e.id} data-event-type={e.type}>
-                <td title={absoluteTime(e.at)} className="nowrap">
-                  {new Date(e.at).toLocaleString()}
-                </td>
-                <td className="mono">{e.username ?? <span className="muted">—</span>}</td>
-                <td className="mono">{e.type}</td>
-                <td>
-                  <span className={`pill ${e.outcome === 'success' ? 'pill-active' : 'pill-failure'}`}>
-                    {e.outcome}
-                  </span>
-                </td>
-                <td className="mono cell-clip" title={e.target ?? ''}>
-                  {e.target ?? ''}
-                </td>
-                <td className="mono">{e.ip ?? ''}</td>
-                <td className="mono small cell-clip" title={detailText(e.detail)}>
-                  {detailText(e.detail)}
-                </td>
-              </tr>
-            ))}
-            {!loading && events.length === 0 && !error && (
-              <tr>
-                <td colSpan={7} className="muted">
-                  {filtered ? 'No events match these filters.' : 'No events.'}
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <ErrorNotice error={rangeError} />
+      <DataTable
+        label="Audit events"
+        rowHeader={false}
+        rows={pages.data ? events : undefined}
+        columns={AUDIT_COLUMNS}
+        rowKey={(e) => e.id}
+        rowProps={(e) => ({ 'data-event-type': e.type })}
+        loading={pages.isPending}
+        error={pages.error}
+        empty={filtered ? 'No events match these filters.' : 'No events.'}
+      />
       <div className="pager">
         <span className="muted small" role="status">
           {loading
@@ -258,7 +235,7 @@ export function AdminAuditPage() {
             type="button"
             className="btn btn-sm"
             disabled={loading}
-            onClick={() => void load(applied, nextCursor)}
+            onClick={() => void pages.fetchNextPage()}
           >
             Load more
           </button>
@@ -269,7 +246,7 @@ export function AdminAuditPage() {
 }
 
 function UserSelect(props: { id: string; value: string; onChange: (userId: string) => void }) {
-  const users = useApiData<AdminUserList>('admin/users');
+  const users = useApiQuery<AdminUserList>('admin/users');
   const sorted = [...(users.data?.users ?? [])].sort((a, b) => a.username.localeCompare(b.username));
   return (
     <select id={props.id} value={props.value} onChange={(e) => props.onChange(e.target.value)}>

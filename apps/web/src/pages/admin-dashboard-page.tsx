@@ -1,21 +1,15 @@
 import type { AdminStatus } from '@tether/protocol';
-import { type ReactNode, useEffect, useId, useState } from 'react';
+import { type ReactNode, useId } from 'react';
 import { absoluteTime, formatBytes, formatDuration, formatPercent } from '../lib/format';
-import { useApiData } from '../lib/use-api-data';
-import { usePolling } from '../lib/use-polling';
+import { errorText, useApiQuery } from '../lib/queries';
 
 const REFRESH_MS = 5_000;
 
 /** System status of the broker process serving this page, refreshed every 5 s. */
 export function AdminDashboardPage() {
-  const status = useApiData<AdminStatus>('admin/status');
-  const [updatedAt, setUpdatedAt] = useState<number | null>(null);
-  const { paused } = usePolling(() => status.reload(), REFRESH_MS);
+  const status = useApiQuery<AdminStatus>('admin/status', { pollMs: REFRESH_MS });
+  const { paused, dataUpdatedAt: updatedAt } = status;
   const s = status.data;
-
-  useEffect(() => {
-    if (s) setUpdatedAt(Date.now());
-  }, [s]);
 
   return (
     <div className="page-inner page-wide">
@@ -29,16 +23,16 @@ export function AdminDashboardPage() {
               : ''}
         </span>
         <span className="spacer" />
-        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void status.reload()}>
+        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void status.refetch()}>
           Refresh
         </button>
       </div>
       {status.error && (
         <div role="alert" className="notice notice-error">
-          {status.error}
+          {errorText(status.error)}
         </div>
       )}
-      {!s && !status.error && <p className="muted">Loading…</p>}
+      {status.isPending && <p className="muted">Loading…</p>}
       {s && <StatusGrid s={s} />}
     </div>
   );

@@ -1,26 +1,51 @@
 import type { AdminSession, AdminSessionList } from '@tether/protocol';
 import { useState } from 'react';
-import { useAuth } from '../auth/auth-context';
-import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
+import { type Column, DataTable } from '../components/data-table';
+import { Notice, type NoticeMessage } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
-import { describeError, useApiData } from '../lib/use-api-data';
+import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
+
+const COLUMNS: Column<AdminSession>[] = [
+  {
+    header: 'User',
+    className: 'mono',
+    cell: (s) => (
+      <>
+        {s.username}
+        {s.current && <span className="muted"> (this session)</span>}
+      </>
+    ),
+  },
+  { header: 'IP', className: 'mono', cell: (s) => s.ip ?? '—' },
+  {
+    header: 'User agent',
+    className: 'ua',
+    title: (s) => s.userAgent ?? '',
+    cell: (s) => shortAgent(s.userAgent),
+  },
+  { header: 'Created', title: (s) => absoluteTime(s.createdAt), cell: (s) => relativeTime(s.createdAt) },
+  {
+    header: 'Last activity',
+    title: (s) => absoluteTime(s.lastActivityAt),
+    cell: (s) => relativeTime(s.lastActivityAt),
+  },
+  { header: 'Expires', title: (s) => absoluteTime(s.expiresAt), cell: (s) => relativeTime(s.expiresAt) },
+];
 
 export function AdminSessionsPage() {
-  const { api } = useAuth();
-  const sessions = useApiData<AdminSessionList>('admin/sessions');
+  const sessions = useApiQuery<AdminSessionList>('admin/sessions');
   const [message, setMessage] = useState<NoticeMessage>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  const revokeSession = useApiMutation(
+    (api, s: AdminSession) => api.del(`admin/sessions/${s.id}`),
+    ['admin/sessions'],
+  );
 
   const revoke = async (s: AdminSession) => {
-    setBusy(s.id);
     try {
-      await api.del(`admin/sessions/${s.id}`);
+      await revokeSession.mutateAsync(s);
       setMessage({ kind: 'ok', text: `Session of ${s.username} revoked.` });
-      await sessions.reload();
     } catch (err) {
-      setMessage({ kind: 'error', text: describeError(err) });
-    } finally {
-      setBusy(null);
+      setMessage({ kind: 'error', text: errorText(err) });
     }
   };
 
@@ -28,7 +53,7 @@ export function AdminSessionsPage() {
     <div className="page-inner">
       <div className="page-head">
         <h1>Sessions</h1>
-        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void sessions.reload()}>
+        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void sessions.refetch()}>
           Refresh
         </button>
       </div>
@@ -37,59 +62,26 @@ export function AdminSessionsPage() {
         running.
       </p>
       <Notice message={message} />
-      <ErrorNotice error={sessions.error} />
-      <div className="table-wrap">
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">User</th>
-              <th scope="col">IP</th>
-              <th scope="col">User agent</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last activity</th>
-              <th scope="col">Expires</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {sessions.data?.sessions.map((s) => (
-              <tr key={s.id} data-session-id={s.id}>
-                <th scope="row" className="mono">
-                  {s.username}
-                  {s.current && <span className="muted"> (this session)</span>}
-                </th>
-                <td className="mono">{s.ip ?? '—'}</td>
-                <td className="ua" title={s.userAgent ?? ''}>
-                  {shortAgent(s.userAgent)}
-                </td>
-                <td title={absoluteTime(s.createdAt)}>{relativeTime(s.createdAt)}</td>
-                <td title={absoluteTime(s.lastActivityAt)}>{relativeTime(s.lastActivityAt)}</td>
-                <td title={absoluteTime(s.expiresAt)}>{relativeTime(s.expiresAt)}</td>
-                <td className="row-actions">
-                  <button
-                    type="button"
-                    className="btn btn-sm btn-danger-ghost"
-                    disabled={s.current || busy === s.id}
-                    title={s.current ? 'Use Sign out for your own session' : undefined}
-                    onClick={() => void revoke(s)}
-                  >
-                    Revoke
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {sessions.data && sessions.data.sessions.length === 0 && (
-              <tr>
-                <td colSpan={7} className="muted">
-                  No live sessions.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={sessions.data?.sessions}
+        columns={COLUMNS}
+        rowKey={(s) => s.id}
+        rowProps={(s) => ({ 'data-session-id': s.id })}
+        loading={sessions.isPending}
+        error={sessions.error}
+        empty="No live sessions."
+        actions={(s) => (
+          <button
+            type="button"
+            className="btn btn-sm btn-danger-ghost"
+            disabled={s.current || (revokeSession.isPending && revokeSession.variables?.id === s.id)}
+            title={s.current ? 'Use Sign out for your own session' : undefined}
+            onClick={() => void revoke(s)}
+          >
+            Revoke
+          </button>
+        )}
+      />
     </div>
   );
 }

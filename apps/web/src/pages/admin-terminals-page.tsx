@@ -1,11 +1,10 @@
 import type { AdminTerminal, AdminTerminalList } from '@tether/protocol';
 import { useId, useState } from 'react';
-import { useAuth } from '../auth/auth-context';
+import { type Column, DataTable } from '../components/data-table';
 import { Modal } from '../components/modal';
-import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
+import { Notice, type NoticeMessage } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
-import { describeError, useApiData } from '../lib/use-api-data';
-import { usePolling } from '../lib/use-polling';
+import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
 
 const REFRESH_MS = 10_000;
 
@@ -13,38 +12,86 @@ function target(t: AdminTerminal): string {
   return `${t.username}@${t.host}${t.port === 22 ? '' : `:${t.port}`}`;
 }
 
+const live = (t: AdminTerminal) =>
+  t.status === 'running' || t.status === 'connecting' || t.status === 'unreachable';
+
+const COLUMNS: Column<AdminTerminal>[] = [
+  {
+    header: 'Owner',
+    className: 'mono',
+    cell: (t) => t.ownerUsername ?? <span className="muted">deleted user</span>,
+  },
+  { header: 'Target', className: 'mono', cell: target },
+  { header: 'Title', cell: (t) => t.title ?? <span className="muted">—</span> },
+  {
+    header: 'Status',
+    cell: (t) => (
+      <>
+        <span className={`pill pill-term-${t.status}`}>{t.status}</span>
+        {!live(t) && t.endReason && <span className="muted small"> {t.endReason}</span>}
+      </>
+    ),
+  },
+  {
+    header: 'Attached',
+    cell: (t) =>
+      !live(t) ? (
+        '—'
+      ) : !t.local ? (
+        <span className="muted" title="Sockets are counted by the node that holds the terminal">
+          on its node
+        </span>
+      ) : t.attached > 0 ? (
+        t.attached
+      ) : (
+        <span className="muted">detached</span>
+      ),
+  },
+  { header: 'Started', title: (t) => absoluteTime(t.createdAt), cell: (t) => relativeTime(t.createdAt) },
+  {
+    header: 'Last output',
+    title: (t) => absoluteTime(t.lastOutputAt),
+    cell: (t) => relativeTime(t.lastOutputAt) || '—',
+  },
+  {
+    header: 'Node',
+    className: 'mono small',
+    title: (t) => t.nodeId,
+    cell: (t) => (
+      <>
+        {t.nodeId.length > 12 ? `${t.nodeId.slice(0, 12)}…` : t.nodeId}
+        {t.local && <span className="muted"> (this)</span>}
+      </>
+    ),
+  },
+];
+
 /** Every user's terminals; an administrator can end any of them. */
 export function AdminTerminalsPage() {
-  const { api } = useAuth();
   const id = useId();
   const [show, setShow] = useState<'live' | 'all'>('live');
-  const list = useApiData<AdminTerminalList>(`admin/terminals?status=${show}`);
+  const list = useApiQuery<AdminTerminalList>(`admin/terminals?status=${show}`, { pollMs: REFRESH_MS });
   const [message, setMessage] = useState<NoticeMessage>(null);
   const [ending, setEnding] = useState<AdminTerminal | null>(null);
-  const [busy, setBusy] = useState(false);
-  usePolling(() => list.reload(), REFRESH_MS);
+  const endTerminal = useApiMutation(
+    (api, t: AdminTerminal) => api.del(`admin/terminals/${t.id}`),
+    ['admin/terminals'],
+  );
+  const busy = endTerminal.isPending;
 
   const end = async (t: AdminTerminal) => {
-    setBusy(true);
     try {
-      await api.del(`admin/terminals/${t.id}`);
+      await endTerminal.mutateAsync(t);
       setMessage({
         kind: 'ok',
         text: `Terminal ${target(t)} of ${t.ownerUsername ?? 'a deleted user'} ended.`,
       });
-      setEnding(null);
-      await list.reload();
     } catch (err) {
-      setMessage({ kind: 'error', text: describeError(err) });
-      setEnding(null);
+      setMessage({ kind: 'error', text: errorText(err) });
     } finally {
-      setBusy(false);
+      setEnding(null);
     }
   };
-
-  const terminals = list.data?.terminals ?? [];
-  const live = (t: AdminTerminal) =>
-    t.status === 'running' || t.status === 'connecting' || t.status === 'unreachable';
 
   return (
     <div className="page-inner page-wide">
@@ -63,7 +110,7 @@ export function AdminTerminalsPage() {
           </select>
         </div>
         <span className="spacer" />
-        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void list.reload()}>
+        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void list.refetch()}>
           Refresh
         </button>
       </div>
@@ -71,81 +118,29 @@ export function AdminTerminalsPage() {
         Terminals of every user. Ending one closes its SSH session; its owner sees it as ended.
       </p>
       <Notice message={message} />
-      <ErrorNotice error={list.error} />
-      <div className="table-wrap">
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Owner</th>
-              <th scope="col">Target</th>
-              <th scope="col">Title</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attached</th>
-              <th scope="col">Started</th>
-              <th scope="col">Last output</th>
-              <th scope="col">Node</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {terminals.map((t) => (
-              <tr key={t.id} data-terminal-id={t.id}>
-                <th scope="row" className="mono">
-                  {t.ownerUsername ?? <span className="muted">deleted user</span>}
-                </th>
-                <td className="mono">{target(t)}</td>
-                <td>{t.title ?? <span className="muted">—</span>}</td>
-                <td>
-                  <span className={`pill pill-term-${t.status}`}>{t.status}</span>
-                  {!live(t) && t.endReason && <span className="muted small"> {t.endReason}</span>}
-                </td>
-                <td>
-                  {!live(t) ? (
-                    '—'
-                  ) : !t.local ? (
-                    <span className="muted" title="Sockets are counted by the node that holds the terminal">
-                      on its node
-                    </span>
-                  ) : t.attached > 0 ? (
-                    t.attached
-                  ) : (
-                    <span className="muted">detached</span>
-                  )}
-                </td>
-                <td title={absoluteTime(t.createdAt)}>{relativeTime(t.createdAt)}</td>
-                <td title={absoluteTime(t.lastOutputAt)}>{relativeTime(t.lastOutputAt) || '—'}</td>
-                <td className="mono small" title={t.nodeId}>
-                  {t.nodeId.length > 12 ? `${t.nodeId.slice(0, 12)}…` : t.nodeId}
-                  {t.local && <span className="muted"> (this)</span>}
-                </td>
-                <td className="row-actions">
-                  {live(t) && (
-                    <button
-                      type="button"
-                      className="btn btn-sm btn-danger-ghost"
-                      disabled={t.status === 'unreachable' || busy}
-                      title={t.status === 'unreachable' ? 'Its broker node is not answering' : undefined}
-                      aria-label={`End ${target(t)} of ${t.ownerUsername ?? 'deleted user'}`}
-                      onClick={() => setEnding(t)}
-                    >
-                      End
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-            {list.data && terminals.length === 0 && (
-              <tr>
-                <td colSpan={9} className="muted">
-                  {show === 'live' ? 'No running terminals.' : 'No terminals.'}
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={list.data?.terminals}
+        columns={COLUMNS}
+        rowKey={(t) => t.id}
+        rowProps={(t) => ({ 'data-terminal-id': t.id })}
+        loading={list.isPending}
+        error={list.error}
+        empty={show === 'live' ? 'No running terminals.' : 'No terminals.'}
+        actions={(t) =>
+          live(t) && (
+            <button
+              type="button"
+              className="btn btn-sm btn-danger-ghost"
+              disabled={t.status === 'unreachable' || busy}
+              title={t.status === 'unreachable' ? 'Its broker node is not answering' : undefined}
+              aria-label={`End ${target(t)} of ${t.ownerUsername ?? 'deleted user'}`}
+              onClick={() => setEnding(t)}
+            >
+              End
+            </button>
+          )
+        }
+      />
       {ending && (
         <Modal title={`End ${target(ending)}?`} onCancel={() => setEnding(null)} tone="warning">
           <p>

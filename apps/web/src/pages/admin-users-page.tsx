@@ -1,10 +1,20 @@
-import { type AdminUser, type AdminUserList, PASSWORD_MIN_LENGTH, type Role } from '@tether/protocol';
-import { type FormEvent, useId, useState } from 'react';
+import {
+  type AdminUser,
+  type AdminUserList,
+  type CreateUserRequest,
+  CreateUserRequestSchema,
+  type ResetPasswordRequest,
+  ResetPasswordRequestSchema,
+  type Role,
+} from '@tether/protocol';
+import { useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
+import { type Column, DataTable } from '../components/data-table';
+import { Field, serverErrors, useSchemaForm } from '../components/form';
 import { Modal } from '../components/modal';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
-import { describeError, useApiData } from '../lib/use-api-data';
+import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
 
 type UserStatus = 'active' | 'disabled' | 'locked';
 
@@ -15,174 +25,142 @@ function userStatus(u: AdminUser, now = Date.now()): UserStatus {
 }
 
 export function AdminUsersPage() {
-  const { api, user: me } = useAuth();
-  const users = useApiData<AdminUserList>('admin/users');
+  const { user: me } = useAuth();
+  const users = useApiQuery<AdminUserList>('admin/users');
   const [message, setMessage] = useState<NoticeMessage>(null);
   const [resetFor, setResetFor] = useState<AdminUser | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
+  const update = useApiMutation(
+    (api, { user, body }: { user: AdminUser; body: Record<string, unknown>; ok: string }) =>
+      api.patch(`admin/users/${user.id}`, body),
+    ['admin/users'],
+  );
+  const busy = (u: AdminUser) => update.isPending && update.variables?.user.id === u.id;
 
-  const mutate = async (id: string, action: () => Promise<unknown>, ok: string) => {
-    setBusy(id);
+  const mutate = async (user: AdminUser, body: Record<string, unknown>, ok: string) => {
     try {
-      await action();
+      await update.mutateAsync({ user, body, ok });
       setMessage({ kind: 'ok', text: ok });
-      await users.reload();
     } catch (err) {
-      setMessage({ kind: 'error', text: describeError(err) });
-    } finally {
-      setBusy(null);
+      setMessage({ kind: 'error', text: errorText(err) });
     }
   };
+
+  const columns: Column<AdminUser>[] = [
+    {
+      header: 'Username',
+      className: 'mono',
+      cell: (u) => (
+        <>
+          {u.username}
+          {u.id === me?.id && <span className="muted"> (you)</span>}
+        </>
+      ),
+    },
+    {
+      header: 'Role',
+      cell: (u) => (
+        <>
+          <label className="sr-only" htmlFor={`role-${u.id}`}>
+            Role for {u.username}
+          </label>
+          <select
+            id={`role-${u.id}`}
+            className="select-sm"
+            value={u.role}
+            disabled={u.id === me?.id || busy(u)}
+            onChange={(e) => {
+              const role = e.target.value as Role;
+              void mutate(u, { role }, `${u.username} is now ${role}.`);
+            }}
+          >
+            <option value="user">user</option>
+            <option value="admin">admin</option>
+          </select>
+        </>
+      ),
+    },
+    {
+      header: 'Status',
+      cell: (u) => {
+        const status = userStatus(u);
+        return (
+          <>
+            <span className={`pill pill-${status}`}>{status}</span>
+            {status === 'locked' && u.lockedUntil && (
+              <span className="muted small"> until {new Date(u.lockedUntil).toLocaleTimeString()}</span>
+            )}
+          </>
+        );
+      },
+    },
+    {
+      header: 'Online',
+      cell: (u) =>
+        u.online ? <span className="pill pill-online">online</span> : <span className="muted">—</span>,
+    },
+    { header: 'Created', title: (u) => absoluteTime(u.createdAt), cell: (u) => relativeTime(u.createdAt) },
+  ];
 
   return (
     <div className="page-inner">
       <div className="page-head">
         <h1>Users</h1>
-        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void users.reload()}>
+        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void users.refetch()}>
           Refresh
         </button>
       </div>
       <Notice message={message} />
-      <ErrorNotice error={users.error} />
-      <div className="table-wrap">
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Username</th>
-              <th scope="col">Role</th>
-              <th scope="col">Status</th>
-              <th scope="col">Online</th>
-              <th scope="col">Created</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {users.data?.users.map((u) => {
-              const status = userStatus(u);
-              const self = u.id === me?.id;
-              return (
-                <tr key={u.id} data-username={u.username}>
-                  <th scope="row" className="mono">
-                    {u.username}
-                    {self && <span className="muted"> (you)</span>}
-                  </th>
-                  <td>
-                    <label className="sr-only" htmlFor={`role-${u.id}`}>
-                      Role for {u.username}
-                    </label>
-                    <select
-                      id={`role-${u.id}`}
-                      className="select-sm"
-                      value={u.role}
-                      disabled={self || busy === u.id}
-                      onChange={(e) => {
-                        const role = e.target.value as Role;
-                        void mutate(
-                          u.id,
-                          () => api.patch(`admin/users/${u.id}`, { role }),
-                          `${u.username} is now ${role}.`,
-                        );
-                      }}
-                    >
-                      <option value="user">user</option>
-                      <option value="admin">admin</option>
-                    </select>
-                  </td>
-                  <td>
-                    <span className={`pill pill-${status}`}>{status}</span>
-                    {status === 'locked' && u.lockedUntil && (
-                      <span className="muted small">
-                        {' '}
-                        until {new Date(u.lockedUntil).toLocaleTimeString()}
-                      </span>
-                    )}
-                  </td>
-                  <td>
-                    {u.online ? (
-                      <span className="pill pill-online">online</span>
-                    ) : (
-                      <span className="muted">—</span>
-                    )}
-                  </td>
-                  <td title={absoluteTime(u.createdAt)}>{relativeTime(u.createdAt)}</td>
-                  <td className="row-actions">
-                    {status === 'locked' && (
-                      <button
-                        type="button"
-                        className="btn btn-sm"
-                        disabled={busy === u.id}
-                        onClick={() =>
-                          void mutate(
-                            u.id,
-                            () => api.patch(`admin/users/${u.id}`, { unlock: true }),
-                            `${u.username} unlocked.`,
-                          )
-                        }
-                      >
-                        Unlock
-                      </button>
-                    )}
-                    <button
-                      type="button"
-                      className="btn btn-sm"
-                      disabled={busy === u.id}
-                      onClick={() => setResetFor(u)}
-                    >
-                      Reset password
-                    </button>
-                    {!self &&
-                      (u.disabledAt ? (
-                        <button
-                          type="button"
-                          className="btn btn-sm"
-                          disabled={busy === u.id}
-                          onClick={() =>
-                            void mutate(
-                              u.id,
-                              () => api.patch(`admin/users/${u.id}`, { disabled: false }),
-                              `${u.username} enabled.`,
-                            )
-                          }
-                        >
-                          Enable
-                        </button>
-                      ) : (
-                        <button
-                          type="button"
-                          className="btn btn-sm btn-danger-ghost"
-                          disabled={busy === u.id}
-                          onClick={() =>
-                            void mutate(
-                              u.id,
-                              () => api.patch(`admin/users/${u.id}`, { disabled: true }),
-                              `${u.username} disabled.`,
-                            )
-                          }
-                        >
-                          Disable
-                        </button>
-                      ))}
-                  </td>
-                </tr>
-              );
-            })}
-            {users.data && users.data.users.length === 0 && (
-              <tr>
-                <td colSpan={6} className="muted">
-                  No users.
-                </td>
-              </tr>
+      <DataTable
+        rows={users.data?.users}
+        columns={columns}
+        rowKey={(u) => u.id}
+        rowProps={(u) => ({ 'data-username': u.username })}
+        loading={users.isPending}
+        error={users.error}
+        empty="No users."
+        actions={(u) => (
+          <>
+            {userStatus(u) === 'locked' && (
+              <button
+                type="button"
+                className="btn btn-sm"
+                disabled={busy(u)}
+                onClick={() => void mutate(u, { unlock: true }, `${u.username} unlocked.`)}
+              >
+                Unlock
+              </button>
             )}
-          </tbody>
-        </table>
-      </div>
+            <button type="button" className="btn btn-sm" disabled={busy(u)} onClick={() => setResetFor(u)}>
+              Reset password
+            </button>
+            {u.id !== me?.id &&
+              (u.disabledAt ? (
+                <button
+                  type="button"
+                  className="btn btn-sm"
+                  disabled={busy(u)}
+                  onClick={() => void mutate(u, { disabled: false }, `${u.username} enabled.`)}
+                >
+                  Enable
+                </button>
+              ) : (
+                <button
+                  type="button"
+                  className="btn btn-sm btn-danger-ghost"
+                  disabled={busy(u)}
+                  onClick={() => void mutate(u, { disabled: true }, `${u.username} disabled.`)}
+                >
+                  Disable
+                </button>
+              ))}
+          </>
+        )}
+      />
 
       <CreateUserForm
         onCreated={async (name) => {
           setMessage({ kind: 'ok', text: `User ${name} created.` });
-          await users.reload();
+          await users.refetch();
         }}
       />
 
@@ -201,75 +179,50 @@ export function AdminUsersPage() {
 }
 
 function CreateUserForm({ onCreated }: { onCreated: (username: string) => Promise<void> }) {
-  const { api } = useAuth();
   const id = useId();
-  const [username, setUsername] = useState('');
-  const [password, setPassword] = useState('');
-  const [role, setRole] = useState<Role>('user');
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const form = useSchemaForm(CreateUserRequestSchema, {
+    defaultValues: { username: '', password: '', role: 'user' },
+  });
+  const { errors, isSubmitting } = form.formState;
+  const create = useApiMutation(
+    (api, body: CreateUserRequest) => api.post('admin/users', body),
+    ['admin/users'],
+  );
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (password.length < PASSWORD_MIN_LENGTH) {
-      setError(`The password must be at least ${PASSWORD_MIN_LENGTH} characters.`);
-      return;
-    }
-    setBusy(true);
+  const submit = form.handleSubmit(async (body) => {
     setError(null);
     try {
-      await api.post('admin/users', { username: username.trim(), password, role });
-      const name = username.trim();
-      setUsername('');
-      setPassword('');
-      setRole('user');
-      await onCreated(name);
+      await create.mutateAsync(body);
+      form.reset();
+      await onCreated(body.username);
     } catch (err) {
-      setError(describeError(err));
-    } finally {
-      setBusy(false);
+      setError(serverErrors(err, form));
     }
-  };
+  });
 
   return (
     <section className="card" aria-labelledby={`${id}-title`}>
       <h2 id={`${id}-title`}>Create user</h2>
-      {error && (
-        <div role="alert" className="notice notice-error">
-          {error}
-        </div>
-      )}
+      <ErrorNotice error={error} />
       <form className="inline-form" onSubmit={submit} noValidate>
-        <div className="field">
-          <label htmlFor={`${id}-u`}>Username</label>
-          <input
-            id={`${id}-u`}
-            autoComplete="off"
-            spellCheck={false}
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-            required
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-p`}>Password</label>
-          <input
-            id={`${id}-p`}
-            type="password"
-            autoComplete="new-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-            required
-          />
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-r`}>Role</label>
-          <select id={`${id}-r`} value={role} onChange={(e) => setRole(e.target.value as Role)}>
-            <option value="user">user</option>
-            <option value="admin">admin</option>
-          </select>
-        </div>
-        <button type="submit" className="btn btn-primary" disabled={busy}>
+        <Field id={`${id}-u`} label="Username" error={errors.username}>
+          {(a11y) => <input {...a11y} autoComplete="off" spellCheck={false} {...form.register('username')} />}
+        </Field>
+        <Field id={`${id}-p`} label="Password" error={errors.password}>
+          {(a11y) => (
+            <input {...a11y} type="password" autoComplete="new-password" {...form.register('password')} />
+          )}
+        </Field>
+        <Field id={`${id}-r`} label="Role" error={errors.role}>
+          {(a11y) => (
+            <select {...a11y} {...form.register('role')}>
+              <option value="user">user</option>
+              <option value="admin">admin</option>
+            </select>
+          )}
+        </Field>
+        <button type="submit" className="btn btn-primary" disabled={isSubmitting}>
           Create user
         </button>
       </form>
@@ -282,47 +235,42 @@ function ResetPasswordDialog(props: {
   onDone: (message: string) => void;
   onCancel: () => void;
 }) {
-  const { api } = useAuth();
   const id = useId();
-  const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (password.length < PASSWORD_MIN_LENGTH) {
-      setError(`The password must be at least ${PASSWORD_MIN_LENGTH} characters.`);
-      return;
-    }
+  const form = useSchemaForm(ResetPasswordRequestSchema, { defaultValues: { password: '' } });
+  const { errors, isSubmitting } = form.formState;
+  const reset = useApiMutation(
+    (api, body: ResetPasswordRequest) => api.post(`admin/users/${props.user.id}/password`, body),
+    ['admin/users'],
+  );
+  const submit = form.handleSubmit(async (body) => {
     try {
-      await api.post(`admin/users/${props.user.id}/password`, { password });
+      await reset.mutateAsync(body);
       props.onDone(`Password of ${props.user.username} reset.`);
     } catch (err) {
-      setError(describeError(err));
+      setError(serverErrors(err, form));
     }
-  };
+  });
   return (
     <Modal title={`Reset password for ${props.user.username}`} onCancel={props.onCancel}>
       <form className="form-stack" onSubmit={submit} noValidate>
-        {error && (
-          <div role="alert" className="notice notice-error">
-            {error}
-          </div>
-        )}
-        <div className="field">
-          <label htmlFor={`${id}-np`}>New password</label>
-          <input
-            id={`${id}-np`}
-            type="password"
-            autoComplete="new-password"
-            autoFocus
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </div>
+        <ErrorNotice error={error} />
+        <Field id={`${id}-np`} label="New password" error={errors.password}>
+          {(a11y) => (
+            <input
+              {...a11y}
+              type="password"
+              autoComplete="new-password"
+              autoFocus
+              {...form.register('password')}
+            />
+          )}
+        </Field>
         <div className="modal-actions">
           <button type="button" className="btn" onClick={props.onCancel}>
             Cancel
           </button>
-          <button type="submit" className="btn btn-primary">
+          <button type="submit" className="btn btn-primary" disabled={isSubmitting}>
             Reset password
           </button>
         </div>

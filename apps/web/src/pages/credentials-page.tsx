@@ -2,21 +2,50 @@ import {
   type Credential,
   type CredentialKind,
   type CredentialList,
+  DisplayNameSchema,
   ErrorCode,
   Permission,
   type Profile,
   type ProfileList,
   type ProfileSecret,
+  type UpdateCredentialRequest,
 } from '@tether/protocol';
 import { type FormEvent, useId, useState } from 'react';
+import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
+import { type Column, DataTable } from '../components/data-table';
+import { Field, serverErrors, useSchemaForm } from '../components/form';
 import { Modal } from '../components/modal';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { PrivateKeyFields } from '../components/private-key-fields';
 import { hostLabel } from '../connections/saved-connections';
 import { isApiError } from '../lib/api-client';
 import { absoluteTime, relativeTime } from '../lib/format';
-import { describeError, useApiData } from '../lib/use-api-data';
+import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
+
+const CREDENTIAL_COLUMNS: Column<Credential>[] = [
+  { header: 'Name', cell: (c) => c.name },
+  {
+    header: 'Kind',
+    cell: (c) => (
+      <>
+        {c.kind === 'password' ? 'Password' : 'Private key'}
+        {c.kind === 'privateKey' && c.hasPassphrase && <span className="muted"> + passphrase</span>}
+      </>
+    ),
+  },
+  { header: 'Username', className: 'mono', cell: (c) => c.username ?? <span className="muted">—</span> },
+  {
+    header: 'Used by',
+    cell: (c) =>
+      c.usedBy === 0 ? (
+        <span className="muted">unused</span>
+      ) : (
+        `${c.usedBy} ${c.usedBy === 1 ? 'connection' : 'connections'}`
+      ),
+  },
+  { header: 'Updated', title: (c) => absoluteTime(c.updatedAt), cell: (c) => relativeTime(c.updatedAt) },
+];
 
 /**
  * Credential sets: a named username + password or private key, encrypted at rest, linked from
@@ -25,7 +54,7 @@ import { describeError, useApiData } from '../lib/use-api-data';
 export function CredentialsPage() {
   const { hasPermission } = useAuth();
   const canWrite = hasPermission(Permission.PROFILES_WRITE);
-  const list = useApiData<CredentialList>('credentials');
+  const list = useApiQuery<CredentialList>('credentials');
   const [message, setMessage] = useState<NoticeMessage>(null);
   const [editing, setEditing] = useState<Credential | null>(null);
   const [replacing, setReplacing] = useState<Credential | null>(null);
@@ -36,16 +65,14 @@ export function CredentialsPage() {
     setReplacing(null);
     setDeleting(null);
     setMessage({ kind: 'ok', text });
-    await list.reload();
+    await list.refetch();
   };
-
-  const credentials = list.data?.credentials ?? [];
 
   return (
     <div className="page-inner">
       <div className="page-head">
         <h1>Credentials</h1>
-        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void list.reload()}>
+        <button type="button" className="btn btn-ghost btn-sm" onClick={() => void list.refetch()}>
           Refresh
         </button>
       </div>
@@ -54,80 +81,45 @@ export function CredentialsPage() {
         never shown again: replace a secret to change it.
       </p>
       <Notice message={message} />
-      <ErrorNotice error={list.error} />
-      <div className="table-wrap">
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Username</th>
-              <th scope="col">Used by</th>
-              <th scope="col">Updated</th>
-              <th scope="col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {credentials.map((c) => (
-              <tr key={c.id} data-credential-id={c.id}>
-                <th scope="row">{c.name}</th>
-                <td>
-                  {c.kind === 'password' ? 'Password' : 'Private key'}
-                  {c.kind === 'privateKey' && c.hasPassphrase && <span className="muted"> + passphrase</span>}
-                </td>
-                <td className="mono">{c.username ?? <span className="muted">—</span>}</td>
-                <td>
-                  {c.usedBy === 0 ? (
-                    <span className="muted">unused</span>
-                  ) : (
-                    `${c.usedBy} ${c.usedBy === 1 ? 'connection' : 'connections'}`
-                  )}
-                </td>
-                <td title={absoluteTime(c.updatedAt)}>{relativeTime(c.updatedAt)}</td>
-                <td className="row-actions">
-                  {canWrite && (
-                    <>
-                      <button
-                        type="button"
-                        className="btn btn-sm"
-                        aria-label={`Edit ${c.name}`}
-                        onClick={() => setEditing(c)}
-                      >
-                        Edit
-                      </button>
-                      <button
-                        type="button"
-                        className="btn btn-sm"
-                        aria-label={`Replace secret of ${c.name}`}
-                        onClick={() => setReplacing(c)}
-                      >
-                        Replace secret
-                      </button>
-                      <button
-                        type="button"
-                        className="btn btn-sm btn-danger-ghost"
-                        aria-label={`Delete ${c.name}`}
-                        onClick={() => setDeleting(c)}
-                      >
-                        Delete
-                      </button>
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
-            {list.data && credentials.length === 0 && (
-              <tr>
-                <td colSpan={6} className="muted">
-                  No credential sets yet.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={list.data?.credentials}
+        columns={CREDENTIAL_COLUMNS}
+        rowKey={(c) => c.id}
+        rowProps={(c) => ({ 'data-credential-id': c.id })}
+        loading={list.isPending}
+        error={list.error}
+        empty="No credential sets yet."
+        actions={(c) =>
+          canWrite && (
+            <>
+              <button
+                type="button"
+                className="btn btn-sm"
+                aria-label={`Edit ${c.name}`}
+                onClick={() => setEditing(c)}
+              >
+                Edit
+              </button>
+              <button
+                type="button"
+                className="btn btn-sm"
+                aria-label={`Replace secret of ${c.name}`}
+                onClick={() => setReplacing(c)}
+              >
+                Replace secret
+              </button>
+              <button
+                type="button"
+                className="btn btn-sm btn-danger-ghost"
+                aria-label={`Delete ${c.name}`}
+                onClick={() => setDeleting(c)}
+              >
+                Delete
+              </button>
+            </>
+          )
+        }
+      />
 
       {canWrite && <CreateCredentialForm onCreated={(c) => void done(`Credential set ${c.name} created.`)} />}
 
@@ -249,7 +241,7 @@ function CreateCredentialForm({ onCreated }: { onCreated: (c: Credential) => voi
       setPassphrase('');
       onCreated(res.credential);
     } catch (err) {
-      setError(describeError(err));
+      setError(errorText(err));
     } finally {
       setBusy(false);
     }
@@ -304,59 +296,50 @@ function CreateCredentialForm({ onCreated }: { onCreated: (c: Credential) => voi
   );
 }
 
+/** Rename or change the username: the protocol's name rule; the broker checks the rest. */
+const EditCredentialFormSchema = z.object({ name: DisplayNameSchema, username: z.string() });
+
 function EditCredentialDialog(props: {
   credential: Credential;
   onDone: (c: Credential) => void;
   onCancel: () => void;
 }) {
-  const { api } = useAuth();
   const id = useId();
-  const [name, setName] = useState(props.credential.name);
-  const [username, setUsername] = useState(props.credential.username ?? '');
   const [error, setError] = useState<string | null>(null);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!name.trim()) {
-      setError('Enter a name.');
-      return;
-    }
+  const form = useSchemaForm(EditCredentialFormSchema, {
+    defaultValues: { name: props.credential.name, username: props.credential.username ?? '' },
+  });
+  const { errors, isSubmitting } = form.formState;
+  const update = useApiMutation(
+    (api, body: UpdateCredentialRequest) =>
+      api.patch<{ credential: Credential }>(`credentials/${props.credential.id}`, body),
+    ['credentials', 'profiles'],
+  );
+  const submit = form.handleSubmit(async ({ name, username }) => {
     try {
-      const res = await api.patch<{ credential: Credential }>(`credentials/${props.credential.id}`, {
-        name: name.trim(),
-        username: username.trim() || null,
-      });
+      const res = await update.mutateAsync({ name, username: username.trim() || null });
       props.onDone(res.credential);
     } catch (err) {
-      setError(describeError(err));
+      setError(serverErrors(err, form));
     }
-  };
+  });
   return (
     <Modal title={`Edit ${props.credential.name}`} onCancel={props.onCancel}>
       <form className="form-stack" onSubmit={submit} noValidate autoComplete="off">
-        {error && (
-          <div role="alert" className="notice notice-error">
-            {error}
-          </div>
-        )}
-        <div className="field">
-          <label htmlFor={`${id}-name`}>Name</label>
-          <input id={`${id}-name`} value={name} autoFocus onChange={(e) => setName(e.target.value)} />
-        </div>
-        <div className="field">
-          <label htmlFor={`${id}-user`}>Username</label>
-          <input
-            id={`${id}-user`}
-            value={username}
-            spellCheck={false}
-            autoCapitalize="none"
-            onChange={(e) => setUsername(e.target.value)}
-          />
-        </div>
+        <ErrorNotice error={error} />
+        <Field id={`${id}-name`} label="Name" error={errors.name}>
+          {(a11y) => <input {...a11y} autoFocus {...form.register('name')} />}
+        </Field>
+        <Field id={`${id}-user`} label="Username" error={errors.username}>
+          {(a11y) => (
+            <input {...a11y} spellCheck={false} autoCapitalize="none" {...form.register('username')} />
+          )}
+        </Field>
         <div className="modal-actions">
           <button type="button" className="btn" onClick={props.onCancel}>
             Cancel
           </button>
-          <button type="submit" className="btn btn-primary">
+          <button type="submit" className="btn btn-primary" disabled={isSubmitting}>
             Save
           </button>
         </div>
@@ -389,7 +372,7 @@ function ReplaceSecretDialog(props: {
       });
       props.onDone(res.credential);
     } catch (err) {
-      setError(describeError(err));
+      setError(errorText(err));
     }
   };
   return (
@@ -446,7 +429,7 @@ function DeleteCredentialDialog(props: { credential: Credential; onDone: () => v
       await api.del(`credentials/${credential.id}`);
       props.onDone();
     } catch (err) {
-      setError(describeError(err));
+      setError(errorText(err));
       if (isApiError(err) && err.code === ErrorCode.CONFLICT) {
         // The message names them too; the list lets the user see where they live.
         try {

@@ -9,6 +9,7 @@ import { type KeyboardEvent, useCallback, useEffect, useRef, useState } from 're
 import { useAuth } from '../auth/auth-context';
 import { ConnectionsPanel } from '../connections/connections-panel';
 import { absoluteTime, relativeTime } from '../lib/format';
+import { useApiQuery } from '../lib/queries';
 import { type ConnectionDefaults, EMPTY_DEFAULTS, NewConnectionDialog } from './new-connection-dialog';
 import type { OpenRequest, TerminalStatus } from './terminal-connection';
 import { TerminalView } from './terminal-view';
@@ -38,8 +39,6 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const auth = useAuth();
   const [tabs, setTabs] = useState<Tab[]>([]);
   const [activeKey, setActiveKey] = useState<string | null>(null);
-  const [list, setList] = useState<TerminalSummary[] | null>(null);
-  const [listError, setListError] = useState<string | null>(null);
   const [dialogOpen, setDialogOpen] = useState(false);
   const [defaults, setDefaults] = useState<ConnectionDefaults>(EMPTY_DEFAULTS);
   const [confirmEnd, setConfirmEnd] = useState<string | null>(null);
@@ -47,42 +46,13 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const canConnect = auth.hasPermission(Permission.SSH_CONNECT);
   const { api } = auth;
 
-  const loadList = useCallback(async () => {
-    try {
-      const res = await api.get<TerminalList>('terminals');
-      setList(res.terminals);
-      setListError(null);
-    } catch (err) {
-      if (err instanceof Error) setListError('Could not load terminals.');
-    }
-  }, [api]);
-
-  useEffect(() => {
-    if (visible) void loadList();
-  }, [visible, loadList]);
-
-  // Poll only while the user is around: a poll is a request, and requests slide the session's idle
-  // window, so unconditional polling would keep an abandoned browser signed in forever.
-  useEffect(() => {
-    if (!visible) return;
-    let active = false;
-    const mark = () => {
-      active = true;
-    };
-    window.addEventListener('keydown', mark, true);
-    window.addEventListener('pointermove', mark, true);
-    window.addEventListener('pointerdown', mark, true);
-    const timer = setInterval(() => {
-      if (active && document.visibilityState === 'visible') void loadList();
-      active = false;
-    }, POLL_MS);
-    return () => {
-      clearInterval(timer);
-      window.removeEventListener('keydown', mark, true);
-      window.removeEventListener('pointermove', mark, true);
-      window.removeEventListener('pointerdown', mark, true);
-    };
-  }, [visible, loadList]);
+  // Polled while this page is visible and someone is around (useApiQuery), refetched after
+  // every change made here.
+  const terminalsQuery = useApiQuery<TerminalList>('terminals', { pollMs: POLL_MS, enabled: visible });
+  const list = terminalsQuery.data?.terminals ?? null;
+  const listError = terminalsQuery.error ? 'Could not load terminals.' : null;
+  const { refetch } = terminalsQuery;
+  const loadList = useCallback(() => refetch(), [refetch]);
 
   const updateTab = useCallback((key: string, patch: Partial<Tab> | ((t: Tab) => Partial<Tab>)) => {
     setTabs((ts) =>

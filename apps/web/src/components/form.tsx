@@ -1,0 +1,93 @@
+import { zodResolver } from '@hookform/resolvers/zod';
+import type { ReactNode } from 'react';
+import {
+  type FieldError,
+  type FieldValues,
+  type Path,
+  type UseFormProps,
+  type UseFormReturn,
+  useForm,
+} from 'react-hook-form';
+import type { z } from 'zod';
+import { isApiError } from '../lib/api-client';
+import { errorText } from '../lib/queries';
+
+/**
+ * A form validated by a Zod schema, as a rule the protocol's own (the one the broker checks the
+ * request with), through react-hook-form: every field's error at once, each beside its field.
+ * Docs: DEVELOPERS.md, "Adding a page".
+ */
+export function useSchemaForm<S extends z.ZodType<FieldValues, FieldValues>>(
+  schema: S,
+  options: Omit<UseFormProps<z.input<S>, unknown, z.output<S>>, 'resolver'> = {},
+): UseFormReturn<z.input<S>, unknown, z.output<S>> {
+  return useForm<z.input<S>, unknown, z.output<S>>({
+    resolver: zodResolver(schema),
+    mode: 'onSubmit',
+    reValidateMode: 'onChange',
+    ...options,
+  });
+}
+
+/**
+ * After a failed submit: the broker's field errors go beside their fields (when the form has
+ * them); anything else is returned as the form's own message.
+ */
+export function serverErrors<T extends FieldValues>(
+  err: unknown,
+  form: Pick<UseFormReturn<T, unknown, unknown>, 'setError' | 'getValues'>,
+): string | null {
+  if (isApiError(err) && err.fields) {
+    const known = Object.keys(form.getValues());
+    const entries = Object.entries(err.fields).filter(([k]) => known.includes(k));
+    for (const [k, message] of entries) form.setError(k as Path<T>, { type: 'server', message });
+    if (entries.length === Object.keys(err.fields).length && entries.length > 0) return null;
+  }
+  return errorText(err);
+}
+
+/**
+ * A labelled field with its error: `children` gets the control's accessibility attributes (id,
+ * aria-invalid, aria-describedby) to spread on the input.
+ */
+export function Field({
+  id,
+  label,
+  error,
+  className,
+  children,
+}: {
+  id: string;
+  label: ReactNode;
+  error?: FieldError | { message?: string } | undefined;
+  className?: string;
+  children: (a11y: {
+    id: string;
+    'aria-invalid': true | undefined;
+    'aria-describedby': string | undefined;
+  }) => ReactNode;
+}) {
+  const message = error?.message;
+  return (
+    <div className={className ? `field ${className}` : 'field'}>
+      <label htmlFor={id}>{label}</label>
+      {children({
+        id,
+        'aria-invalid': message ? true : undefined,
+        'aria-describedby': message ? `${id}-err` : undefined,
+      })}
+      {message && (
+        <span className="field-error" id={`${id}-err`}>
+          {/* The protocol's messages are predicates ("must be at least 8 characters"): said of the field. */}
+          {/^[a-z]/.test(message) ? (
+            <>
+              {label} {message}
+            </>
+          ) : (
+            message
+          )}
+        </span>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,83 @@
+import { createUser, expect, signIn, test } from '../support/fixtures.ts';
+
+/**
+ * Forms validate with the protocol's own schemas and show every field's error at once, each
+ * beside its field (issue #22); the broker's answer about a field lands beside that field too.
+ */
+test.describe('forms', () => {
+  test('the password form shows every field’s error at once, and the broker’s verdict beside its field', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await page.getByRole('link', { name: 'Account' }).click();
+    const current = page.getByLabel('Current password');
+    const next = page.getByLabel('New password', { exact: true });
+    const confirm = page.getByLabel('Confirm new password');
+
+    await next.fill('short');
+    await confirm.fill('different');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    // All three at once: nothing typed, too short (the protocol's PasswordSchema), no match.
+    await expect(current).toHaveAttribute('aria-invalid', 'true');
+    await expect(page.getByText('Current password is required')).toBeVisible();
+    await expect(next).toHaveAttribute('aria-invalid', 'true');
+    await expect(page.getByText(/^New password must be at least \d+ characters$/)).toBeVisible();
+    await expect(page.getByText('Confirm new password does not match the new password')).toBeVisible();
+
+    // Valid input, but the broker says the current password is wrong: said beside that field.
+    await current.fill(`${user.password}-wrong`);
+    await next.fill(`${user.password}-new`);
+    await confirm.fill(`${user.password}-new`);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expect(page.getByText('Current password is wrong')).toBeVisible();
+    await expect(next).not.toHaveAttribute('aria-invalid', 'true');
+  });
+
+  test('creating a user: an invalid name and a short password are both said at once; a valid one is created and listed', async ({
+    page,
+    broker,
+  }) => {
+    const admin = await createUser(broker, 'admin');
+    await signIn(page, admin.username, admin.password);
+    await page.getByRole('link', { name: 'Users' }).click();
+    const form = page.getByRole('region', { name: 'Create user' });
+    await form.getByLabel('Username').fill('-bad name');
+    await form.getByLabel('Password').fill('short');
+    await form.getByRole('button', { name: 'Create user' }).click();
+    await expect(form.getByText(/^Username must be 1-64 letters/)).toBeVisible();
+    await expect(form.getByText(/^Password must be at least \d+ characters$/)).toBeVisible();
+
+    const name = `u${Date.now().toString(36)}`;
+    await form.getByLabel('Username').fill(name);
+    await form.getByLabel('Password').fill('a-long-enough-password');
+    await form.getByRole('button', { name: 'Create user' }).click();
+    await expect(page.getByRole('status').filter({ hasText: `User ${name} created.` })).toBeVisible();
+    await expect(page.locator(`tr[data-username="${name}"]`)).toBeVisible();
+    await expect(form.getByLabel('Username')).toHaveValue('');
+  });
+
+  test('editing a credential set: an empty name is refused beside the field; a new name is saved and listed', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await page.getByRole('link', { name: 'Credentials' }).click();
+    const form = page.getByRole('region', { name: 'New credential set' });
+    await form.getByLabel('Name', { exact: true }).fill('edit-me');
+    await form.getByLabel('Password').fill('a-secret');
+    await form.getByRole('button', { name: 'Create credential set' }).click();
+    await page.getByRole('button', { name: 'Edit edit-me' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit edit-me' });
+    await dialog.getByLabel('Name', { exact: true }).fill('   ');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await expect(dialog.getByText('Name is required')).toBeVisible();
+    await dialog.getByLabel('Name', { exact: true }).fill('edited');
+    await dialog.getByLabel('Username').fill('deploy');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await expect(dialog).toHaveCount(0);
+    await expect(page.getByRole('rowheader', { name: 'edited' })).toBeVisible();
+  });
+});
