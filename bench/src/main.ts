@@ -143,11 +143,19 @@ async function main(): Promise<void> {
     ];
     if (args.database === 'postgres') postgres = await startPostgres();
     let brokers = 0;
+    // e.g. BENCH_BROKER_ENV="WS_MESSAGE_RATE=1000 LOG_LEVEL=debug": settings for every broker (an A/B of one).
+    const brokerEnv = Object.fromEntries(
+      (process.env.BENCH_BROKER_ENV?.split(/\s+/).filter(Boolean) ?? []).map((kv) => {
+        const at = kv.indexOf('=');
+        if (at < 1) throw new Error(`BENCH_BROKER_ENV: expected NAME=value, got ${kv}`);
+        return [kv.slice(0, at), kv.slice(at + 1)];
+      }),
+    );
     const newBroker = (extra: Record<string, string> = {}) => {
       // Each broker its own empty database, as each gets its own PGlite data directory.
       const env: Record<string, string> = postgres
-        ? { DATABASE_URL: postgres.createDatabase(`bench_${++brokers}`), ...extra }
-        : { ...extra };
+        ? { ...brokerEnv, DATABASE_URL: postgres.createDatabase(`bench_${++brokers}`), ...extra }
+        : { ...brokerEnv, ...extra };
       return startBroker({ tmpDir, nodeArgs, env });
     };
     broker = await newBroker();

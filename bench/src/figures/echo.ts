@@ -88,7 +88,7 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
   let quiet: Stats[] = [];
   let storm: Stats[] = [];
   let floods: Stats[] = [];
-  let pasted = 0;
+  let pasted = { bytes: 0, ms: 0 };
   try {
     await term.open(
       { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
@@ -160,6 +160,16 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
         target: '<= ssh -tt p99 (same phase) + 10 ms',
         pass: pb.p99 <= po.p99 + 10,
       },
+      {
+        figure: 'keystroke echo',
+        metric: 'that paste: input taken by the broker meanwhile',
+        unit: 'MB/s',
+        broker: pasted.ms > 0 ? Math.round((pasted.bytes / 1e6 / (pasted.ms / 1000)) * 10) / 10 : 0,
+        reference: null,
+        ratio: null,
+        target: '-',
+        pass: null,
+      },
     ],
     detail: {
       samplesPerSide: samples,
@@ -177,7 +187,14 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
         openssh: fo,
         ssh2: fd,
       },
-      duringPaste: { bytesPasted: pasted, samplesPerSide: stormSamples, broker: pb, openssh: po, ssh2: pd },
+      duringPaste: {
+        bytesPasted: pasted.bytes,
+        pasteMs: pasted.ms,
+        samplesPerSide: stormSamples,
+        broker: pb,
+        openssh: po,
+        ssh2: pd,
+      },
     },
   };
 }
@@ -275,9 +292,12 @@ async function duringDetachedFloods(ctx: BenchContext, measure: () => Promise<vo
 /**
  * Runs `measure` while another terminal of the same user takes input as fast as the broker's
  * input window allows (1 MiB pastes back to back into `cat` in a raw tty). Returns the bytes
- * pasted meanwhile.
+ * pasted meanwhile and over how long.
  */
-async function duringPaste(ctx: BenchContext, measure: () => Promise<void>): Promise<number> {
+async function duringPaste(
+  ctx: BenchContext,
+  measure: () => Promise<void>,
+): Promise<{ bytes: number; ms: number }> {
   // The previous phase's six terminals were just deleted; their teardown (and the collection of
   // what they held) is not part of this phase.
   await sleep(3_000);
@@ -290,6 +310,7 @@ async function duringPaste(ctx: BenchContext, measure: () => Promise<void>): Pro
     t.type('stty raw -echo; echo paste-""ready; exec cat > /dev/null\r');
     await ready;
     const piece = Buffer.alloc(1 << 20, 'x');
+    const t0 = performance.now();
     const pasting = (async () => {
       while (!stop) {
         await t.paste(piece);
@@ -304,10 +325,10 @@ async function duringPaste(ctx: BenchContext, measure: () => Promise<void>): Pro
       await pasting;
     }
     t.send({ type: 'terminate' });
+    return { bytes: sent, ms: performance.now() - t0 };
   } finally {
     await t.close();
   }
-  return sent;
 }
 
 export async function startCat(side: EchoSide): Promise<void> {
