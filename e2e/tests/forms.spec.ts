@@ -80,4 +80,26 @@ test.describe('forms', () => {
     await expect(dialog).toHaveCount(0);
     await expect(page.getByRole('rowheader', { name: 'edited' })).toBeVisible();
   });
+
+  test('the new-connection dialog says what is wrong with each field at once (the protocol’s target rules)', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await page.getByRole('button', { name: 'New connection' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'New connection' });
+    await dialog.getByLabel('Host').fill('not a host!');
+    await dialog.getByLabel('Port').fill('0');
+    await dialog.getByLabel('Username').fill('');
+    await dialog.getByRole('button', { name: 'Connect' }).click();
+    await expect(dialog.getByText('Host must be a host name or IP address')).toBeVisible();
+    await expect(dialog.getByText('Port must be 1–65535')).toBeVisible();
+    await expect(dialog.getByText('Username is required')).toBeVisible();
+    await expect(dialog).toBeVisible();
+    // Non-digits never reach the port field.
+    await dialog.getByLabel('Port').fill('');
+    await dialog.getByLabel('Port').pressSequentially('2a2');
+    await expect(dialog.getByLabel('Port')).toHaveValue('22');
+  });
 });

@@ -84,11 +84,11 @@ export const SshTargetSchema = z.object({
   host: z
     .string()
     .trim()
-    .min(1)
-    .max(253)
+    .min(1, 'is required')
+    .max(253, 'must be at most 253 characters')
     .regex(/^[a-zA-Z0-9._:[\]-]+$/, 'must be a host name or IP address'),
-  port: z.number().int().min(1).max(65535).default(22),
-  username: z.string().min(1).max(255),
+  port: z.number().int('must be 1–65535').min(1, 'must be 1–65535').max(65535, 'must be 1–65535').default(22),
+  username: z.string().min(1, 'is required').max(255, 'must be at most 255 characters'),
 });
 export type SshTarget = z.infer<typeof SshTargetSchema>;
 

@@ -1,19 +1,12 @@
-import type { Folder, Profile, SshAuth } from '@tether/protocol';
+import { CreateFolderRequestSchema, type Folder, type Profile, type SshAuth } from '@tether/protocol';
 import { type FormEvent, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
+import { Field, serverErrors, useSchemaForm } from '../components/form';
 import { Modal } from '../components/modal';
+import { ErrorNotice } from '../components/notice';
 import { PrivateKeyFields } from '../components/private-key-fields';
 import { errorText } from '../lib/queries';
 import { hostLabel, type MissingForConnect, sortFolders } from './saved-connections';
-
-function ErrorNotice({ error }: { error: string | null }) {
-  if (!error) return null;
-  return (
-    <div role="alert" className="notice notice-error">
-      {error}
-    </div>
-  );
-}
 
 /** Runs an API call for a dialog: busy flag, error message, success callback. */
 function useDialogAction() {
@@ -39,21 +32,23 @@ export function FolderNameDialog(props: {
 }) {
   const { api } = useAuth();
   const id = useId();
-  const [name, setName] = useState(props.folder?.name ?? '');
-  const { busy, error, setError, run } = useDialogAction();
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (!name.trim()) {
-      setError('Enter a folder name.');
-      return;
-    }
-    void run(async () => {
+  const form = useSchemaForm(CreateFolderRequestSchema, {
+    defaultValues: { name: props.folder?.name ?? '' },
+  });
+  const { errors, isSubmitting: busy } = form.formState;
+  const [error, setError] = useState<string | null>(null);
+  const submit = form.handleSubmit(async ({ name }) => {
+    setError(null);
+    try {
       const res = props.folder
-        ? await api.patch<{ folder: Folder }>(`folders/${props.folder.id}`, { name: name.trim() })
-        : await api.post<{ folder: Folder }>('folders', { name: name.trim() });
+        ? await api.patch<{ folder: Folder }>(`folders/${props.folder.id}`, { name })
+        : await api.post<{ folder: Folder }>('folders', { name });
       props.onDone(res.folder);
-    });
-  };
+    } catch (err) {
+      // Beside the field when the broker names it (a taken name, say).
+      setError(serverErrors(err, form));
+    }
+  });
   return (
     <Modal
       title={props.folder ? `Rename folder ${props.folder.name}` : 'New folder'}
@@ -61,16 +56,9 @@ export function FolderNameDialog(props: {
     >
       <form className="form-stack" onSubmit={submit} noValidate>
         <ErrorNotice error={error} />
-        <div className="field">
-          <label htmlFor={`${id}-name`}>Folder name</label>
-          <input
-            id={`${id}-name`}
-            value={name}
-            autoFocus
-            spellCheck={false}
-            onChange={(e) => setName(e.target.value)}
-          />
-        </div>
+        <Field id={`${id}-name`} label="Folder name" error={errors.name}>
+          {(a11y) => <input {...a11y} autoFocus spellCheck={false} {...form.register('name')} />}
+        </Field>
         <div className="modal-actions">
           <button type="button" className="btn" onClick={props.onCancel}>
             Cancel

@@ -1,5 +1,7 @@
 import { type SshAuth, SshTargetSchema } from '@tether/protocol';
-import { type FormEvent, useId, useState } from 'react';
+import { useId } from 'react';
+import { z } from 'zod';
+import { Field, useSchemaForm } from '../components/form';
 import { Modal } from '../components/modal';
 import { PrivateKeyFields } from '../components/private-key-fields';
 import type { OpenRequest } from './terminal-connection';
@@ -16,107 +18,94 @@ export interface ConnectionDefaults {
 
 export const EMPTY_DEFAULTS: ConnectionDefaults = { host: '', port: '22', username: '', method: 'password' };
 
+/** The protocol's target rules; the secret the method needs is the form's own rule. */
+const NewConnectionFormSchema = z
+  .object({
+    host: SshTargetSchema.shape.host,
+    // Typed as text: digits only (the field drops anything else as it is typed).
+    port: z
+      .string()
+      .regex(/^\d+$/, 'must be 1–65535')
+      .transform(Number)
+      .pipe(SshTargetSchema.shape.port.unwrap()),
+    username: SshTargetSchema.shape.username,
+    method: z.enum(['password', 'publickey', 'keyboard-interactive']),
+    password: z.string(),
+    privateKey: z.string(),
+    passphrase: z.string(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.method === 'publickey' && !v.privateKey.trim())
+      ctx.addIssue({
+        code: 'custom',
+        path: ['privateKey'],
+        message: 'Paste a private key or load one from a file.',
+      });
+  });
+
 export function NewConnectionDialog(props: {
   defaults: ConnectionDefaults;
   onConnect: (request: OpenRequest, remembered: ConnectionDefaults) => void;
   onCancel: () => void;
 }) {
-  const [host, setHost] = useState(props.defaults.host);
-  const [port, setPort] = useState(props.defaults.port);
-  const [username, setUsername] = useState(props.defaults.username);
-  const [method, setMethod] = useState<Method>(props.defaults.method);
-  const [password, setPassword] = useState('');
-  const [privateKey, setPrivateKey] = useState('');
-  const [passphrase, setPassphrase] = useState('');
-  const [errors, setErrors] = useState<Record<string, string>>({});
   const id = useId();
+  const form = useSchemaForm(NewConnectionFormSchema, {
+    defaultValues: { ...props.defaults, password: '', privateKey: '', passphrase: '' },
+  });
+  const { errors, isSubmitted } = form.formState;
+  const method = form.watch('method');
+  const port = form.register('port');
 
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    const next: Record<string, string> = {};
-    const portNum = Number(port);
-    const parsed = SshTargetSchema.safeParse({ host, port: portNum, username });
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const key = String(issue.path[0] ?? 'host');
-        if (!next[key]) {
-          next[key] =
-            key === 'port'
-              ? 'Port must be 1–65535.'
-              : key === 'username'
-                ? 'Enter a username.'
-                : 'Enter a host name or IP address.';
-        }
-      }
-    }
-    if (method === 'publickey' && !privateKey.trim())
-      next.privateKey = 'Paste a private key or load one from a file.';
-    setErrors(next);
-    if (!parsed.success || Object.keys(next).length > 0) return;
-
+  const submit = form.handleSubmit((v) => {
     const auth: SshAuth =
-      method === 'password'
-        ? { method: 'password', password }
-        : method === 'publickey'
-          ? { method: 'publickey', privateKey, ...(passphrase ? { passphrase } : {}) }
+      v.method === 'password'
+        ? { method: 'password', password: v.password }
+        : v.method === 'publickey'
+          ? {
+              method: 'publickey',
+              privateKey: v.privateKey,
+              ...(v.passphrase ? { passphrase: v.passphrase } : {}),
+            }
           : { method: 'keyboard-interactive' };
     props.onConnect(
-      { target: parsed.data, auth },
-      { host: parsed.data.host, port: String(parsed.data.port), username: parsed.data.username, method },
+      { target: { host: v.host, port: v.port, username: v.username }, auth },
+      { host: v.host, port: String(v.port), username: v.username, method: v.method },
     );
-  };
-
-  const err = (key: string) =>
-    errors[key] ? (
-      <span className="field-error" id={`${id}-${key}-err`}>
-        {errors[key]}
-      </span>
-    ) : null;
-  const describedBy = (key: string) => (errors[key] ? `${id}-${key}-err` : undefined);
+  });
 
   return (
     <Modal title="New connection" onCancel={props.onCancel} className="modal-wide">
       <form className="form-grid" onSubmit={submit} noValidate autoComplete="off">
-        <div className="field span-3">
-          <label htmlFor={`${id}-host`}>Host</label>
-          <input
-            id={`${id}-host`}
-            value={host}
-            autoFocus
-            spellCheck={false}
-            autoCapitalize="none"
-            placeholder="server.example.com"
-            aria-invalid={errors.host ? true : undefined}
-            aria-describedby={describedBy('host')}
-            onChange={(e) => setHost(e.target.value)}
-          />
-          {err('host')}
-        </div>
-        <div className="field span-1">
-          <label htmlFor={`${id}-port`}>Port</label>
-          <input
-            id={`${id}-port`}
-            inputMode="numeric"
-            value={port}
-            aria-invalid={errors.port ? true : undefined}
-            aria-describedby={describedBy('port')}
-            onChange={(e) => setPort(e.target.value.replace(/[^0-9]/g, ''))}
-          />
-          {err('port')}
-        </div>
-        <div className="field span-4">
-          <label htmlFor={`${id}-user`}>Username</label>
-          <input
-            id={`${id}-user`}
-            value={username}
-            spellCheck={false}
-            autoCapitalize="none"
-            aria-invalid={errors.username ? true : undefined}
-            aria-describedby={describedBy('username')}
-            onChange={(e) => setUsername(e.target.value)}
-          />
-          {err('username')}
-        </div>
+        <Field id={`${id}-host`} label="Host" error={errors.host} className="span-3">
+          {(a11y) => (
+            <input
+              {...a11y}
+              autoFocus
+              spellCheck={false}
+              autoCapitalize="none"
+              placeholder="server.example.com"
+              {...form.register('host')}
+            />
+          )}
+        </Field>
+        <Field id={`${id}-port`} label="Port" error={errors.port} className="span-1">
+          {(a11y) => (
+            <input
+              {...a11y}
+              inputMode="numeric"
+              {...port}
+              onChange={(e) => {
+                e.target.value = e.target.value.replace(/[^0-9]/g, '');
+                return port.onChange(e);
+              }}
+            />
+          )}
+        </Field>
+        <Field id={`${id}-user`} label="Username" error={errors.username} className="span-4">
+          {(a11y) => (
+            <input {...a11y} spellCheck={false} autoCapitalize="none" {...form.register('username')} />
+          )}
+        </Field>
         <fieldset className="span-4 radio-row">
           <legend>Authentication method</legend>
           {(
@@ -127,41 +116,25 @@ export function NewConnectionDialog(props: {
             ] as const
           ).map(([value, label]) => (
             <label key={value} className="radio">
-              <input
-                type="radio"
-                name={`${id}-method`}
-                value={value}
-                checked={method === value}
-                onChange={() => setMethod(value)}
-              />
+              <input type="radio" value={value} {...form.register('method')} />
               {label}
             </label>
           ))}
         </fieldset>
         {method === 'password' && (
-          <div className="field span-4">
-            <label htmlFor={`${id}-password`}>Password</label>
-            <input
-              id={`${id}-password`}
-              type="password"
-              autoComplete="off"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-          </div>
+          <Field id={`${id}-password`} label="Password" className="span-4">
+            {(a11y) => <input {...a11y} type="password" autoComplete="off" {...form.register('password')} />}
+          </Field>
         )}
         {method === 'publickey' && (
           <PrivateKeyFields
             idPrefix={id}
             fieldClassName="span-4"
-            privateKey={privateKey}
-            onPrivateKey={(value) => {
-              setPrivateKey(value);
-              setErrors(({ privateKey: _drop, ...rest }) => rest);
-            }}
-            passphrase={passphrase}
-            onPassphrase={setPassphrase}
-            error={errors.privateKey}
+            privateKey={form.watch('privateKey')}
+            onPrivateKey={(value) => form.setValue('privateKey', value, { shouldValidate: isSubmitted })}
+            passphrase={form.watch('passphrase')}
+            onPassphrase={(value) => form.setValue('passphrase', value)}
+            error={errors.privateKey?.message}
             note="The key is sent once to the broker to connect and not stored."
           />
         )}
