@@ -102,4 +102,27 @@ test.describe('forms', () => {
     await dialog.getByLabel('Port').pressSequentially('2a2');
     await expect(dialog.getByLabel('Port')).toHaveValue('22');
   });
+
+  test('a credential set: a missing name and secret are both said at once; replacing the secret asks for the key', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await page.getByRole('link', { name: 'Credentials' }).click();
+    const form = page.getByRole('region', { name: 'New credential set' });
+    await form.getByRole('button', { name: 'Create credential set' }).click();
+    await expect(form.getByText('Name is required')).toBeVisible();
+    await expect(form.getByText('Enter the password.')).toBeVisible();
+    await form.getByLabel('Name', { exact: true }).fill('keys');
+    await form.getByLabel('Password').fill('a-secret');
+    await form.getByRole('button', { name: 'Create credential set' }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Credential set keys created.' })).toBeVisible();
+
+    await page.getByRole('button', { name: 'Replace secret of keys' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Replace secret of keys' });
+    await dialog.getByLabel('Kind').selectOption('privateKey');
+    await dialog.getByRole('button', { name: 'Replace secret' }).click();
+    await expect(dialog.getByText('Paste a private key or load one from a file.')).toBeVisible();
+  });
 });

@@ -1,6 +1,8 @@
 import {
+  type CreateCredentialRequest,
   type Credential,
   type CredentialKind,
+  CredentialKindSchema,
   type CredentialList,
   DisplayNameSchema,
   ErrorCode,
@@ -11,6 +13,7 @@ import {
   type UpdateCredentialRequest,
 } from '@tether/protocol';
 import { type FormEvent, useId, useState } from 'react';
+import type { UseFormReturn } from 'react-hook-form';
 import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
 import { type Column, DataTable } from '../components/data-table';
@@ -148,146 +151,136 @@ export function CredentialsPage() {
   );
 }
 
-/** Kind + secret inputs shared by "create" and "replace secret". */
-function SecretFields(props: {
+/** The secret part of the credential forms: a kind and what that kind needs. */
+const secretFields = {
+  kind: CredentialKindSchema,
+  password: z.string(),
+  privateKey: z.string(),
+  passphrase: z.string(),
+};
+type SecretValues = { kind: CredentialKind; password: string; privateKey: string; passphrase: string };
+
+function requireSecret(v: SecretValues, ctx: z.RefinementCtx): void {
+  if (v.kind === 'password' && !v.password)
+    ctx.addIssue({ code: 'custom', path: ['password'], message: 'Enter the password.' });
+  if (v.kind === 'privateKey' && !v.privateKey.trim())
+    ctx.addIssue({
+      code: 'custom',
+      path: ['privateKey'],
+      message: 'Paste a private key or load one from a file.',
+    });
+}
+
+function toSecret(v: SecretValues): ProfileSecret {
+  return v.kind === 'password'
+    ? { kind: 'password', password: v.password }
+    : { kind: 'privateKey', privateKey: v.privateKey, ...(v.passphrase ? { passphrase: v.passphrase } : {}) };
+}
+
+const EMPTY_SECRET: SecretValues = { kind: 'password', password: '', privateKey: '', passphrase: '' };
+
+const CreateCredentialFormSchema = z
+  .object({ name: DisplayNameSchema, username: z.string(), ...secretFields })
+  .superRefine(requireSecret);
+const ReplaceSecretFormSchema = z.object(secretFields).superRefine(requireSecret);
+
+/** Kind + secret inputs shared by "create" and "replace secret" (either form's fields). */
+function SecretFields({
+  idPrefix: id,
+  form,
+  secretLabel = 'Password',
+}: {
   idPrefix: string;
-  kind: CredentialKind;
-  onKind: (k: CredentialKind) => void;
-  secret: string;
-  onSecret: (v: string) => void;
-  passphrase: string;
-  onPassphrase: (v: string) => void;
+  form: UseFormReturn<SecretValues, unknown, SecretValues>;
   secretLabel?: string;
 }) {
-  const { idPrefix: id } = props;
+  const { errors, isSubmitted } = form.formState;
+  const kind = form.watch('kind');
   return (
     <>
-      <div className="field span-2">
-        <label htmlFor={`${id}-kind`}>Kind</label>
-        <select
-          id={`${id}-kind`}
-          value={props.kind}
-          onChange={(e) => props.onKind(e.target.value as CredentialKind)}
-        >
-          <option value="password">Password</option>
-          <option value="privateKey">Private key</option>
-        </select>
-      </div>
-      {props.kind === 'password' ? (
-        <div className="field span-4">
-          <label htmlFor={`${id}-secret`}>{props.secretLabel ?? 'Password'}</label>
-          <input
-            id={`${id}-secret`}
-            type="password"
-            autoComplete="new-password"
-            value={props.secret}
-            onChange={(e) => props.onSecret(e.target.value)}
-          />
-        </div>
+      <Field id={`${id}-kind`} label="Kind" className="span-2">
+        {(a11y) => (
+          <select {...a11y} {...form.register('kind')}>
+            <option value="password">Password</option>
+            <option value="privateKey">Private key</option>
+          </select>
+        )}
+      </Field>
+      {kind === 'password' ? (
+        <Field id={`${id}-secret`} label={secretLabel} error={errors.password} className="span-4">
+          {(a11y) => (
+            <input {...a11y} type="password" autoComplete="new-password" {...form.register('password')} />
+          )}
+        </Field>
       ) : (
         <PrivateKeyFields
           idPrefix={id}
           fieldClassName="span-4"
-          privateKey={props.secret}
-          onPrivateKey={props.onSecret}
-          passphrase={props.passphrase}
-          onPassphrase={props.onPassphrase}
+          privateKey={form.watch('privateKey')}
+          onPrivateKey={(value) => form.setValue('privateKey', value, { shouldValidate: isSubmitted })}
+          passphrase={form.watch('passphrase')}
+          onPassphrase={(value) => form.setValue('passphrase', value)}
+          error={errors.privateKey?.message}
         />
       )}
     </>
   );
 }
 
-function toSecret(kind: CredentialKind, secret: string, passphrase: string): ProfileSecret | string {
-  if (kind === 'password') return secret ? { kind, password: secret } : 'Enter the password.';
-  return secret.trim()
-    ? { kind, privateKey: secret, ...(passphrase ? { passphrase } : {}) }
-    : 'Paste a private key or load one from a file.';
-}
-
 function CreateCredentialForm({ onCreated }: { onCreated: (c: Credential) => void }) {
-  const { api } = useAuth();
   const id = useId();
-  const [name, setName] = useState('');
-  const [username, setUsername] = useState('');
-  const [kind, setKind] = useState<CredentialKind>('password');
-  const [secret, setSecret] = useState('');
-  const [passphrase, setPassphrase] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!name.trim()) {
-      setError('Enter a name.');
-      return;
-    }
-    const s = toSecret(kind, secret, passphrase);
-    if (typeof s === 'string') {
-      setError(s);
-      return;
-    }
-    setBusy(true);
+  const form = useSchemaForm(CreateCredentialFormSchema, {
+    defaultValues: { name: '', username: '', ...EMPTY_SECRET },
+  });
+  const { errors, isSubmitting } = form.formState;
+  const create = useApiMutation(
+    (api, body: CreateCredentialRequest) => api.post<{ credential: Credential }>('credentials', body),
+    ['credentials'],
+  );
+  const submit = form.handleSubmit(async (v) => {
     setError(null);
     try {
-      const res = await api.post<{ credential: Credential }>('credentials', {
-        name: name.trim(),
-        username: username.trim() || null,
-        ...s,
+      const res = await create.mutateAsync({
+        name: v.name,
+        username: v.username.trim() || null,
+        ...toSecret(v),
       });
-      setName('');
-      setUsername('');
-      setSecret('');
-      setPassphrase('');
+      form.reset();
       onCreated(res.credential);
     } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
+      setError(serverErrors(err, form));
     }
-  };
+  });
 
   return (
     <section className="card card-narrow" aria-labelledby={`${id}-title`}>
       <h2 id={`${id}-title`}>New credential set</h2>
-      {error && (
-        <div role="alert" className="notice notice-error">
-          {error}
-        </div>
-      )}
+      <ErrorNotice error={error} />
       <form className="form-grid" onSubmit={submit} noValidate autoComplete="off">
-        <div className="field span-2">
-          <label htmlFor={`${id}-name`}>Name</label>
-          <input
-            id={`${id}-name`}
-            value={name}
-            spellCheck={false}
-            placeholder="lab-admin"
-            onChange={(e) => setName(e.target.value)}
-          />
-        </div>
-        <div className="field span-2">
-          <label htmlFor={`${id}-user`}>Username</label>
-          <input
-            id={`${id}-user`}
-            value={username}
-            spellCheck={false}
-            autoCapitalize="none"
-            placeholder="Optional"
-            onChange={(e) => setUsername(e.target.value)}
-          />
-        </div>
+        <Field id={`${id}-name`} label="Name" error={errors.name} className="span-2">
+          {(a11y) => (
+            <input {...a11y} spellCheck={false} placeholder="lab-admin" {...form.register('name')} />
+          )}
+        </Field>
+        <Field id={`${id}-user`} label="Username" error={errors.username} className="span-2">
+          {(a11y) => (
+            <input
+              {...a11y}
+              spellCheck={false}
+              autoCapitalize="none"
+              placeholder="Optional"
+              {...form.register('username')}
+            />
+          )}
+        </Field>
         <SecretFields
           idPrefix={id}
-          kind={kind}
-          onKind={setKind}
-          secret={secret}
-          onSecret={setSecret}
-          passphrase={passphrase}
-          onPassphrase={setPassphrase}
+          // Its values extend SecretValues; react-hook-form's types are invariant in them.
+          form={form as unknown as UseFormReturn<SecretValues, unknown, SecretValues>}
         />
         <div className="span-4">
-          <button type="submit" className="btn btn-primary" disabled={busy}>
+          <button type="submit" className="btn btn-primary" disabled={isSubmitting}>
             Create credential set
           </button>
         </div>
@@ -353,28 +346,24 @@ function ReplaceSecretDialog(props: {
   onDone: (c: Credential) => void;
   onCancel: () => void;
 }) {
-  const { api } = useAuth();
   const id = useId();
-  const [kind, setKind] = useState<CredentialKind>(props.credential.kind);
-  const [secret, setSecret] = useState('');
-  const [passphrase, setPassphrase] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    const s = toSecret(kind, secret, passphrase);
-    if (typeof s === 'string') {
-      setError(s);
-      return;
-    }
+  const form = useSchemaForm(ReplaceSecretFormSchema, {
+    defaultValues: { ...EMPTY_SECRET, kind: props.credential.kind },
+  });
+  const replace = useApiMutation(
+    (api, body: UpdateCredentialRequest) =>
+      api.patch<{ credential: Credential }>(`credentials/${props.credential.id}`, body),
+    ['credentials'],
+  );
+  const submit = form.handleSubmit(async (v) => {
     try {
-      const res = await api.patch<{ credential: Credential }>(`credentials/${props.credential.id}`, {
-        secret: s,
-      });
+      const res = await replace.mutateAsync({ secret: toSecret(v) });
       props.onDone(res.credential);
     } catch (err) {
-      setError(errorText(err));
+      setError(serverErrors(err, form));
     }
-  };
+  });
   return (
     <Modal
       title={`Replace secret of ${props.credential.name}`}
@@ -387,25 +376,16 @@ function ReplaceSecretDialog(props: {
           {props.credential.usedBy > 0 ? ` (${props.credential.usedBy})` : ''}.
         </p>
         {error && (
-          <div role="alert" className="notice notice-error span-4">
-            {error}
+          <div className="span-4">
+            <ErrorNotice error={error} />
           </div>
         )}
-        <SecretFields
-          idPrefix={id}
-          kind={kind}
-          onKind={setKind}
-          secret={secret}
-          onSecret={setSecret}
-          passphrase={passphrase}
-          onPassphrase={setPassphrase}
-          secretLabel="New password"
-        />
+        <SecretFields idPrefix={id} form={form} secretLabel="New password" />
         <div className="modal-actions span-4">
           <button type="button" className="btn" onClick={props.onCancel}>
             Cancel
           </button>
-          <button type="submit" className="btn btn-primary">
+          <button type="submit" className="btn btn-primary" disabled={form.formState.isSubmitting}>
             Replace secret
           </button>
         </div>
