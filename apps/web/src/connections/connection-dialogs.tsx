@@ -1,6 +1,7 @@
 import { CreateFolderRequestSchema, type Folder, type Profile, type SshAuth } from '@tether/protocol';
 import { type FormEvent, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { Field, serverErrors, useSchemaForm } from '../components/form';
 import { Modal } from '../components/modal';
 import { ErrorNotice } from '../components/notice';
@@ -227,32 +228,21 @@ export function MoveProfileDialog(props: {
 
 export function DeleteProfileDialog(props: { profile: Profile; onDone: () => void; onCancel: () => void }) {
   const { api } = useAuth();
-  const { busy, error, run } = useDialogAction();
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    void run(async () => {
-      await api.del(`profiles/${props.profile.id}`);
-      props.onDone();
-    });
-  };
   return (
-    <Modal title={`Delete ${props.profile.name}`} onCancel={props.onCancel} tone="warning">
-      <form className="form-stack" onSubmit={submit} noValidate>
-        <ErrorNotice error={error} />
-        <p>
-          Delete the saved connection <strong>{props.profile.name}</strong> ({hostLabel(props.profile)})?
-          Running terminals opened from it keep running.
-        </p>
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onCancel} autoFocus>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-danger" disabled={busy}>
-            Delete
-          </button>
-        </div>
-      </form>
-    </Modal>
+    <ConfirmDialog
+      title={`Delete ${props.profile.name}`}
+      confirmLabel="Delete"
+      onConfirm={async () => {
+        await api.del(`profiles/${props.profile.id}`);
+        props.onDone();
+      }}
+      onCancel={props.onCancel}
+    >
+      <p>
+        Delete the saved connection <strong>{props.profile.name}</strong> ({hostLabel(props.profile)})?
+        Running terminals opened from it keep running.
+      </p>
+    </ConfirmDialog>
   );
 }
 

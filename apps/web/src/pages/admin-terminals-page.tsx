@@ -1,7 +1,7 @@
 import type { AdminTerminal, AdminTerminalList } from '@tether/protocol';
 import { useId, useState } from 'react';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { type Column, DataTable } from '../components/data-table';
-import { Modal } from '../components/modal';
 import { Notice, type NoticeMessage } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
 import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
@@ -142,20 +142,17 @@ export function AdminTerminalsPage() {
         }
       />
       {ending && (
-        <Modal title={`End ${target(ending)}?`} onCancel={() => setEnding(null)} tone="warning">
+        <ConfirmDialog
+          title={`End ${target(ending)}?`}
+          confirmLabel="End terminal"
+          onConfirm={() => end(ending)}
+          onCancel={() => setEnding(null)}
+        >
           <p>
             The SSH session of <strong className="mono">{ending.ownerUsername ?? 'a deleted user'}</strong>{' '}
             ends now; programs running in it are stopped.
           </p>
-          <div className="modal-actions">
-            <button type="button" className="btn" autoFocus onClick={() => setEnding(null)}>
-              Cancel
-            </button>
-            <button type="button" className="btn btn-danger" disabled={busy} onClick={() => void end(ending)}>
-              End terminal
-            </button>
-          </div>
-        </Modal>
+        </ConfirmDialog>
       )}
     </div>
   );

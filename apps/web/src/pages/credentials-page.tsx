@@ -12,10 +12,11 @@ import {
   type ProfileSecret,
   type UpdateCredentialRequest,
 } from '@tether/protocol';
-import { type FormEvent, useId, useState } from 'react';
+import { useId, useState } from 'react';
 import type { UseFormReturn } from 'react-hook-form';
 import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { type Column, DataTable } from '../components/data-table';
 import { Field, serverErrors, useSchemaForm } from '../components/form';
 import { Modal } from '../components/modal';
@@ -396,62 +397,50 @@ function ReplaceSecretDialog(props: {
 
 function DeleteCredentialDialog(props: { credential: Credential; onDone: () => void; onCancel: () => void }) {
   const { api } = useAuth();
-  const [error, setError] = useState<string | null>(null);
   const [users, setUsers] = useState<Profile[] | null>(null);
-  const [busy, setBusy] = useState(false);
   const { credential } = props;
 
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await api.del(`credentials/${credential.id}`);
-      props.onDone();
-    } catch (err) {
-      setError(errorText(err));
-      if (isApiError(err) && err.code === ErrorCode.CONFLICT) {
-        // The message names them too; the list lets the user see where they live.
-        try {
-          const res = await api.get<ProfileList>('profiles');
-          setUsers(res.profiles.filter((p) => p.credentialId === credential.id));
-        } catch {
-          setUsers(null);
-        }
-      }
-      setBusy(false);
-    }
-  };
-
   return (
-    <Modal title={`Delete ${credential.name}`} onCancel={props.onCancel} tone="warning">
-      <form className="form-stack" onSubmit={submit} noValidate>
-        <p>
-          Delete the credential set <strong>{credential.name}</strong>? Its secret is erased from the server.
-        </p>
-        {error && (
-          <div role="alert" className="notice notice-error">
-            <p>{error}</p>
-            {users && users.length > 0 && (
-              <ul className="in-use" aria-label={`Connections using ${credential.name}`}>
-                {users.map((p) => (
-                  <li key={p.id}>
-                    <strong>{p.name}</strong> <span className="muted">{hostLabel(p)}</span>
-                  </li>
-                ))}
-              </ul>
-            )}
-          </div>
-        )}
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onCancel} autoFocus>
-            {error ? 'Close' : 'Cancel'}
-          </button>
-          <button type="submit" className="btn btn-danger" disabled={busy || users !== null}>
-            Delete
-          </button>
+    <ConfirmDialog
+      title={`Delete ${credential.name}`}
+      confirmLabel="Delete"
+      canConfirm={users === null}
+      onConfirm={async () => {
+        try {
+          await api.del(`credentials/${credential.id}`);
+        } catch (err) {
+          if (isApiError(err) && err.code === ErrorCode.CONFLICT) {
+            // The message names them too; the list lets the user see where they live.
+            try {
+              const res = await api.get<ProfileList>('profiles');
+              setUsers(res.profiles.filter((p) => p.credentialId === credential.id));
+            } catch {
+              setUsers(null);
+            }
+          }
+          throw err;
+        }
+        props.onDone();
+      }}
+      onCancel={props.onCancel}
+      describeFailure={(err) => (
+        <div role="alert" className="notice notice-error">
+          <p>{errorText(err)}</p>
+          {users && users.length > 0 && (
+            <ul className="in-use" aria-label={`Connections using ${credential.name}`}>
+              {users.map((p) => (
+                <li key={p.id}>
+                  <strong>{p.name}</strong> <span className="muted">{hostLabel(p)}</span>
+                </li>
+              ))}
+            </ul>
+          )}
         </div>
-      </form>
-    </Modal>
+      )}
+    >
+      <p>
+        Delete the credential set <strong>{credential.name}</strong>? Its secret is erased from the server.
+      </p>
+    </ConfirmDialog>
   );
 }
