@@ -1,4 +1,8 @@
 import './strict-csp';
+// Global styles first, in this order; each component imports its own after them.
+import './styles/theme.css';
+import './styles/controls.css';
+import './styles/layout.css';
 import { QueryClientProvider } from '@tanstack/react-query';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
@@ -7,7 +11,6 @@ import { App } from './app';
 import { AuthProvider } from './auth/auth-context';
 import { initBaseUrl, routerBasename } from './lib/base-path';
 import { createQueryClient } from './lib/queries';
-import './styles.css';
 
 const base = initBaseUrl(import.meta.url);
 const root = document.getElementById('root');

@@ -1,5 +1,6 @@
 import { type ReactNode, useEffect, useId, useRef } from 'react';
 import { createPortal } from 'react-dom';
+import './modal.css';
 
 /**
  * A native modal `<dialog>` (role=dialog, focus trapped, Escape handled by the browser), labelled

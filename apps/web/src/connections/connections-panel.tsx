@@ -33,6 +33,7 @@ import {
   sortFolders,
 } from './saved-connections';
 import { useProfileSearch, useSavedConnections } from './use-saved-connections';
+import './connections-panel.css';
 
 type DialogState =
   | { kind: 'new-profile'; folderId: string | null }

@@ -10,6 +10,7 @@ import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
 import { isApiError } from '../lib/api-client';
 import { errorText } from '../lib/queries';
+import './import-dialog.css';
 
 interface LoadedFile {
   name: string;

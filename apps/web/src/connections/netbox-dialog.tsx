@@ -16,6 +16,7 @@ import { useAuth } from '../auth/auth-context';
 import { Modal } from '../components/modal';
 import { errorText } from '../lib/queries';
 import { pageLabel, readNdjson } from './netbox';
+import './netbox-dialog.css';
 
 const PAGE_SIZE = 50;
 const FILTERS = [

@@ -3,6 +3,7 @@ import { Navigate, useLocation } from 'react-router';
 import { useAuth } from '../auth/auth-context';
 import { isApiError } from '../lib/api-client';
 import { loginErrorMessage, NETWORK_ERROR } from '../lib/messages';
+import './login-page.css';
 
 interface FromState {
   from?: string;

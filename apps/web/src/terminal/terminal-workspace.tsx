@@ -13,6 +13,7 @@ import { useApiQuery } from '../lib/queries';
 import { type ConnectionDefaults, EMPTY_DEFAULTS, NewConnectionDialog } from './new-connection-dialog';
 import type { OpenRequest, TerminalStatus } from './terminal-connection';
 import { TerminalView } from './terminal-view';
+import './terminal-workspace.css';
 
 interface Tab {
   key: string;
