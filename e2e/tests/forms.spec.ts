@@ -23,7 +23,7 @@ test.describe('forms', () => {
     await expect(current).toHaveAttribute('aria-invalid', 'true');
     await expect(page.getByText('Current password is required')).toBeVisible();
     await expect(next).toHaveAttribute('aria-invalid', 'true');
-    await expect(page.getByText(/^New password must be at least \d+ characters$/)).toBeVisible();
+    await expect(page.getByText(/^New password must be at least \d+ characters\.$/)).toBeVisible();
     await expect(page.getByText('Confirm new password does not match the new password')).toBeVisible();
 
     // Valid input, but the broker says the current password is wrong: said beside that field.
@@ -47,7 +47,7 @@ test.describe('forms', () => {
     await form.getByLabel('Password').fill('short');
     await form.getByRole('button', { name: 'Create user' }).click();
     await expect(form.getByText(/^Username must be 1-64 letters/)).toBeVisible();
-    await expect(form.getByText(/^Password must be at least \d+ characters$/)).toBeVisible();
+    await expect(form.getByText(/^Password must be at least \d+ characters\.$/)).toBeVisible();
 
     const name = `u${Date.now().toString(36)}`;
     await form.getByLabel('Username').fill(name);
@@ -94,7 +94,7 @@ test.describe('forms', () => {
     await dialog.getByLabel('Username').fill('');
     await dialog.getByRole('button', { name: 'Connect' }).click();
     await expect(dialog.getByText('Host must be a host name or IP address')).toBeVisible();
-    await expect(dialog.getByText('Port must be 1–65535')).toBeVisible();
+    await expect(dialog.getByText('Port must be from 1 to 65535.')).toBeVisible();
     await expect(dialog.getByText('Username is required')).toBeVisible();
     await expect(dialog).toBeVisible();
     // Non-digits never reach the port field.

@@ -6,4 +6,5 @@ export * from './rest/common.js';
 export * from './rest/netbox.js';
 export * from './rest/profiles.js';
 export * from './rest/terminals.js';
+export * from './target.js';
 export * from './ws.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TERMINAL_MAX_COLS, TERMINAL_MAX_ROWS, TERMINAL_MIN_COLS, TERMINAL_MIN_ROWS } from './limits.js';
+import { HostNameSchema, PortSchema } from './target.js';
 
 /**
  * WebSocket terminal protocol: one socket per attached terminal at `{BASE_PATH}/api/terminals/ws`.
@@ -81,13 +82,8 @@ export const SshAuthSchema = z.discriminatedUnion('method', [
 export type SshAuth = z.infer<typeof SshAuthSchema>;
 
 export const SshTargetSchema = z.object({
-  host: z
-    .string()
-    .trim()
-    .min(1, 'is required')
-    .max(253, 'must be at most 253 characters')
-    .regex(/^[a-zA-Z0-9._:[\]-]+$/, 'must be a host name or IP address'),
-  port: z.number().int('must be 1–65535').min(1, 'must be 1–65535').max(65535, 'must be 1–65535').default(22),
+  host: HostNameSchema,
+  port: PortSchema.default(22),
   username: z.string().min(1, 'is required').max(255, 'must be at most 255 characters'),
 });
 export type SshTarget = z.infer<typeof SshTargetSchema>;

@@ -58,7 +58,7 @@ export function Field({
   children,
 }: {
   id: string;
-  label: ReactNode;
+  label: string;
   error?: FieldError | { message?: string } | undefined;
   className?: string;
   children: (a11y: {
@@ -78,14 +78,8 @@ export function Field({
       })}
       {message && (
         <span className="field-error" id={`${id}-err`}>
-          {/* The protocol's messages are predicates ("must be at least 8 characters"): said of the field. */}
-          {/^[a-z]/.test(message) ? (
-            <>
-              {label} {message}
-            </>
-          ) : (
-            message
-          )}
+          {/* The protocol's messages are predicates ("must be at least 8 characters"): said of the field, as a sentence. */}
+          {/^[a-z]/.test(message) ? `${label} ${message}.` : message}
         </span>
       )}
     </div>

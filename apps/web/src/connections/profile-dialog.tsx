@@ -6,11 +6,12 @@ import {
   type Folder,
   type Profile,
 } from '@tether/protocol';
-import { type FormEvent, type ReactNode, useId, useState } from 'react';
+import { type ReactNode, useId, useState } from 'react';
+import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
+import { Field, serverErrors, useSchemaForm } from '../components/form';
 import { Modal } from '../components/modal';
-import { isApiError } from '../lib/api-client';
-import { errorText } from '../lib/queries';
+import { ErrorNotice } from '../components/notice';
 import { AUTH_METHOD_LABELS, credentialLabel, parseTags, sortFolders } from './saved-connections';
 
 type FieldKey =
@@ -42,6 +43,63 @@ const FIELD_LABELS: Record<FieldKey, string> = {
 
 const AUTH_METHODS: AuthMethod[] = ['none', 'password', 'publickey', 'keyboard-interactive'];
 
+/** What the dialog edits: text as typed (port, comma-separated tags). */
+interface ProfileFormValues {
+  name: string;
+  host: string;
+  port: string;
+  username: string;
+  authMethod: AuthMethod;
+  credentialId: string;
+  deviceType: string;
+  model: string;
+  tags: string;
+  notes: string;
+  folderId: string;
+  forgetSecret: boolean;
+}
+
+function toRequest(v: ProfileFormValues): CreateProfileRequest {
+  return {
+    name: v.name,
+    host: v.host,
+    port: v.port === '' ? Number.NaN : Number(v.port),
+    username: v.username.trim() || null,
+    authMethod: v.authMethod,
+    credentialId: v.credentialId || null,
+    folderId: v.folderId || null,
+    deviceType: v.deviceType.trim() || null,
+    model: v.model.trim() || null,
+    tags: parseTags(v.tags),
+    notes: v.notes.trim() || null,
+  };
+}
+
+/** The typed text, checked by the protocol's own request schema; each issue on its field. */
+const ProfileFormSchema = z
+  .object({
+    name: z.string(),
+    host: z.string(),
+    port: z.string(),
+    username: z.string(),
+    authMethod: z.enum(['none', 'password', 'publickey', 'keyboard-interactive']),
+    credentialId: z.string(),
+    deviceType: z.string(),
+    model: z.string(),
+    tags: z.string(),
+    notes: z.string(),
+    folderId: z.string(),
+    forgetSecret: z.boolean(),
+  })
+  .superRefine((v, ctx) => {
+    const parsed = CreateProfileRequestSchema.safeParse(toRequest(v));
+    if (parsed.success) return;
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? 'name');
+      ctx.addIssue({ code: 'custom', path: [key in FIELD_LABELS ? key : 'name'], message: issue.message });
+    }
+  });
+
 /** Create (no `profile`) or edit a saved connection. */
 export function ProfileDialog(props: {
   profile?: Profile;
@@ -57,95 +115,52 @@ export function ProfileDialog(props: {
   const { api } = useAuth();
   const id = useId();
   const p = props.profile;
-  const [name, setName] = useState(p?.name ?? '');
-  const [host, setHost] = useState(p?.host ?? '');
-  const [port, setPort] = useState(String(p?.port ?? 22));
-  const [username, setUsername] = useState(p?.username ?? '');
-  const [authMethod, setAuthMethod] = useState<AuthMethod>(p?.authMethod ?? 'none');
-  const [credentialId, setCredentialId] = useState(p?.credentialId ?? '');
-  const [deviceType, setDeviceType] = useState(p?.deviceType ?? '');
-  const [model, setModel] = useState(p?.model ?? '');
-  const [tags, setTags] = useState(p?.tags.join(', ') ?? '');
-  const [notes, setNotes] = useState(p?.notes ?? '');
-  const [folderId, setFolderId] = useState(p ? (p.folderId ?? '') : (props.folderId ?? ''));
-  const [forgetSecret, setForgetSecret] = useState(false);
-  const [errors, setErrors] = useState<Partial<Record<FieldKey, string>>>({});
+  const form = useSchemaForm(ProfileFormSchema, {
+    defaultValues: {
+      name: p?.name ?? '',
+      host: p?.host ?? '',
+      port: String(p?.port ?? 22),
+      username: p?.username ?? '',
+      authMethod: p?.authMethod ?? 'none',
+      credentialId: p?.credentialId ?? '',
+      deviceType: p?.deviceType ?? '',
+      model: p?.model ?? '',
+      tags: p?.tags.join(', ') ?? '',
+      notes: p?.notes ?? '',
+      folderId: p ? (p.folderId ?? '') : (props.folderId ?? ''),
+      forgetSecret: false,
+    },
+  });
+  const { errors, isSubmitting: busy } = form.formState;
   const [formError, setFormError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const credentialId = form.watch('credentialId');
+  const credentialField = form.register('credentialId');
+  const portField = form.register('port');
 
-  const chooseCredential = (value: string) => {
-    setCredentialId(value);
-    const c = props.credentials.find((x) => x.id === value);
-    // A credential set implies its method; keep an explicit choice that already matches.
-    if (c) setAuthMethod(c.kind === 'password' ? 'password' : 'publickey');
-  };
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    const body: CreateProfileRequest = {
-      name,
-      host,
-      port: port === '' ? Number.NaN : Number(port),
-      username: username.trim() || null,
-      authMethod,
-      credentialId: credentialId || null,
-      folderId: folderId || null,
-      deviceType: deviceType.trim() || null,
-      model: model.trim() || null,
-      tags: parseTags(tags),
-      notes: notes.trim() || null,
-    };
-    const parsed = CreateProfileRequestSchema.safeParse(body);
-    if (!parsed.success) {
-      const next: Partial<Record<FieldKey, string>> = {};
-      for (const issue of parsed.error.issues) {
-        const key = String(issue.path[0] ?? 'name') as FieldKey;
-        if (key in FIELD_LABELS && !next[key]) next[key] = `${FIELD_LABELS[key]} ${issue.message}.`;
-      }
-      setErrors(next);
-      return;
-    }
-    setErrors({});
+  const submit = form.handleSubmit(async (v) => {
     setFormError(null);
-    setBusy(true);
+    const body = toRequest(v);
     try {
       const res = p
         ? await api.patch<{ profile: Profile }>(`profiles/${p.id}`, {
             ...body,
-            ...(forgetSecret ? { secret: null } : {}),
+            ...(v.forgetSecret ? { secret: null } : {}),
           })
         : await api.post<{ profile: Profile }>('profiles', body);
       props.onSaved(res.profile, !p);
     } catch (err) {
-      if (isApiError(err) && err.fields) {
-        const next: Partial<Record<FieldKey, string>> = {};
-        for (const [k, v] of Object.entries(err.fields)) {
-          if (k in FIELD_LABELS) next[k as FieldKey] = `${FIELD_LABELS[k as FieldKey]} ${v}.`;
-        }
-        setErrors(next);
-        if (Object.keys(next).length === 0) setFormError(errorText(err));
-      } else {
-        setFormError(errorText(err));
-      }
-    } finally {
-      setBusy(false);
+      setFormError(serverErrors(err, form));
     }
-  };
+  });
 
-  const field = (key: FieldKey, control: (a: FieldA11y) => ReactNode, className = 'span-4') => (
-    <div className={`field ${className}`}>
-      <label htmlFor={`${id}-${key}`}>{FIELD_LABELS[key]}</label>
-      {control({
-        id: `${id}-${key}`,
-        'aria-invalid': errors[key] ? true : undefined,
-        'aria-describedby': errors[key] ? `${id}-${key}-err` : undefined,
-      })}
-      {errors[key] && (
-        <span className="field-error" id={`${id}-${key}-err`}>
-          {errors[key]}
-        </span>
-      )}
-    </div>
+  const field = (
+    key: Exclude<keyof ProfileFormValues, 'forgetSecret'>,
+    control: (a: FieldA11y) => ReactNode,
+    className = 'span-4',
+  ) => (
+    <Field id={`${id}-${key}`} label={FIELD_LABELS[key]} error={errors[key]} className={className}>
+      {control}
+    </Field>
   );
 
   const credential = props.credentials.find((c) => c.id === credentialId);
@@ -158,27 +173,21 @@ export function ProfileDialog(props: {
     >
       <form className="form-grid" onSubmit={submit} noValidate autoComplete="off">
         {formError && (
-          <div role="alert" className="notice notice-error span-4">
-            {formError}
+          <div className="span-4">
+            <ErrorNotice error={formError} />
           </div>
         )}
         {field(
           'name',
           (a) => (
-            <input
-              {...a}
-              value={name}
-              autoFocus
-              spellCheck={false}
-              onChange={(e) => setName(e.target.value)}
-            />
+            <input {...a} autoFocus spellCheck={false} {...form.register('name')} />
           ),
           'span-2',
         )}
         {field(
           'folderId',
           (a) => (
-            <select {...a} value={folderId} onChange={(e) => setFolderId(e.target.value)}>
+            <select {...a} {...form.register('folderId')}>
               <option value="">No folder</option>
               {sortFolders(props.folders).map((f) => (
                 <option key={f.id} value={f.id}>
@@ -194,11 +203,10 @@ export function ProfileDialog(props: {
           (a) => (
             <input
               {...a}
-              value={host}
               spellCheck={false}
               autoCapitalize="none"
               placeholder="server.example.com"
-              onChange={(e) => setHost(e.target.value)}
+              {...form.register('host')}
             />
           ),
           'span-3',
@@ -209,8 +217,11 @@ export function ProfileDialog(props: {
             <input
               {...a}
               inputMode="numeric"
-              value={port}
-              onChange={(e) => setPort(e.target.value.replace(/[^0-9]/g, ''))}
+              {...portField}
+              onChange={(e) => {
+                e.target.value = e.target.value.replace(/[^0-9]/g, '');
+                return portField.onChange(e);
+              }}
             />
           ),
           'span-1',
@@ -220,11 +231,10 @@ export function ProfileDialog(props: {
           (a) => (
             <input
               {...a}
-              value={username}
               spellCheck={false}
               autoCapitalize="none"
               placeholder={credential?.username ? `${credential.username} (from ${credential.name})` : ''}
-              onChange={(e) => setUsername(e.target.value)}
+              {...form.register('username')}
             />
           ),
           'span-2',
@@ -232,7 +242,7 @@ export function ProfileDialog(props: {
         {field(
           'authMethod',
           (a) => (
-            <select {...a} value={authMethod} onChange={(e) => setAuthMethod(e.target.value as AuthMethod)}>
+            <select {...a} {...form.register('authMethod')}>
               {AUTH_METHODS.map((m) => (
                 <option key={m} value={m}>
                   {AUTH_METHOD_LABELS[m]}
@@ -243,7 +253,16 @@ export function ProfileDialog(props: {
           'span-2',
         )}
         {field('credentialId', (a) => (
-          <select {...a} value={credentialId} onChange={(e) => chooseCredential(e.target.value)}>
+          <select
+            {...a}
+            {...credentialField}
+            onChange={(e) => {
+              const c = props.credentials.find((x) => x.id === e.target.value);
+              // A credential set implies its method; keep an explicit choice that already matches.
+              if (c) form.setValue('authMethod', c.kind === 'password' ? 'password' : 'publickey');
+              return credentialField.onChange(e);
+            }}
+          >
             <option value="">None</option>
             {props.credentials.map((c) => (
               <option key={c.id} value={c.id}>
@@ -254,11 +273,7 @@ export function ProfileDialog(props: {
         ))}
         {p?.hasStoredSecret && (
           <label className="check span-4">
-            <input
-              type="checkbox"
-              checked={forgetSecret}
-              onChange={(e) => setForgetSecret(e.target.checked)}
-            />
+            <input type="checkbox" {...form.register('forgetSecret')} />
             Forget the password or key stored on this connection
           </label>
         )}
@@ -269,10 +284,9 @@ export function ProfileDialog(props: {
               <input
                 {...a}
                 list={`${id}-device-types`}
-                value={deviceType}
                 spellCheck={false}
                 placeholder="linux, cisco_ios…"
-                onChange={(e) => setDeviceType(e.target.value)}
+                {...form.register('deviceType')}
               />
               <datalist id={`${id}-device-types`}>
                 {props.deviceTypes.map((d) => (
@@ -286,21 +300,20 @@ export function ProfileDialog(props: {
         {field(
           'model',
           (a) => (
-            <input {...a} value={model} spellCheck={false} onChange={(e) => setModel(e.target.value)} />
+            <input {...a} spellCheck={false} {...form.register('model')} />
           ),
           'span-2',
         )}
         {field('tags', (a) => (
           <input
             {...a}
-            value={tags}
             spellCheck={false}
             placeholder="Comma-separated: core, dc1"
-            onChange={(e) => setTags(e.target.value)}
+            {...form.register('tags')}
           />
         ))}
         {field('notes', (a) => (
-          <textarea {...a} rows={3} value={notes} onChange={(e) => setNotes(e.target.value)} />
+          <textarea {...a} rows={3} {...form.register('notes')} />
         ))}
         <div className="modal-actions span-4">
           <button type="button" className="btn" onClick={props.onCancel}>

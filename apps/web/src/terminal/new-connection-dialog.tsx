@@ -1,4 +1,4 @@
-import { type SshAuth, SshTargetSchema } from '@tether/protocol';
+import { PortSchema, type SshAuth, SshTargetSchema } from '@tether/protocol';
 import { useId } from 'react';
 import { z } from 'zod';
 import { Field, useSchemaForm } from '../components/form';
@@ -25,7 +25,7 @@ const NewConnectionFormSchema = z
     // Typed as text: digits only (the field drops anything else as it is typed).
     port: z
       .string()
-      .regex(/^\d+$/, 'must be 1–65535')
+      .regex(/^\d+$/, 'must be from 1 to 65535')
       .transform(Number)
       .pipe(SshTargetSchema.shape.port.unwrap()),
     username: SshTargetSchema.shape.username,

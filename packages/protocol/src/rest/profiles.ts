@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HostNameSchema, PortSchema } from '../target.js';
 import { IsoDateSchema } from './common.js';
 
 /**
@@ -50,18 +51,7 @@ export const DisplayNameSchema = z
   .max(NAME_MAX, `must be at most ${NAME_MAX} characters`);
 
 /** Same rule as the terminal socket's target host, so every saved profile can be opened. */
-export const ProfileHostSchema = z
-  .string()
-  .trim()
-  .min(1, 'is required')
-  .max(253, 'must be at most 253 characters')
-  .regex(/^[a-zA-Z0-9._:[\]-]+$/, 'must be a host name or IP address');
-
-export const PortSchema = z
-  .number({ error: 'must be a number from 1 to 65535' })
-  .int('must be a whole number')
-  .min(1, 'must be from 1 to 65535')
-  .max(65535, 'must be from 1 to 65535');
+export const ProfileHostSchema = HostNameSchema;
 
 const SshUsernameSchema = z.string().trim().max(255, 'must be at most 255 characters');
 
