@@ -1,5 +1,5 @@
 import { zodResolver } from '@hookform/resolvers/zod';
-import type { ReactNode } from 'react';
+import type { BaseSyntheticEvent, ReactNode } from 'react';
 import {
   type FieldError,
   type FieldValues,
@@ -11,6 +11,8 @@ import {
 import type { z } from 'zod';
 import { isApiError } from '../lib/api-client';
 import { errorText } from '../lib/queries';
+import { Modal } from './modal';
+import { ErrorNotice } from './notice';
 
 /**
  * A form validated by a Zod schema, as a rule the protocol's own (the one the broker checks the
@@ -83,5 +85,50 @@ export function Field({
         </span>
       )}
     </div>
+  );
+}
+
+/**
+ * A form in a dialog: its error on top, its fields, then Cancel and the submit button. `grid`
+ * lays the fields out on the four-column grid (`span-N` classes) instead of one column.
+ */
+export function FormDialog(props: {
+  title: string;
+  onCancel: () => void;
+  onSubmit: (e?: BaseSyntheticEvent) => unknown;
+  submitLabel: string;
+  busy?: boolean;
+  error?: string | null;
+  grid?: boolean;
+  /** Said above the error and the fields. */
+  intro?: ReactNode;
+  children: ReactNode;
+}) {
+  const span = props.grid ? 'span-4' : undefined;
+  return (
+    <Modal title={props.title} onCancel={props.onCancel} className={props.grid ? 'modal-wide' : undefined}>
+      <form
+        className={props.grid ? 'form-grid' : 'form-stack'}
+        onSubmit={(e) => void props.onSubmit(e)}
+        noValidate
+        autoComplete="off"
+      >
+        {props.intro && <div className={span}>{props.intro}</div>}
+        {props.error && (
+          <div className={span}>
+            <ErrorNotice error={props.error} />
+          </div>
+        )}
+        {props.children}
+        <div className={span ? `modal-actions ${span}` : 'modal-actions'}>
+          <button type="button" className="btn" onClick={props.onCancel}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={props.busy}>
+            {props.submitLabel}
+          </button>
+        </div>
+      </form>
+    </Modal>
   );
 }

@@ -2,7 +2,7 @@ import { CreateFolderRequestSchema, type Folder, type Profile, type SshAuth } fr
 import { type FormEvent, useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { ConfirmDialog } from '../components/confirm-dialog';
-import { Field, serverErrors, useSchemaForm } from '../components/form';
+import { Field, FormDialog, serverErrors, useSchemaForm } from '../components/form';
 import { Modal } from '../components/modal';
 import { ErrorNotice } from '../components/notice';
 import { PrivateKeyFields } from '../components/private-key-fields';
@@ -51,25 +51,18 @@ export function FolderNameDialog(props: {
     }
   });
   return (
-    <Modal
+    <FormDialog
       title={props.folder ? `Rename folder ${props.folder.name}` : 'New folder'}
       onCancel={props.onCancel}
+      onSubmit={submit}
+      submitLabel={props.folder ? 'Rename' : 'Create folder'}
+      busy={busy}
+      error={error}
     >
-      <form className="form-stack" onSubmit={submit} noValidate>
-        <ErrorNotice error={error} />
-        <Field id={`${id}-name`} label="Folder name" error={errors.name}>
-          {(a11y) => <input {...a11y} autoFocus spellCheck={false} {...form.register('name')} />}
-        </Field>
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {props.folder ? 'Rename' : 'Create folder'}
-          </button>
-        </div>
-      </form>
-    </Modal>
+      <Field id={`${id}-name`} label="Folder name" error={errors.name}>
+        {(a11y) => <input {...a11y} autoFocus spellCheck={false} {...form.register('name')} />}
+      </Field>
+    </FormDialog>
   );
 }
 

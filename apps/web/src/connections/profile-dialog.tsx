@@ -9,9 +9,7 @@ import {
 import { type ReactNode, useId, useState } from 'react';
 import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
-import { Field, serverErrors, useSchemaForm } from '../components/form';
-import { Modal } from '../components/modal';
-import { ErrorNotice } from '../components/notice';
+import { Field, FormDialog, serverErrors, useSchemaForm } from '../components/form';
 import { AUTH_METHOD_LABELS, credentialLabel, parseTags, sortFolders } from './saved-connections';
 
 type FieldKey =
@@ -166,165 +164,154 @@ export function ProfileDialog(props: {
   const credential = props.credentials.find((c) => c.id === credentialId);
 
   return (
-    <Modal
+    <FormDialog
       title={p ? `Edit ${p.name}` : 'New saved connection'}
       onCancel={props.onCancel}
-      className="modal-wide"
+      onSubmit={submit}
+      submitLabel={p ? 'Save' : 'Create'}
+      busy={busy}
+      error={formError}
+      grid
     >
-      <form className="form-grid" onSubmit={submit} noValidate autoComplete="off">
-        {formError && (
-          <div className="span-4">
-            <ErrorNotice error={formError} />
-          </div>
-        )}
-        {field(
-          'name',
-          (a) => (
-            <input {...a} autoFocus spellCheck={false} {...form.register('name')} />
-          ),
-          'span-2',
-        )}
-        {field(
-          'folderId',
-          (a) => (
-            <select {...a} {...form.register('folderId')}>
-              <option value="">No folder</option>
-              {sortFolders(props.folders).map((f) => (
-                <option key={f.id} value={f.id}>
-                  {f.name}
-                </option>
-              ))}
-            </select>
-          ),
-          'span-2',
-        )}
-        {field(
-          'host',
-          (a) => (
-            <input
-              {...a}
-              spellCheck={false}
-              autoCapitalize="none"
-              placeholder="server.example.com"
-              {...form.register('host')}
-            />
-          ),
-          'span-3',
-        )}
-        {field(
-          'port',
-          (a) => (
-            <input
-              {...a}
-              inputMode="numeric"
-              {...portField}
-              onChange={(e) => {
-                e.target.value = e.target.value.replace(/[^0-9]/g, '');
-                return portField.onChange(e);
-              }}
-            />
-          ),
-          'span-1',
-        )}
-        {field(
-          'username',
-          (a) => (
-            <input
-              {...a}
-              spellCheck={false}
-              autoCapitalize="none"
-              placeholder={credential?.username ? `${credential.username} (from ${credential.name})` : ''}
-              {...form.register('username')}
-            />
-          ),
-          'span-2',
-        )}
-        {field(
-          'authMethod',
-          (a) => (
-            <select {...a} {...form.register('authMethod')}>
-              {AUTH_METHODS.map((m) => (
-                <option key={m} value={m}>
-                  {AUTH_METHOD_LABELS[m]}
-                </option>
-              ))}
-            </select>
-          ),
-          'span-2',
-        )}
-        {field('credentialId', (a) => (
-          <select
-            {...a}
-            {...credentialField}
-            onChange={(e) => {
-              const c = props.credentials.find((x) => x.id === e.target.value);
-              // A credential set implies its method; keep an explicit choice that already matches.
-              if (c) form.setValue('authMethod', c.kind === 'password' ? 'password' : 'publickey');
-              return credentialField.onChange(e);
-            }}
-          >
-            <option value="">None</option>
-            {props.credentials.map((c) => (
-              <option key={c.id} value={c.id}>
-                {credentialLabel(c)}
+      {field(
+        'name',
+        (a) => (
+          <input {...a} autoFocus spellCheck={false} {...form.register('name')} />
+        ),
+        'span-2',
+      )}
+      {field(
+        'folderId',
+        (a) => (
+          <select {...a} {...form.register('folderId')}>
+            <option value="">No folder</option>
+            {sortFolders(props.folders).map((f) => (
+              <option key={f.id} value={f.id}>
+                {f.name}
               </option>
             ))}
           </select>
-        ))}
-        {p?.hasStoredSecret && (
-          <label className="check span-4">
-            <input type="checkbox" {...form.register('forgetSecret')} />
-            Forget the password or key stored on this connection
-          </label>
-        )}
-        {field(
-          'deviceType',
-          (a) => (
-            <>
-              <input
-                {...a}
-                list={`${id}-device-types`}
-                spellCheck={false}
-                placeholder="linux, cisco_ios…"
-                {...form.register('deviceType')}
-              />
-              <datalist id={`${id}-device-types`}>
-                {props.deviceTypes.map((d) => (
-                  <option key={d} value={d} />
-                ))}
-              </datalist>
-            </>
-          ),
-          'span-2',
-        )}
-        {field(
-          'model',
-          (a) => (
-            <input {...a} spellCheck={false} {...form.register('model')} />
-          ),
-          'span-2',
-        )}
-        {field('tags', (a) => (
+        ),
+        'span-2',
+      )}
+      {field(
+        'host',
+        (a) => (
           <input
             {...a}
             spellCheck={false}
-            placeholder="Comma-separated: core, dc1"
-            {...form.register('tags')}
+            autoCapitalize="none"
+            placeholder="server.example.com"
+            {...form.register('host')}
           />
-        ))}
-        {field('notes', (a) => (
-          <textarea {...a} rows={3} {...form.register('notes')} />
-        ))}
-        <div className="modal-actions span-4">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {p ? 'Save' : 'Create'}
-          </button>
-        </div>
-      </form>
-    </Modal>
+        ),
+        'span-3',
+      )}
+      {field(
+        'port',
+        (a) => (
+          <input
+            {...a}
+            inputMode="numeric"
+            {...portField}
+            onChange={(e) => {
+              e.target.value = e.target.value.replace(/[^0-9]/g, '');
+              return portField.onChange(e);
+            }}
+          />
+        ),
+        'span-1',
+      )}
+      {field(
+        'username',
+        (a) => (
+          <input
+            {...a}
+            spellCheck={false}
+            autoCapitalize="none"
+            placeholder={credential?.username ? `${credential.username} (from ${credential.name})` : ''}
+            {...form.register('username')}
+          />
+        ),
+        'span-2',
+      )}
+      {field(
+        'authMethod',
+        (a) => (
+          <select {...a} {...form.register('authMethod')}>
+            {AUTH_METHODS.map((m) => (
+              <option key={m} value={m}>
+                {AUTH_METHOD_LABELS[m]}
+              </option>
+            ))}
+          </select>
+        ),
+        'span-2',
+      )}
+      {field('credentialId', (a) => (
+        <select
+          {...a}
+          {...credentialField}
+          onChange={(e) => {
+            const c = props.credentials.find((x) => x.id === e.target.value);
+            // A credential set implies its method; keep an explicit choice that already matches.
+            if (c) form.setValue('authMethod', c.kind === 'password' ? 'password' : 'publickey');
+            return credentialField.onChange(e);
+          }}
+        >
+          <option value="">None</option>
+          {props.credentials.map((c) => (
+            <option key={c.id} value={c.id}>
+              {credentialLabel(c)}
+            </option>
+          ))}
+        </select>
+      ))}
+      {p?.hasStoredSecret && (
+        <label className="check span-4">
+          <input type="checkbox" {...form.register('forgetSecret')} />
+          Forget the password or key stored on this connection
+        </label>
+      )}
+      {field(
+        'deviceType',
+        (a) => (
+          <>
+            <input
+              {...a}
+              list={`${id}-device-types`}
+              spellCheck={false}
+              placeholder="linux, cisco_ios…"
+              {...form.register('deviceType')}
+            />
+            <datalist id={`${id}-device-types`}>
+              {props.deviceTypes.map((d) => (
+                <option key={d} value={d} />
+              ))}
+            </datalist>
+          </>
+        ),
+        'span-2',
+      )}
+      {field(
+        'model',
+        (a) => (
+          <input {...a} spellCheck={false} {...form.register('model')} />
+        ),
+        'span-2',
+      )}
+      {field('tags', (a) => (
+        <input
+          {...a}
+          spellCheck={false}
+          placeholder="Comma-separated: core, dc1"
+          {...form.register('tags')}
+        />
+      ))}
+      {field('notes', (a) => (
+        <textarea {...a} rows={3} {...form.register('notes')} />
+      ))}
+    </FormDialog>
   );
 }
 

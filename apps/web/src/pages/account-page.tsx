@@ -13,7 +13,7 @@ import { Field, serverErrors, useSchemaForm } from '../components/form';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { isApiError } from '../lib/api-client';
 import { absoluteTime, relativeTime } from '../lib/format';
-import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
+import { useApiMutation, useApiQuery } from '../lib/queries';
 
 export function AccountPage() {
   const auth = useAuth();

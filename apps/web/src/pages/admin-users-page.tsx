@@ -10,8 +10,7 @@ import {
 import { useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { type Column, DataTable } from '../components/data-table';
-import { Field, serverErrors, useSchemaForm } from '../components/form';
-import { Modal } from '../components/modal';
+import { Field, FormDialog, serverErrors, useSchemaForm } from '../components/form';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
 import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
@@ -252,29 +251,25 @@ function ResetPasswordDialog(props: {
     }
   });
   return (
-    <Modal title={`Reset password for ${props.user.username}`} onCancel={props.onCancel}>
-      <form className="form-stack" onSubmit={submit} noValidate>
-        <ErrorNotice error={error} />
-        <Field id={`${id}-np`} label="New password" error={errors.password}>
-          {(a11y) => (
-            <input
-              {...a11y}
-              type="password"
-              autoComplete="new-password"
-              autoFocus
-              {...form.register('password')}
-            />
-          )}
-        </Field>
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={isSubmitting}>
-            Reset password
-          </button>
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      title={`Reset password for ${props.user.username}`}
+      onCancel={props.onCancel}
+      onSubmit={submit}
+      submitLabel="Reset password"
+      busy={isSubmitting}
+      error={error}
+    >
+      <Field id={`${id}-np`} label="New password" error={errors.password}>
+        {(a11y) => (
+          <input
+            {...a11y}
+            type="password"
+            autoComplete="new-password"
+            autoFocus
+            {...form.register('password')}
+          />
+        )}
+      </Field>
+    </FormDialog>
   );
 }

@@ -18,8 +18,7 @@ import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { type Column, DataTable } from '../components/data-table';
-import { Field, serverErrors, useSchemaForm } from '../components/form';
-import { Modal } from '../components/modal';
+import { Field, FormDialog, serverErrors, useSchemaForm } from '../components/form';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { PrivateKeyFields } from '../components/private-key-fields';
 import { hostLabel } from '../connections/saved-connections';
@@ -318,27 +317,23 @@ function EditCredentialDialog(props: {
     }
   });
   return (
-    <Modal title={`Edit ${props.credential.name}`} onCancel={props.onCancel}>
-      <form className="form-stack" onSubmit={submit} noValidate autoComplete="off">
-        <ErrorNotice error={error} />
-        <Field id={`${id}-name`} label="Name" error={errors.name}>
-          {(a11y) => <input {...a11y} autoFocus {...form.register('name')} />}
-        </Field>
-        <Field id={`${id}-user`} label="Username" error={errors.username}>
-          {(a11y) => (
-            <input {...a11y} spellCheck={false} autoCapitalize="none" {...form.register('username')} />
-          )}
-        </Field>
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={isSubmitting}>
-            Save
-          </button>
-        </div>
-      </form>
-    </Modal>
+    <FormDialog
+      title={`Edit ${props.credential.name}`}
+      onCancel={props.onCancel}
+      onSubmit={submit}
+      submitLabel="Save"
+      busy={isSubmitting}
+      error={error}
+    >
+      <Field id={`${id}-name`} label="Name" error={errors.name}>
+        {(a11y) => <input {...a11y} autoFocus {...form.register('name')} />}
+      </Field>
+      <Field id={`${id}-user`} label="Username" error={errors.username}>
+        {(a11y) => (
+          <input {...a11y} spellCheck={false} autoCapitalize="none" {...form.register('username')} />
+        )}
+      </Field>
+    </FormDialog>
   );
 }
 
@@ -366,32 +361,23 @@ function ReplaceSecretDialog(props: {
     }
   });
   return (
-    <Modal
+    <FormDialog
       title={`Replace secret of ${props.credential.name}`}
       onCancel={props.onCancel}
-      className="modal-wide"
-    >
-      <form className="form-grid" onSubmit={submit} noValidate autoComplete="off">
-        <p className="muted span-4">
+      onSubmit={submit}
+      submitLabel="Replace secret"
+      busy={form.formState.isSubmitting}
+      error={error}
+      grid
+      intro={
+        <p className="muted">
           The stored secret is replaced for every connection using this set
           {props.credential.usedBy > 0 ? ` (${props.credential.usedBy})` : ''}.
         </p>
-        {error && (
-          <div className="span-4">
-            <ErrorNotice error={error} />
-          </div>
-        )}
-        <SecretFields idPrefix={id} form={form} secretLabel="New password" />
-        <div className="modal-actions span-4">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={form.formState.isSubmitting}>
-            Replace secret
-          </button>
-        </div>
-      </form>
-    </Modal>
+      }
+    >
+      <SecretFields idPrefix={id} form={form} secretLabel="New password" />
+    </FormDialog>
   );
 }
 

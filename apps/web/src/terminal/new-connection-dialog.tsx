@@ -1,8 +1,7 @@
-import { PortSchema, type SshAuth, SshTargetSchema } from '@tether/protocol';
+import { type SshAuth, SshTargetSchema } from '@tether/protocol';
 import { useId } from 'react';
 import { z } from 'zod';
-import { Field, useSchemaForm } from '../components/form';
-import { Modal } from '../components/modal';
+import { Field, FormDialog, useSchemaForm } from '../components/form';
 import { PrivateKeyFields } from '../components/private-key-fields';
 import type { OpenRequest } from './terminal-connection';
 
@@ -74,84 +73,74 @@ export function NewConnectionDialog(props: {
   });
 
   return (
-    <Modal title="New connection" onCancel={props.onCancel} className="modal-wide">
-      <form className="form-grid" onSubmit={submit} noValidate autoComplete="off">
-        <Field id={`${id}-host`} label="Host" error={errors.host} className="span-3">
-          {(a11y) => (
-            <input
-              {...a11y}
-              autoFocus
-              spellCheck={false}
-              autoCapitalize="none"
-              placeholder="server.example.com"
-              {...form.register('host')}
-            />
-          )}
-        </Field>
-        <Field id={`${id}-port`} label="Port" error={errors.port} className="span-1">
-          {(a11y) => (
-            <input
-              {...a11y}
-              inputMode="numeric"
-              {...port}
-              onChange={(e) => {
-                e.target.value = e.target.value.replace(/[^0-9]/g, '');
-                return port.onChange(e);
-              }}
-            />
-          )}
-        </Field>
-        <Field id={`${id}-user`} label="Username" error={errors.username} className="span-4">
-          {(a11y) => (
-            <input {...a11y} spellCheck={false} autoCapitalize="none" {...form.register('username')} />
-          )}
-        </Field>
-        <fieldset className="span-4 radio-row">
-          <legend>Authentication method</legend>
-          {(
-            [
-              ['password', 'Password'],
-              ['publickey', 'Private key'],
-              ['keyboard-interactive', 'Keyboard-interactive'],
-            ] as const
-          ).map(([value, label]) => (
-            <label key={value} className="radio">
-              <input type="radio" value={value} {...form.register('method')} />
-              {label}
-            </label>
-          ))}
-        </fieldset>
-        {method === 'password' && (
-          <Field id={`${id}-password`} label="Password" className="span-4">
-            {(a11y) => <input {...a11y} type="password" autoComplete="off" {...form.register('password')} />}
-          </Field>
-        )}
-        {method === 'publickey' && (
-          <PrivateKeyFields
-            idPrefix={id}
-            fieldClassName="span-4"
-            privateKey={form.watch('privateKey')}
-            onPrivateKey={(value) => form.setValue('privateKey', value, { shouldValidate: isSubmitted })}
-            passphrase={form.watch('passphrase')}
-            onPassphrase={(value) => form.setValue('passphrase', value)}
-            error={errors.privateKey?.message}
-            note="The key is sent once to the broker to connect and not stored."
+    <FormDialog title="New connection" onCancel={props.onCancel} onSubmit={submit} submitLabel="Connect" grid>
+      <Field id={`${id}-host`} label="Host" error={errors.host} className="span-3">
+        {(a11y) => (
+          <input
+            {...a11y}
+            autoFocus
+            spellCheck={false}
+            autoCapitalize="none"
+            placeholder="server.example.com"
+            {...form.register('host')}
           />
         )}
-        {method === 'keyboard-interactive' && (
-          <p className="span-4 muted">
-            The server's questions (password, one-time code…) will be asked after connecting.
-          </p>
+      </Field>
+      <Field id={`${id}-port`} label="Port" error={errors.port} className="span-1">
+        {(a11y) => (
+          <input
+            {...a11y}
+            inputMode="numeric"
+            {...port}
+            onChange={(e) => {
+              e.target.value = e.target.value.replace(/[^0-9]/g, '');
+              return port.onChange(e);
+            }}
+          />
         )}
-        <div className="modal-actions span-4">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary">
-            Connect
-          </button>
-        </div>
-      </form>
-    </Modal>
+      </Field>
+      <Field id={`${id}-user`} label="Username" error={errors.username} className="span-4">
+        {(a11y) => (
+          <input {...a11y} spellCheck={false} autoCapitalize="none" {...form.register('username')} />
+        )}
+      </Field>
+      <fieldset className="span-4 radio-row">
+        <legend>Authentication method</legend>
+        {(
+          [
+            ['password', 'Password'],
+            ['publickey', 'Private key'],
+            ['keyboard-interactive', 'Keyboard-interactive'],
+          ] as const
+        ).map(([value, label]) => (
+          <label key={value} className="radio">
+            <input type="radio" value={value} {...form.register('method')} />
+            {label}
+          </label>
+        ))}
+      </fieldset>
+      {method === 'password' && (
+        <Field id={`${id}-password`} label="Password" className="span-4">
+          {(a11y) => <input {...a11y} type="password" autoComplete="off" {...form.register('password')} />}
+        </Field>
+      )}
+      {method === 'publickey' && (
+        <PrivateKeyFields
+          idPrefix={id}
+          fieldClassName="span-4"
+          privateKey={form.watch('privateKey')}
+          onPrivateKey={(value) => form.setValue('privateKey', value, { shouldValidate: isSubmitted })}
+          passphrase={form.watch('passphrase')}
+          onPassphrase={(value) => form.setValue('passphrase', value)}
+          error={errors.privateKey?.message}
+          note="The key is sent once to the broker to connect and not stored."
+        />
+      )}
+      {method === 'keyboard-interactive' && (
+        <p className="span-4 muted">
+          The server's questions (password, one-time code…) will be asked after connecting.
+        </p>
+      )}
+    </FormDialog>
   );
 }
