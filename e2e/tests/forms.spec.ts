@@ -1,9 +1,18 @@
-import { createUser, expect, signIn, test } from '../support/fixtures.ts';
+import type { Locator, Page } from '@playwright/test';
+import { type BrokerEnv, createUser, expect, signIn, test } from '../support/fixtures.ts';
 
 /**
  * Forms validate with the protocol's own schemas and show every field's error at once, each
  * beside its field (issue #22); the broker's answer about a field lands beside that field too.
  */
+/** A new user's Credentials page; returns its "New credential set" form. */
+async function credentialsPage(page: Page, broker: BrokerEnv): Promise<Locator> {
+  const user = await createUser(broker);
+  await signIn(page, user.username, user.password);
+  await page.getByRole('link', { name: 'Credentials' }).click();
+  return page.getByRole('region', { name: 'New credential set' });
+}
+
 test.describe('forms', () => {
   test('the password form shows every field’s error at once, and the broker’s verdict beside its field', async ({
     page,
@@ -62,10 +71,7 @@ test.describe('forms', () => {
     page,
     broker,
   }) => {
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
-    await page.getByRole('link', { name: 'Credentials' }).click();
-    const form = page.getByRole('region', { name: 'New credential set' });
+    const form = await credentialsPage(page, broker);
     await form.getByLabel('Name', { exact: true }).fill('edit-me');
     await form.getByLabel('Password').fill('a-secret');
     await form.getByRole('button', { name: 'Create credential set' }).click();
@@ -107,10 +113,7 @@ test.describe('forms', () => {
     page,
     broker,
   }) => {
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
-    await page.getByRole('link', { name: 'Credentials' }).click();
-    const form = page.getByRole('region', { name: 'New credential set' });
+    const form = await credentialsPage(page, broker);
     await form.getByRole('button', { name: 'Create credential set' }).click();
     await expect(form.getByText('Name is required')).toBeVisible();
     await expect(form.getByText('Enter the password.')).toBeVisible();
