@@ -438,6 +438,12 @@ describe.skipIf(skip)('several nodes with a real sshd', () => {
       await expect.poll(() => endedOnA(first)).toBe(true);
       expect((await atB.request('DELETE', `/api/admin/terminals/${second}`)).statusCode).toBe(204);
       await expect.poll(() => endedOnA(second)).toBe(true);
+      // The node that was asked records who ended them, and which node held them.
+      const audit = (await atB.request('GET', '/api/admin/audit?type=terminal.terminated')).json() as {
+        events: Array<{ target: string | null; detail: Record<string, unknown> | null }>;
+      };
+      for (const id of [first, second])
+        expect(audit.events.find((e) => e.target === id)?.detail).toMatchObject({ node: 'node-a' });
 
       const viaB = await TestTerminalClient.authed(b.base, browser);
       viaB.send({ type: 'attach', terminalId: third });

@@ -16,7 +16,7 @@ import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/t
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sharedSecret } from '../src/config.js';
 import { createTerminalHost, type TerminalHost } from '../src/host.js';
-import { openShell, TEST_ENGINE, USER, waitFor } from './support.js';
+import { openRequest, openShell, TEST_ENGINE, USER, waitFor } from './support.js';
 
 const skip = sshdSkipReason();
 const OTHER_USER = '99999999-2222-4333-8444-555555555555';
@@ -135,27 +135,13 @@ describe.skipIf(skip)('the terminal host’s peer port', () => {
 
   it.each([
     ['list', (c: HostConnection) => c.request({ t: 'list' })],
-    [
-      'open',
-      (c: HostConnection, id: string) =>
-        c.request({
-          t: 'open',
-          id: randomUUID(),
-          userId: USER,
-          target: { host: sshd.host, port: sshd.port, username: sshd.username },
-          auth: { method: 'password', password: sshd.password },
-          cols: 80,
-          rows: 24,
-          title: id,
-          knownHost: null,
-        }),
-    ],
+    ['open', (c: HostConnection) => c.request(openRequest(sshd))],
     ['stats', (c: HostConnection) => c.request({ t: 'stats' })],
     ['drain', (c: HostConnection) => c.request({ t: 'drain' })],
   ])('refuses %s on the peer port (the connection is dropped)', async (_name, act) => {
     const { info } = await setUp();
     const conn = await peer(ticket(info.id));
-    await expect(act(conn, info.id)).rejects.toBeInstanceOf(HostUnavailableError);
+    await expect(act(conn)).rejects.toBeInstanceOf(HostUnavailableError);
     expect(hosts[0]!.drainingUntil).toBeNull();
     expect(hosts[0]!.manager.list()).toHaveLength(1);
   });
@@ -205,6 +191,12 @@ describe.skipIf(skip)('the terminal host’s peer port', () => {
     conn.send({ t: 'terminate', id: info.id, reason: 'Ended by an administrator.' });
     await waitFor(() => hosts[0]!.manager.find(info.id)?.ended === true, 'the terminal to end');
     expect(hosts[0]!.manager.find(info.id)?.end?.reason).toBe('Ended by an administrator.');
+
+    // Ending a terminal that is gone already is nothing, and says so (the asking node treats
+    // it as ended): the connection is welcomed and answers.
+    const gone = await peer(ticket(randomUUID(), { act: 'terminate' }));
+    await expect(gone.request({ t: 'ping' })).resolves.toBeNull();
+    gone.close();
 
     const second = await openShell(await HostConnection.connect(socketPath, secret), sshd);
     const onlyEnd = await peer(ticket(second.info.id, { act: 'terminate' }));

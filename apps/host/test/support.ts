@@ -21,6 +21,21 @@ export async function waitFor(predicate: () => boolean, what: string, timeoutMs 
   }
 }
 
+/** An `open` of a shell on the test sshd with its password, as the API would send it. */
+export function openRequest(sshd: SshdHarness, id: string = crypto.randomUUID()) {
+  return {
+    t: 'open' as const,
+    id,
+    userId: USER,
+    target: { host: sshd.host, port: sshd.port, username: sshd.username },
+    auth: { method: 'password' as const, password: sshd.password },
+    cols: 100,
+    rows: 30,
+    title: null,
+    knownHost: null,
+  };
+}
+
 /**
  * Opens a shell on the test sshd as the API would, accepting an unknown host key; returns the
  * terminal and the `remember` messages the host sent.
@@ -33,17 +48,7 @@ export async function openShell(conn: HostConnection, sshd: SshdHarness, id: str
   };
   conn.on('message', onMessage);
   try {
-    const info = await conn.request<TerminalInfo>({
-      t: 'open',
-      id,
-      userId: USER,
-      target: { host: sshd.host, port: sshd.port, username: sshd.username },
-      auth: { method: 'password', password: sshd.password },
-      cols: 100,
-      rows: 30,
-      title: null,
-      knownHost: null,
-    });
+    const info = await conn.request<TerminalInfo>(openRequest(sshd, id));
     return { info, remembered };
   } finally {
     conn.off('message', onMessage);

@@ -90,3 +90,30 @@ export function PrivateKeyFields(props: PrivateKeyFieldsProps) {
     </>
   );
 }
+
+/** The part of a react-hook-form form that holds a private key and its passphrase. */
+export interface KeyFieldsForm {
+  watch(name: 'privateKey' | 'passphrase'): string;
+  setValue(name: 'privateKey' | 'passphrase', value: string, options?: { shouldValidate?: boolean }): void;
+  formState: { isSubmitted: boolean; errors: { privateKey?: { message?: string } } };
+}
+
+/** PrivateKeyFields bound to a form with `privateKey` and `passphrase` fields. */
+export function PrivateKeyFormFields({
+  form,
+  ...props
+}: { form: KeyFieldsForm } & Pick<PrivateKeyFieldsProps, 'idPrefix' | 'fieldClassName' | 'note'>) {
+  return (
+    <PrivateKeyFields
+      {...props}
+      privateKey={form.watch('privateKey')}
+      // Re-checked as it changes once the user has tried to submit, as the other fields are.
+      onPrivateKey={(value) =>
+        form.setValue('privateKey', value, { shouldValidate: form.formState.isSubmitted })
+      }
+      passphrase={form.watch('passphrase')}
+      onPassphrase={(value) => form.setValue('passphrase', value)}
+      error={form.formState.errors.privateKey?.message}
+    />
+  );
+}

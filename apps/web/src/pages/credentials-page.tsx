@@ -20,7 +20,7 @@ import { ConfirmDialog } from '../components/confirm-dialog';
 import { type Column, DataTable } from '../components/data-table';
 import { Field, FormDialog, serverErrors, useSchemaForm } from '../components/form';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
-import { PrivateKeyFields } from '../components/private-key-fields';
+import { PrivateKeyFormFields } from '../components/private-key-fields';
 import { hostLabel } from '../connections/saved-connections';
 import { isApiError } from '../lib/api-client';
 import { absoluteTime, relativeTime } from '../lib/format';
@@ -194,7 +194,7 @@ function SecretFields({
   form: UseFormReturn<SecretValues, unknown, SecretValues>;
   secretLabel?: string;
 }) {
-  const { errors, isSubmitted } = form.formState;
+  const { errors } = form.formState;
   const kind = form.watch('kind');
   return (
     <>
@@ -213,15 +213,7 @@ function SecretFields({
           )}
         </Field>
       ) : (
-        <PrivateKeyFields
-          idPrefix={id}
-          fieldClassName="span-4"
-          privateKey={form.watch('privateKey')}
-          onPrivateKey={(value) => form.setValue('privateKey', value, { shouldValidate: isSubmitted })}
-          passphrase={form.watch('passphrase')}
-          onPassphrase={(value) => form.setValue('passphrase', value)}
-          error={errors.privateKey?.message}
-        />
+        <PrivateKeyFormFields form={form} idPrefix={id} fieldClassName="span-4" />
       )}
     </>
   );

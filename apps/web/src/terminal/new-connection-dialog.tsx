@@ -2,7 +2,7 @@ import { type SshAuth, SshTargetSchema } from '@tether/protocol';
 import { useId } from 'react';
 import { z } from 'zod';
 import { Field, FormDialog, useSchemaForm } from '../components/form';
-import { PrivateKeyFields } from '../components/private-key-fields';
+import { PrivateKeyFormFields } from '../components/private-key-fields';
 import type { OpenRequest } from './terminal-connection';
 
 type Method = SshAuth['method'];
@@ -51,7 +51,7 @@ export function NewConnectionDialog(props: {
   const form = useSchemaForm(NewConnectionFormSchema, {
     defaultValues: { ...props.defaults, password: '', privateKey: '', passphrase: '' },
   });
-  const { errors, isSubmitted } = form.formState;
+  const { errors } = form.formState;
   const method = form.watch('method');
   const port = form.register('port');
 
@@ -125,14 +125,10 @@ export function NewConnectionDialog(props: {
         </Field>
       )}
       {method === 'publickey' && (
-        <PrivateKeyFields
+        <PrivateKeyFormFields
+          form={form}
           idPrefix={id}
           fieldClassName="span-4"
-          privateKey={form.watch('privateKey')}
-          onPrivateKey={(value) => form.setValue('privateKey', value, { shouldValidate: isSubmitted })}
-          passphrase={form.watch('passphrase')}
-          onPassphrase={(value) => form.setValue('passphrase', value)}
-          error={errors.privateKey?.message}
           note="The key is sent once to the broker to connect and not stored."
         />
       )}
