@@ -128,4 +128,49 @@ test.describe('forms', () => {
     await dialog.getByRole('button', { name: 'Replace secret' }).click();
     await expect(dialog.getByText('Paste a private key or load one from a file.')).toBeVisible();
   });
+
+  test('the sign-in form says both missing fields at once; a refused sign-in empties the password', async ({
+    page,
+    broker,
+  }) => {
+    await page.goto('login');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByText('Username is required.')).toBeVisible();
+    await expect(page.getByText('Password is required.')).toBeVisible();
+    await expect(page.getByLabel('Username')).toHaveAttribute('aria-invalid', 'true');
+    await page.getByLabel('Username').fill(broker.adminUsername);
+    await expect(page.getByText('Username is required.')).toHaveCount(0);
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert')).toBeVisible();
+    await expect(page.getByLabel('Password')).toHaveValue('');
+    await expect(page.getByLabel('Password')).toBeFocused();
+  });
+
+  test('connecting a saved connection without a username asks for it and the missing key at once, each beside its field', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await page.getByRole('button', { name: 'New saved connection' }).click();
+    const create = page.getByRole('dialog', { name: 'New saved connection' });
+    await create.getByLabel('Name', { exact: true }).fill('no-user');
+    await create.getByLabel('Host').fill('127.0.0.1');
+    await create.getByLabel('Authentication').selectOption('publickey');
+    await create.getByRole('button', { name: 'Create' }).click();
+    await expect(create).toBeHidden();
+
+    await page.getByRole('button', { name: 'no-user', exact: true }).focus();
+    await page.keyboard.press('Enter');
+    const ask = page.getByRole('dialog', { name: 'Connect to no-user' });
+    await ask.getByRole('button', { name: 'Connect' }).click();
+    // Both at once: the username and the key the profile lacks.
+    await expect(ask.getByText('Username is required.')).toBeVisible();
+    await expect(ask.getByText('Paste a private key or load one from a file.')).toBeVisible();
+    await ask.getByLabel('Username').fill('deploy');
+    await expect(ask.getByText('Username is required.')).toHaveCount(0);
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    await expect(ask).toBeHidden();
+  });
 });

@@ -1,12 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { request as httpsRequest } from 'node:https';
 import { createPeerLink, encodeFrame, HOST_PROTOCOL_VERSION } from '@tether/host-protocol';
 import { type AdminStatus, CloseCode, ErrorCode, type TerminalList } from '@tether/protocol';
 import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { CLUSTER_CHANNEL, type ClusterEvent, createPostgresBus } from '../src/cluster/bus.js';
 import { type BrokerProcess, hostPid, openShell, startBroker, stopBrokers } from './broker-process.js';
 import { ADMIN, Browser, buildTestApp, freshPostgresDatabase, type TestApp } from './helpers.js';

@@ -1,5 +1,5 @@
 import { zodResolver } from '@hookform/resolvers/zod';
-import type { BaseSyntheticEvent, ReactNode } from 'react';
+import { type BaseSyntheticEvent, type ReactNode, useId, useState } from 'react';
 import {
   type FieldError,
   type FieldValues,
@@ -46,6 +46,26 @@ export function serverErrors<T extends FieldValues>(
     if (entries.length === Object.keys(err.fields).length && entries.length > 0) return null;
   }
   return errorText(err);
+}
+
+/**
+ * `form.handleSubmit` for a form that talks to the broker: runs `action` with the parsed values;
+ * a failure puts the broker's field errors beside their fields and the rest in `error`.
+ */
+export function useSubmit<T extends FieldValues, O>(
+  form: UseFormReturn<T, unknown, O>,
+  action: (values: O) => Promise<unknown>,
+) {
+  const [error, setError] = useState<string | null>(null);
+  const submit = form.handleSubmit(async (values) => {
+    setError(null);
+    try {
+      await action(values);
+    } catch (err) {
+      setError(serverErrors(err, form));
+    }
+  });
+  return { submit, error, setError, busy: form.formState.isSubmitting };
 }
 
 /**
@@ -102,14 +122,27 @@ export function FormDialog(props: {
   grid?: boolean;
   /** Said above the error and the fields. */
   intro?: ReactNode;
+  /** A change that deletes something: the warning dialog and a danger button. */
+  danger?: boolean;
+  /** False: the submit button is disabled (nothing to do yet). */
+  canSubmit?: boolean;
+  wide?: boolean;
   children: ReactNode;
 }) {
   const span = props.grid ? 'span-4' : undefined;
   return (
-    <Modal title={props.title} onCancel={props.onCancel} className={props.grid ? 'modal-wide' : undefined}>
+    <Modal
+      title={props.title}
+      onCancel={props.onCancel}
+      className={props.grid || props.wide ? 'modal-wide' : undefined}
+      tone={props.danger ? 'warning' : 'default'}
+    >
       <form
         className={props.grid ? 'form-grid' : 'form-stack'}
-        onSubmit={(e) => void props.onSubmit(e)}
+        onSubmit={(e) => {
+          e.preventDefault();
+          void props.onSubmit(e);
+        }}
         noValidate
         autoComplete="off"
       >
@@ -124,11 +157,48 @@ export function FormDialog(props: {
           <button type="button" className="btn" onClick={props.onCancel}>
             Cancel
           </button>
-          <button type="submit" className="btn btn-primary" disabled={props.busy}>
+          <button
+            type="submit"
+            className={props.danger ? 'btn btn-danger' : 'btn btn-primary'}
+            disabled={props.busy || props.canSubmit === false}
+          >
             {props.submitLabel}
           </button>
         </div>
       </form>
     </Modal>
+  );
+}
+
+/**
+ * One choice out of a few, as radio buttons in a row under a legend; `hint` below them says what
+ * the current choice does.
+ */
+export function RadioGroup<V extends string>(props: {
+  legend: string;
+  options: ReadonlyArray<readonly [value: V, label: ReactNode]>;
+  value: V;
+  onChange: (value: V) => void;
+  className?: string;
+  hint?: ReactNode;
+}) {
+  const name = useId();
+  return (
+    <fieldset className={props.className ? `radio-row ${props.className}` : 'radio-row'}>
+      <legend>{props.legend}</legend>
+      {props.options.map(([value, label]) => (
+        <label key={value} className="radio">
+          <input
+            type="radio"
+            name={name}
+            value={value}
+            checked={props.value === value}
+            onChange={() => props.onChange(value)}
+          />
+          {label}
+        </label>
+      ))}
+      {props.hint && <span className="muted small radio-hint">{props.hint}</span>}
+    </fieldset>
   );
 }

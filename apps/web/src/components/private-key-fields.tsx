@@ -1,5 +1,17 @@
 import { type ReactNode, useState } from 'react';
 
+/** What a form that needs a key says while it has none. */
+export const KEY_REQUIRED = 'Paste a private key or load one from a file.';
+
+/** A key form's values as the protocol's `publickey` auth (an empty passphrase is left out). */
+export function publicKeyAuth(v: { privateKey: string; passphrase: string }) {
+  return {
+    method: 'publickey' as const,
+    privateKey: v.privateKey,
+    ...(v.passphrase ? { passphrase: v.passphrase } : {}),
+  };
+}
+
 /** Anything larger is not an SSH private key; refusing it early keeps a stray file out of memory. */
 export const MAX_KEY_FILE_BYTES = 32 * 1024;
 
@@ -102,7 +114,10 @@ export interface KeyFieldsForm {
 export function PrivateKeyFormFields({
   form,
   ...props
-}: { form: KeyFieldsForm } & Pick<PrivateKeyFieldsProps, 'idPrefix' | 'fieldClassName' | 'note'>) {
+}: { form: KeyFieldsForm } & Pick<
+  PrivateKeyFieldsProps,
+  'idPrefix' | 'fieldClassName' | 'note' | 'autoFocus'
+>) {
   return (
     <PrivateKeyFields
       {...props}

@@ -1,29 +1,30 @@
-import { CreateFolderRequestSchema, type Folder, type Profile, type SshAuth } from '@tether/protocol';
-import { type FormEvent, useId, useState } from 'react';
+import {
+  CreateFolderRequestSchema,
+  type Folder,
+  MoveProfileRequestSchema,
+  type Profile,
+  type SshAuth,
+} from '@tether/protocol';
+import { useId } from 'react';
+import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
 import { ConfirmDialog } from '../components/confirm-dialog';
-import { Field, FormDialog, serverErrors, useSchemaForm } from '../components/form';
-import { Modal } from '../components/modal';
-import { ErrorNotice } from '../components/notice';
-import { PrivateKeyFields } from '../components/private-key-fields';
-import { errorText } from '../lib/queries';
+import { Field, FormDialog, RadioGroup, useSchemaForm, useSubmit } from '../components/form';
+import { KEY_REQUIRED, PrivateKeyFormFields, publicKeyAuth } from '../components/private-key-fields';
 import { hostLabel, type MissingForConnect, sortFolders } from './saved-connections';
 
-/** Runs an API call for a dialog: busy flag, error message, success callback. */
-function useDialogAction() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (err) {
-      setError(errorText(err));
-      setBusy(false);
-    }
-  };
-  return { busy, error, setError, run };
+/** The `<option>`s of a folder picker: "No folder" (value `noFolder`), then the folders by name. */
+export function FolderOptions(props: { folders: readonly Folder[]; noFolder?: string }) {
+  return (
+    <>
+      <option value={props.noFolder ?? ''}>No folder</option>
+      {sortFolders(props.folders).map((f) => (
+        <option key={f.id} value={f.id}>
+          {f.name}
+        </option>
+      ))}
+    </>
+  );
 }
 
 export function FolderNameDialog(props: {
@@ -36,19 +37,12 @@ export function FolderNameDialog(props: {
   const form = useSchemaForm(CreateFolderRequestSchema, {
     defaultValues: { name: props.folder?.name ?? '' },
   });
-  const { errors, isSubmitting: busy } = form.formState;
-  const [error, setError] = useState<string | null>(null);
-  const submit = form.handleSubmit(async ({ name }) => {
-    setError(null);
-    try {
-      const res = props.folder
-        ? await api.patch<{ folder: Folder }>(`folders/${props.folder.id}`, { name })
-        : await api.post<{ folder: Folder }>('folders', { name });
-      props.onDone(res.folder);
-    } catch (err) {
-      // Beside the field when the broker names it (a taken name, say).
-      setError(serverErrors(err, form));
-    }
+  // A taken name, say, is said beside the field (the broker names it).
+  const { submit, error, busy } = useSubmit(form, async ({ name }) => {
+    const res = props.folder
+      ? await api.patch<{ folder: Folder }>(`folders/${props.folder.id}`, { name })
+      : await api.post<{ folder: Folder }>('folders', { name });
+    props.onDone(res.folder);
   });
   return (
     <FormDialog
@@ -59,12 +53,14 @@ export function FolderNameDialog(props: {
       busy={busy}
       error={error}
     >
-      <Field id={`${id}-name`} label="Folder name" error={errors.name}>
+      <Field id={`${id}-name`} label="Folder name" error={form.formState.errors.name}>
         {(a11y) => <input {...a11y} autoFocus spellCheck={false} {...form.register('name')} />}
       </Field>
     </FormDialog>
   );
 }
+
+const DeleteFolderFormSchema = z.object({ choice: z.enum(['move', 'delete']), moveTo: z.string() });
 
 /**
  * Deleting a non-empty folder is refused by the API unless its connections go somewhere: moved
@@ -82,90 +78,71 @@ export function DeleteFolderDialog(props: {
   const id = useId();
   const { folder } = props;
   const count = Math.max(folder.profileCount, props.profiles.length);
-  const [choice, setChoice] = useState<'move' | 'delete'>('move');
-  const [moveTo, setMoveTo] = useState('root');
-  const { busy, error, run } = useDialogAction();
-  const others = sortFolders(props.folders.filter((f) => f.id !== folder.id));
+  const form = useSchemaForm(DeleteFolderFormSchema, { defaultValues: { choice: 'move', moveTo: 'root' } });
+  const choice = form.watch('choice');
+  const others = props.folders.filter((f) => f.id !== folder.id);
   const plural = count === 1 ? 'connection' : 'connections';
+  const them = count === 1 ? 'it' : 'them';
 
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    void run(async () => {
-      if (count === 0) {
-        await api.del(`folders/${folder.id}`);
-        props.onDone(`Folder ${folder.name} deleted.`);
-      } else if (choice === 'move') {
-        await api.del(`folders/${folder.id}?moveTo=${encodeURIComponent(moveTo)}`);
-        const target =
-          moveTo === 'root' ? 'no folder' : (others.find((f) => f.id === moveTo)?.name ?? 'another folder');
-        props.onDone(`Folder ${folder.name} deleted; ${count} ${plural} moved to ${target}.`);
-      } else {
-        for (const p of props.profiles) await api.del(`profiles/${p.id}`);
-        await api.del(`folders/${folder.id}`);
-        props.onDone(`Folder ${folder.name} and its ${count} ${plural} deleted.`);
-      }
-    });
-  };
+  const { submit, error, busy } = useSubmit(form, async ({ choice, moveTo }) => {
+    if (count === 0) {
+      await api.del(`folders/${folder.id}`);
+      props.onDone(`Folder ${folder.name} deleted.`);
+    } else if (choice === 'move') {
+      await api.del(`folders/${folder.id}?moveTo=${encodeURIComponent(moveTo)}`);
+      const target =
+        moveTo === 'root' ? 'no folder' : (others.find((f) => f.id === moveTo)?.name ?? 'another folder');
+      props.onDone(`Folder ${folder.name} deleted; ${count} ${plural} moved to ${target}.`);
+    } else {
+      for (const p of props.profiles) await api.del(`profiles/${p.id}`);
+      await api.del(`folders/${folder.id}`);
+      props.onDone(`Folder ${folder.name} and its ${count} ${plural} deleted.`);
+    }
+  });
 
   return (
-    <Modal title={`Delete folder ${folder.name}`} onCancel={props.onCancel} tone="warning">
-      <form className="form-stack" onSubmit={submit} noValidate>
-        <ErrorNotice error={error} />
-        {count === 0 ? (
-          <p>The folder is empty.</p>
-        ) : (
-          <fieldset className="form-stack">
-            <legend>
-              {folder.name} holds {count} saved {plural}. What should happen to {count === 1 ? 'it' : 'them'}?
-            </legend>
-            <label className="radio">
-              <input
-                type="radio"
-                name={`${id}-choice`}
-                checked={choice === 'move'}
-                onChange={() => setChoice('move')}
-              />
-              Move {count === 1 ? 'it' : 'them'} to another folder
-            </label>
-            <div className="field indent">
-              <label htmlFor={`${id}-to`}>Move connections to</label>
-              <select
-                id={`${id}-to`}
-                value={moveTo}
-                disabled={choice !== 'move'}
-                onChange={(e) => setMoveTo(e.target.value)}
-              >
-                <option value="root">No folder</option>
-                {others.map((f) => (
-                  <option key={f.id} value={f.id}>
-                    {f.name}
-                  </option>
-                ))}
+    <FormDialog
+      title={`Delete folder ${folder.name}`}
+      onCancel={props.onCancel}
+      onSubmit={submit}
+      submitLabel={count > 0 && choice === 'move' ? 'Move and delete folder' : 'Delete folder'}
+      busy={busy}
+      error={error}
+      danger
+    >
+      {count === 0 ? (
+        <p>The folder is empty.</p>
+      ) : (
+        <>
+          <RadioGroup
+            legend={`${folder.name} holds ${count} saved ${plural}. What should happen to ${them}?`}
+            options={[
+              ['move', `Move ${them} to another folder`],
+              ['delete', `Delete ${them} too`],
+            ]}
+            value={choice}
+            onChange={(v) => form.setValue('choice', v)}
+          />
+          <Field id={`${id}-to`} label="Move connections to">
+            {(a11y) => (
+              <select {...a11y} disabled={choice !== 'move'} {...form.register('moveTo')}>
+                <FolderOptions folders={others} noFolder="root" />
               </select>
-            </div>
-            <label className="radio">
-              <input
-                type="radio"
-                name={`${id}-choice`}
-                checked={choice === 'delete'}
-                onChange={() => setChoice('delete')}
-              />
-              Delete {count === 1 ? 'it' : 'them'} too
-            </label>
-          </fieldset>
-        )}
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-danger" disabled={busy}>
-            {count > 0 && choice === 'move' ? 'Move and delete folder' : 'Delete folder'}
-          </button>
-        </div>
-      </form>
-    </Modal>
+            )}
+          </Field>
+        </>
+      )}
+    </FormDialog>
   );
 }
+
+/** The folder picker's value: "" is no folder. */
+const MoveProfileFormSchema = z.object({
+  folderId: z
+    .string()
+    .transform((v) => v || null)
+    .pipe(MoveProfileRequestSchema.shape.folderId),
+});
 
 export function MoveProfileDialog(props: {
   profile: Profile;
@@ -175,47 +152,30 @@ export function MoveProfileDialog(props: {
 }) {
   const { api } = useAuth();
   const id = useId();
-  const [folderId, setFolderId] = useState(props.profile.folderId ?? '');
-  const { busy, error, run } = useDialogAction();
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    void run(async () => {
-      const res = await api.post<{ profile: Profile }>(`profiles/${props.profile.id}/move`, {
-        folderId: folderId || null,
-      });
-      props.onDone(res.profile);
-    });
-  };
+  const form = useSchemaForm(MoveProfileFormSchema, {
+    defaultValues: { folderId: props.profile.folderId ?? '' },
+  });
+  const { submit, error, busy } = useSubmit(form, async (body) => {
+    const res = await api.post<{ profile: Profile }>(`profiles/${props.profile.id}/move`, body);
+    props.onDone(res.profile);
+  });
   return (
-    <Modal title={`Move ${props.profile.name}`} onCancel={props.onCancel}>
-      <form className="form-stack" onSubmit={submit} noValidate>
-        <ErrorNotice error={error} />
-        <div className="field">
-          <label htmlFor={`${id}-folder`}>Folder</label>
-          <select
-            id={`${id}-folder`}
-            value={folderId}
-            autoFocus
-            onChange={(e) => setFolderId(e.target.value)}
-          >
-            <option value="">No folder</option>
-            {sortFolders(props.folders).map((f) => (
-              <option key={f.id} value={f.id}>
-                {f.name}
-              </option>
-            ))}
+    <FormDialog
+      title={`Move ${props.profile.name}`}
+      onCancel={props.onCancel}
+      onSubmit={submit}
+      submitLabel="Move"
+      busy={busy}
+      error={error}
+    >
+      <Field id={`${id}-folder`} label="Folder" error={form.formState.errors.folderId}>
+        {(a11y) => (
+          <select {...a11y} autoFocus {...form.register('folderId')}>
+            <FolderOptions folders={props.folders} />
           </select>
-        </div>
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            Move
-          </button>
-        </div>
-      </form>
-    </Modal>
+        )}
+      </Field>
+    </FormDialog>
   );
 }
 
@@ -239,6 +199,23 @@ export function DeleteProfileDialog(props: { profile: Profile; onDone: () => voi
   );
 }
 
+/** What the connect dialog asks for: only the parts the profile lacks are required. */
+function connectFormSchema(missing: MissingForConnect) {
+  return z
+    .object({
+      username: z.string().trim(),
+      password: z.string(),
+      privateKey: z.string(),
+      passphrase: z.string(),
+    })
+    .superRefine((v, ctx) => {
+      if (missing.username && !v.username)
+        ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required' });
+      if (missing.secret === 'publickey' && !v.privateKey.trim())
+        ctx.addIssue({ code: 'custom', path: ['privateKey'], message: KEY_REQUIRED });
+    });
+}
+
 /**
  * Asks for what a saved connection lacks before opening it: a username (saved on the profile:
  * the broker takes it from there) and/or the password or key, which is sent once with `open`
@@ -253,93 +230,73 @@ export function ConnectProfileDialog(props: {
   const { api } = useAuth();
   const id = useId();
   const { profile, missing } = props;
-  const [username, setUsername] = useState('');
-  const [password, setPassword] = useState('');
-  const [privateKey, setPrivateKey] = useState('');
-  const [passphrase, setPassphrase] = useState('');
-  const { busy, error, setError, run } = useDialogAction();
-
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (missing.username && !username.trim()) {
-      setError('Enter a username.');
-      return;
-    }
-    if (missing.secret === 'publickey' && !privateKey.trim()) {
-      setError('Paste a private key or load one from a file.');
-      return;
-    }
-    void run(async () => {
-      if (missing.username) await api.patch(`profiles/${profile.id}`, { username: username.trim() });
-      props.onConnect(
-        missing.secret === 'password'
-          ? { method: 'password', password }
-          : missing.secret === 'publickey'
-            ? { method: 'publickey', privateKey, ...(passphrase ? { passphrase } : {}) }
-            : undefined,
-      );
-    });
-  };
+  const form = useSchemaForm(connectFormSchema(missing), {
+    defaultValues: { username: '', password: '', privateKey: '', passphrase: '' },
+  });
+  const { errors } = form.formState;
+  const { submit, error, busy } = useSubmit(form, async (v) => {
+    if (missing.username) await api.patch(`profiles/${profile.id}`, { username: v.username });
+    props.onConnect(
+      missing.secret === 'password'
+        ? { method: 'password', password: v.password }
+        : missing.secret === 'publickey'
+          ? publicKeyAuth(v)
+          : undefined,
+    );
+  });
 
   return (
-    <Modal title={`Connect to ${profile.name}`} onCancel={props.onCancel}>
-      <form className="form-stack" onSubmit={submit} noValidate autoComplete="off">
+    <FormDialog
+      title={`Connect to ${profile.name}`}
+      onCancel={props.onCancel}
+      onSubmit={submit}
+      submitLabel="Connect"
+      busy={busy}
+      error={error}
+      intro={
         <p className="muted">
           {hostLabel(profile)}
           {profile.username ? ` as ${profile.username}` : ''}
         </p>
-        <ErrorNotice error={error} />
-        {missing.username && (
-          <div className="field">
-            <label htmlFor={`${id}-user`}>Username</label>
+      }
+    >
+      {missing.username && (
+        <Field id={`${id}-user`} label="Username" error={errors.username}>
+          {(a11y) => (
+            <>
+              <input
+                {...a11y}
+                autoFocus
+                spellCheck={false}
+                autoCapitalize="none"
+                {...form.register('username')}
+              />
+              <span className="muted small">Saved with the connection.</span>
+            </>
+          )}
+        </Field>
+      )}
+      {missing.secret === 'password' && (
+        <Field id={`${id}-pw`} label="Password">
+          {(a11y) => (
             <input
-              id={`${id}-user`}
-              value={username}
-              autoFocus
-              spellCheck={false}
-              autoCapitalize="none"
-              onChange={(e) => setUsername(e.target.value)}
-            />
-            <span className="muted small">Saved with the connection.</span>
-          </div>
-        )}
-        {missing.secret === 'password' && (
-          <div className="field">
-            <label htmlFor={`${id}-pw`}>Password</label>
-            <input
-              id={`${id}-pw`}
+              {...a11y}
               type="password"
               autoComplete="off"
               autoFocus={!missing.username}
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
+              {...form.register('password')}
             />
-          </div>
-        )}
-        {missing.secret === 'publickey' && (
-          <PrivateKeyFields
-            idPrefix={id}
-            privateKey={privateKey}
-            onPrivateKey={setPrivateKey}
-            passphrase={passphrase}
-            onPassphrase={setPassphrase}
-            autoFocus={!missing.username}
-          />
-        )}
-        {missing.secret && (
-          <p className="muted small">
-            Sent once to connect, not stored. Link a credential set to the connection to skip this step.
-          </p>
-        )}
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            Connect
-          </button>
-        </div>
-      </form>
-    </Modal>
+          )}
+        </Field>
+      )}
+      {missing.secret === 'publickey' && (
+        <PrivateKeyFormFields form={form} idPrefix={id} autoFocus={!missing.username} />
+      )}
+      {missing.secret && (
+        <p className="muted small">
+          Sent once to connect, not stored. Link a credential set to the connection to skip this step.
+        </p>
+      )}
+    </FormDialog>
   );
 }

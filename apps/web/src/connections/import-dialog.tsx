@@ -1,3 +1,4 @@
+import { useQuery } from '@tanstack/react-query';
 import {
   type ImportEntry,
   type ImportMode,
@@ -5,16 +6,18 @@ import {
   type ImportResponse,
   PROFILES_IMPORT_MAX_BYTES,
 } from '@tether/protocol';
-import { type FormEvent, useEffect, useId, useState } from 'react';
+import { useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
-import { Modal } from '../components/modal';
+import { Field, FormDialog, RadioGroup } from '../components/form';
 import { isApiError } from '../lib/api-client';
-import { errorText } from '../lib/queries';
+import { errorText, useApiMutation } from '../lib/queries';
 import './import-dialog.css';
 
 interface LoadedFile {
   name: string;
   text: string;
+  /** Counts the files picked, so that picking the same file again checks it again. */
+  serial: number;
 }
 
 /** The broker's message plus its per-entry problems ("line 12: host is required …"). */
@@ -36,71 +39,52 @@ export function ImportDialog(props: { onImported: (summary: string) => void; onC
   const { api } = useAuth();
   const id = useId();
   const [file, setFile] = useState<LoadedFile | null>(null);
+  const [fileError, setFileError] = useState<string | null>(null);
   const [mode, setMode] = useState<ImportMode>('merge');
-  const [preview, setPreview] = useState<ImportPreview | null>(null);
-  const [previewing, setPreviewing] = useState(false);
-  const [applying, setApplying] = useState(false);
-  const [error, setError] = useState<{ message: string; details: string[] } | null>(null);
+
+  // The preview is a read (a dry run writes nothing) keyed by file and mode: every change of
+  // either checks afresh, and a stale preview is never shown or applied.
+  const check = useQuery({
+    queryKey: ['profiles-import-preview', file?.serial, mode],
+    queryFn: ({ signal }) =>
+      api.post<ImportResponse>('profiles/import', { yaml: file?.text, mode, dryRun: true }, { signal }),
+    enabled: file !== null,
+    staleTime: Number.POSITIVE_INFINITY,
+    gcTime: 0,
+  });
+  const preview = check.data?.preview ?? null;
+  const apply = useApiMutation((api, yaml: string) =>
+    api.post<ImportResponse>('profiles/import', { yaml, mode, dryRun: false }),
+  );
 
   const pick = async (f: File | undefined) => {
-    setPreview(null);
-    setError(null);
-    if (!f) {
-      setFile(null);
-      return;
+    apply.reset();
+    setFileError(null);
+    if (f && f.size > PROFILES_IMPORT_MAX_BYTES) {
+      setFileError(`The file is larger than ${PROFILES_IMPORT_MAX_BYTES / 1024 / 1024} MiB.`);
+      f = undefined;
     }
-    if (f.size > PROFILES_IMPORT_MAX_BYTES) {
-      setFile(null);
-      setError({
-        message: `The file is larger than ${PROFILES_IMPORT_MAX_BYTES / 1024 / 1024} MiB.`,
-        details: [],
-      });
-      return;
-    }
-    setFile({ name: f.name, text: await f.text() });
+    setFile(f ? { name: f.name, text: await f.text(), serial: (file?.serial ?? 0) + 1 } : null);
   };
 
-  // Every change of file or mode computes a fresh preview; a stale one is never applied.
-  useEffect(() => {
-    if (!file) return;
-    let cancelled = false;
-    setPreview(null);
-    setPreviewing(true);
-    setError(null);
-    api
-      .post<ImportResponse>('profiles/import', { yaml: file.text, mode, dryRun: true })
-      .then((res) => {
-        if (!cancelled) setPreview(res.preview);
-      })
-      .catch((err: unknown) => {
-        if (!cancelled) setError(importErrorLines(err));
-      })
-      .finally(() => {
-        if (!cancelled) setPreviewing(false);
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [api, file, mode]);
-
-  const apply = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = async () => {
     if (!file || !preview) return;
-    setApplying(true);
-    setError(null);
     try {
-      const res = await api.post<ImportResponse>('profiles/import', { yaml: file.text, mode, dryRun: false });
-      const p = res.preview;
+      const p = (await apply.mutateAsync(file.text)).preview;
       props.onImported(
         `Imported ${file.name}: ${p.added.length} added, ${p.updated.length} updated, ${p.unchanged.length} unchanged` +
-          (res.mode === 'replace' ? `, ${p.removed.length} removed.` : '.'),
+          (mode === 'replace' ? `, ${p.removed.length} removed.` : '.'),
       );
-    } catch (err) {
-      setError(importErrorLines(err));
-      setApplying(false);
+    } catch {
+      // Said below, from apply.error.
     }
   };
 
+  const failure = fileError
+    ? { message: fileError, details: [] }
+    : apply.error || check.error
+      ? importErrorLines(apply.error ?? check.error)
+      : null;
   const changes = preview
     ? preview.added.length +
       preview.updated.length +
@@ -110,82 +94,68 @@ export function ImportDialog(props: { onImported: (summary: string) => void; onC
     : 0;
 
   return (
-    <Modal title="Import connections" onCancel={props.onCancel} className="modal-wide">
-      <form className="form-stack" onSubmit={apply} noValidate>
+    <FormDialog
+      title="Import connections"
+      onCancel={props.onCancel}
+      onSubmit={submit}
+      submitLabel="Apply import"
+      wide
+      danger={mode === 'replace' && !!preview && preview.removed.length > 0}
+      canSubmit={!!preview && !check.isFetching && !apply.isPending && changes > 0}
+      intro={
         <p className="muted">
           A VelociTerm <code>sessions.yaml</code> (folders with sessions). Sessions already here are matched
           by name, host, port and folder, so importing the same file again updates rather than duplicates.
         </p>
-        <div className="field">
-          <label htmlFor={`${id}-file`}>VelociTerm YAML file</label>
+      }
+    >
+      <Field id={`${id}-file`} label="VelociTerm YAML file">
+        {(a11y) => (
           <input
-            id={`${id}-file`}
+            {...a11y}
             type="file"
             accept=".yaml,.yml,application/yaml,text/yaml"
             autoFocus
             onChange={(e) => void pick(e.target.files?.[0])}
           />
-        </div>
-        <fieldset className="radio-row">
-          <legend>Mode</legend>
-          <label className="radio">
-            <input
-              type="radio"
-              name={`${id}-mode`}
-              checked={mode === 'merge'}
-              onChange={() => setMode('merge')}
-            />
-            Merge
-          </label>
-          <label className="radio">
-            <input
-              type="radio"
-              name={`${id}-mode`}
-              checked={mode === 'replace'}
-              onChange={() => setMode('replace')}
-            />
-            Replace
-          </label>
-          <span className="muted small radio-hint">
-            {mode === 'merge'
-              ? 'Adds new sessions and updates matching ones; keeps everything else.'
-              : 'Makes your saved connections match the file: connections it does not list are deleted.'}
-          </span>
-        </fieldset>
-
-        {error && (
-          <div role="alert" className="notice notice-error">
-            {error.message}
-            {error.details.length > 0 && (
-              <ul className="import-problems">
-                {error.details.map((d) => (
-                  <li key={d}>{d}</li>
-                ))}
-              </ul>
-            )}
-          </div>
         )}
-        {previewing && (
-          <p className="muted" role="status">
-            Checking the file…
-          </p>
-        )}
-        {preview && <ImportPreviewView preview={preview} mode={mode} />}
-
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button
-            type="submit"
-            className={`btn ${mode === 'replace' && preview && preview.removed.length > 0 ? 'btn-danger' : 'btn-primary'}`}
-            disabled={!preview || previewing || applying || changes === 0}
-          >
-            Apply import
-          </button>
+      </Field>
+      <RadioGroup
+        legend="Mode"
+        options={[
+          ['merge', 'Merge'],
+          ['replace', 'Replace'],
+        ]}
+        value={mode}
+        onChange={(m) => {
+          apply.reset();
+          setMode(m);
+        }}
+        hint={
+          mode === 'merge'
+            ? 'Adds new sessions and updates matching ones; keeps everything else.'
+            : 'Makes your saved connections match the file: connections it does not list are deleted.'
+        }
+      />
+      {failure && (
+        <div role="alert" className="notice notice-error">
+          {failure.message}
+          {failure.details.length > 0 && (
+            <ul className="import-problems">
+              {failure.details.map((d) => (
+                <li key={d}>{d}</li>
+              ))}
+            </ul>
+          )}
         </div>
-      </form>
-    </Modal>
+      )}
+      {check.isFetching && (
+        <p className="muted" role="status">
+          Checking the file…
+        </p>
+      )}
+      {preview && <ImportPreviewView preview={preview} mode={mode} />}
+    </FormDialog>
   );
 }
 

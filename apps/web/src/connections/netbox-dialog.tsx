@@ -1,7 +1,9 @@
 import {
   type Folder,
+  NetboxBaseUrlSchema,
   type NetboxDevice,
   type NetboxDeviceFilter,
+  NetboxDeviceFilterSchema,
   type NetboxDevicePage,
   type NetboxImportRequest,
   type NetboxImportResult,
@@ -9,12 +11,20 @@ import {
   type NetboxSiteList,
   type NetboxStatus,
   type NetboxTestResult,
+  type NetboxTokenRequest,
+  NetboxTokenRequestSchema,
   Permission,
+  type UpdateNetboxSettingsRequest,
 } from '@tether/protocol';
-import { type FormEvent, useCallback, useEffect, useId, useState } from 'react';
+import { useId, useState } from 'react';
+import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
+import { Field, RadioGroup, useSchemaForm, useSubmit } from '../components/form';
 import { Modal } from '../components/modal';
-import { errorText } from '../lib/queries';
+import { ErrorNotice } from '../components/notice';
+import { isApiError } from '../lib/api-client';
+import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
+import { FolderOptions } from './connection-dialogs';
 import { pageLabel, readNdjson } from './netbox';
 import './netbox-dialog.css';
 
@@ -28,6 +38,14 @@ const FILTERS = [
   ['tag', 'Tag'],
 ] as const;
 
+const NO_FILTER = { q: '', site: '', role: '', platform: '', status: '', tag: '' };
+
+function devicesPath(filter: NetboxDeviceFilter, offset: number): string {
+  const params = new URLSearchParams({ offset: String(offset), limit: String(PAGE_SIZE) });
+  for (const [k, v] of Object.entries(filter)) if (v) params.set(k, v);
+  return `netbox/devices?${params}`;
+}
+
 type Progress = { phase: 'fetch' | 'save'; fetched: number; total: number };
 
 /**
@@ -35,114 +53,82 @@ type Progress = { phase: 'fetch' | 'save'; fetched: number; total: number };
  * (or every match) as saved connections, one folder per site or into a chosen folder.
  */
 export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: string | null) => void }) {
-  const { api, hasPermission } = useAuth();
+  const { hasPermission } = useAuth();
   const id = useId();
   const canWrite = hasPermission(Permission.PROFILES_WRITE);
   const canConfigure = hasPermission(Permission.SETTINGS_MANAGE);
-  const [status, setStatus] = useState<NetboxStatus | null>(null);
-  const [tokenInput, setTokenInput] = useState('');
-  const [test, setTest] = useState<NetboxTestResult | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [sites, setSites] = useState<NetboxSiteList['sites']>([]);
-  const [draft, setDraft] = useState<NetboxDeviceFilter>({});
+
+  const statusQuery = useApiQuery<NetboxStatus>('netbox/status');
+  const status = statusQuery.data ?? null;
+  const ready = Boolean(status?.configured && status.tokenStored);
+  const sites = useApiQuery<NetboxSiteList>(ready ? 'netbox/sites' : null).data?.sites ?? [];
+  // One NetBox page per request: the broker proxies it, so a page arrives in well under a second.
   const [filter, setFilter] = useState<NetboxDeviceFilter | null>(null);
   const [offset, setOffset] = useState(0);
-  const [page, setPage] = useState<NetboxDevicePage | null>(null);
+  const devices = useApiQuery<NetboxDevicePage>(filter && ready ? devicesPath(filter, offset) : null, {
+    keepPrevious: true,
+  });
+  const page = filter && ready ? (devices.data ?? null) : null;
+  const searching = devices.isFetching;
+
   const [selected, setSelected] = useState<Map<number, NetboxDevice>>(new Map());
   const [folderMode, setFolderMode] = useState<'site' | 'folder'>('site');
   const [folderId, setFolderId] = useState<string>('');
   const [progress, setProgress] = useState<Progress | null>(null);
   const [result, setResult] = useState<NetboxImportResult | null>(null);
   const [summary, setSummary] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
 
-  const loadStatus = useCallback(async () => {
-    try {
-      setStatus(await api.get<NetboxStatus>('netbox/status'));
-    } catch (err) {
-      setError(errorText(err));
-    }
-  }, [api]);
+  const test = useApiMutation((api) => api.post<NetboxTestResult>('netbox/test'));
+  const saveToken = useApiMutation(
+    (api, body: NetboxTokenRequest) => api.request('PUT', 'netbox/token', { body }),
+    ['netbox'],
+  );
+  const removeToken = useApiMutation((api) => api.del('netbox/token'), ['netbox']);
+  const importer = useApiMutation(async (api, body: NetboxImportRequest) => {
+    const res = await api.postStream('netbox/import', body);
+    if (!res.body) throw new Error('The import answered without a body');
+    const last = await readNdjson(res.body, (event) => {
+      if (event.type === 'progress') setProgress(event);
+    });
+    if (last?.type === 'error') throw new Error(`${last.error.message}. Nothing was imported.`);
+    if (last?.type !== 'done') throw new Error('The import ended early; nothing was imported.');
+    return last.result;
+  });
+  const busy = saveToken.isPending || removeToken.isPending || test.isPending || importer.isPending;
 
-  useEffect(() => {
-    void loadStatus();
-  }, [loadStatus]);
-
-  const ready = Boolean(status?.configured && status.tokenStored);
-
-  useEffect(() => {
-    if (!ready) return;
-    let cancelled = false;
-    api
-      .get<NetboxSiteList>('netbox/sites')
-      .then((r) => !cancelled && setSites(r.sites))
-      .catch(() => {});
-    return () => {
-      cancelled = true;
-    };
-  }, [api, ready]);
-
-  // One NetBox page per request: the broker proxies it, so a page arrives in well under a second.
-  useEffect(() => {
-    if (!filter || !ready) return;
-    const controller = new AbortController();
-    const params = new URLSearchParams({ offset: String(offset), limit: String(PAGE_SIZE) });
-    for (const [k, v] of Object.entries(filter)) if (v) params.set(k, v);
-    setBusy('search');
-    setError(null);
-    api
-      .get<NetboxDevicePage>(`netbox/devices?${params}`, { signal: controller.signal })
-      .then(setPage)
-      .catch((err: unknown) => {
-        if (!controller.signal.aborted) {
-          setPage(null);
-          setError(errorText(err));
-        }
-      })
-      .finally(() => {
-        if (!controller.signal.aborted) setBusy(null);
-      });
-    return () => controller.abort();
-  }, [api, filter, offset, ready]);
-
-  const run = async (what: string, fn: () => Promise<void>) => {
-    setBusy(what);
-    setError(null);
+  /** Runs one action of the dialog; its failure is the dialog's message until the next action. */
+  const act = async (fn: () => Promise<void>) => {
+    setActionError(null);
     try {
       await fn();
     } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(null);
+      setActionError(!isApiError(err) && err instanceof Error ? err.message : errorText(err));
     }
   };
 
-  const saveToken = (e: FormEvent) => {
-    e.preventDefault();
-    if (!tokenInput.trim()) return;
-    void run('token', async () => {
-      await api.request('PUT', 'netbox/token', { body: { token: tokenInput.trim() } });
-      setTokenInput('');
-      await loadStatus();
-      setTest(await api.post<NetboxTestResult>('netbox/test'));
-    });
-  };
-  const testToken = () =>
-    void run('test', async () => setTest(await api.post<NetboxTestResult>('netbox/test')));
-  const removeToken = () =>
-    void run('token', async () => {
-      await api.del('netbox/token');
-      setTest(null);
-      setPage(null);
-      await loadStatus();
+  const tokenForm = useSchemaForm(NetboxTokenRequestSchema, { defaultValues: { token: '' } });
+  const tokenTyped = tokenForm.watch('token').trim() !== '';
+  const submitToken = tokenForm.handleSubmit((body) =>
+    act(async () => {
+      await saveToken.mutateAsync(body);
+      tokenForm.reset();
+      await test.mutateAsync();
+    }),
+  );
+  const testToken = () => void act(async () => void (await test.mutateAsync()));
+  const forgetToken = () =>
+    void act(async () => {
+      await removeToken.mutateAsync();
+      test.reset();
     });
 
-  const search = (e: FormEvent) => {
-    e.preventDefault();
+  const filterForm = useSchemaForm(NetboxDeviceFilterSchema, { defaultValues: NO_FILTER });
+  const search = filterForm.handleSubmit((values) => {
     setOffset(0);
     setSelected(new Map());
-    setFilter({ ...draft });
-  };
+    setFilter(values);
+  });
 
   const toggle = (d: NetboxDevice) =>
     setSelected((prev) => {
@@ -164,33 +150,31 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
     });
 
   const startImport = (which: 'selected' | 'all') =>
-    void run('import', async () => {
+    void act(async () => {
       setResult(null);
       setProgress({
         phase: 'fetch',
         fetched: 0,
         total: which === 'all' ? (page?.count ?? 0) : selected.size,
       });
-      const body: NetboxImportRequest = {
-        ...(which === 'selected' ? { deviceIds: [...selected.keys()] } : { filter: filter ?? {} }),
-        folderMode,
-        ...(folderMode === 'folder' ? { folderId: folderId || null } : {}),
-      };
-      const res = await api.postStream('netbox/import', body);
-      if (!res.body) throw new Error('The import answered without a body');
-      const last = await readNdjson(res.body, (event) => {
-        if (event.type === 'progress') setProgress(event);
-      });
-      setProgress(null);
-      if (last?.type === 'error') throw new Error(`${last.error.message}. Nothing was imported.`);
-      if (last?.type !== 'done') throw new Error('The import ended early; nothing was imported.');
-      const r = last.result;
-      setResult(r);
-      setSelected(new Map());
-      setSummary(
-        `NetBox import: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.skipped.length} skipped.`,
-      );
-    }).finally(() => setProgress(null));
+      try {
+        const r = await importer.mutateAsync({
+          ...(which === 'selected' ? { deviceIds: [...selected.keys()] } : { filter: filter ?? {} }),
+          folderMode,
+          ...(folderMode === 'folder' ? { folderId: folderId || null } : {}),
+        });
+        setResult(r);
+        setSelected(new Map());
+        setSummary(
+          `NetBox import: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.skipped.length} skipped.`,
+        );
+      } finally {
+        setProgress(null);
+      }
+    });
+
+  const queryError = statusQuery.error ?? devices.error;
+  const error = actionError ?? (queryError ? errorText(queryError) : null);
 
   return (
     <Modal
@@ -211,83 +195,82 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
               NetBox at <code>{status.url}</code>; token {status.tokenStored ? 'stored' : 'not stored yet'}.
             </p>
           )}
-          <form className="netbox-token" onSubmit={saveToken}>
-            <div className="field">
-              <label htmlFor={`${id}-token-input`}>NetBox API token</label>
-              <input
-                id={`${id}-token-input`}
-                type="password"
-                autoComplete="off"
-                spellCheck={false}
-                value={tokenInput}
-                placeholder={status?.tokenStored ? '•••••••• (stored; type to replace)' : ''}
-                onChange={(e) => setTokenInput(e.target.value)}
-                disabled={!canWrite}
-              />
-            </div>
+          <form className="netbox-token" onSubmit={submitToken} noValidate>
+            <Field id={`${id}-token-input`} label="NetBox API token" error={tokenForm.formState.errors.token}>
+              {(a11y) => (
+                <input
+                  {...a11y}
+                  type="password"
+                  autoComplete="off"
+                  spellCheck={false}
+                  placeholder={status?.tokenStored ? '•••••••• (stored; type to replace)' : ''}
+                  disabled={!canWrite}
+                  {...tokenForm.register('token')}
+                />
+              )}
+            </Field>
             <div className="row-actions">
-              <button
-                type="submit"
-                className="btn btn-primary"
-                disabled={!canWrite || !tokenInput.trim() || !!busy}
-              >
+              <button type="submit" className="btn btn-primary" disabled={!canWrite || !tokenTyped || busy}>
                 Save
               </button>
               <button
                 type="button"
                 className="btn"
                 onClick={testToken}
-                disabled={!status?.tokenStored || !!busy}
+                disabled={!status?.tokenStored || busy}
               >
                 Test
               </button>
               <button
                 type="button"
                 className="btn btn-danger"
-                onClick={removeToken}
-                disabled={!canWrite || !status?.tokenStored || !!busy}
+                onClick={forgetToken}
+                disabled={!canWrite || !status?.tokenStored || busy}
               >
                 Remove
               </button>
             </div>
           </form>
-          {busy === 'test' && (
+          {test.isPending && (
             <p className="muted" role="status">
               Testing…
             </p>
           )}
-          {test?.ok === true && (
+          {test.data?.ok === true && (
             <p className="notice notice-ok" role="status" data-testid="netbox-test">
-              Connected to NetBox {test.version}
-              {test.user ? ` as ${test.user}` : ''}
-              {test.deviceCount !== null ? ` (${test.deviceCount.toLocaleString('en')} devices)` : ''}.
+              Connected to NetBox {test.data.version}
+              {test.data.user ? ` as ${test.data.user}` : ''}
+              {test.data.deviceCount !== null
+                ? ` (${test.data.deviceCount.toLocaleString('en')} devices)`
+                : ''}
+              .
             </p>
           )}
-          {test?.ok === false && (
+          {test.data?.ok === false && (
             <p className="notice notice-error" role="alert" data-testid="netbox-test">
-              {test.error.message}
+              {test.data.error.message}
             </p>
           )}
-          {canConfigure && <NetboxSettingsForm onSaved={() => void loadStatus()} />}
+          {canConfigure && <NetboxSettingsForm />}
         </section>
 
         {ready && (
           <section aria-labelledby={`${id}-search`} className="netbox-section">
             <h3 id={`${id}-search`}>Find devices</h3>
-            <form className="netbox-filters" onSubmit={search}>
+            <form className="netbox-filters" onSubmit={search} noValidate>
               {FILTERS.map(([key, label]) => (
-                <div className="field" key={key}>
-                  <label htmlFor={`${id}-${key}`}>{label}</label>
-                  <input
-                    id={`${id}-${key}`}
-                    type={key === 'q' ? 'search' : 'text'}
-                    list={key === 'site' ? `${id}-sites` : undefined}
-                    spellCheck={false}
-                    placeholder={key === 'q' ? 'name, serial…' : 'slug'}
-                    value={draft[key] ?? ''}
-                    onChange={(e) => setDraft((d) => ({ ...d, [key]: e.target.value }))}
-                  />
-                </div>
+                <Field id={`${id}-${key}`} key={key} label={label} error={filterForm.formState.errors[key]}>
+                  {(a11y) => (
+                    <input
+                      {...a11y}
+                      type={key === 'q' ? 'search' : 'text'}
+                      list={key === 'site' ? `${id}-sites` : undefined}
+                      spellCheck={false}
+                      placeholder={key === 'q' ? 'name, serial…' : 'slug'}
+                      {...filterForm.register(key)}
+                    />
+                  )}
+                </Field>
               ))}
               <datalist id={`${id}-sites`}>
                 {sites.map((s) => (
@@ -297,7 +280,7 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
                 ))}
               </datalist>
               <div className="netbox-filters-submit">
-                <button type="submit" className="btn btn-primary" disabled={busy === 'search'}>
+                <button type="submit" className="btn btn-primary" disabled={searching}>
                   Search devices
                 </button>
               </div>
@@ -305,24 +288,20 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
           </section>
         )}
 
-        {error && (
-          <div role="alert" className="notice notice-error">
-            {error}
-          </div>
-        )}
+        <ErrorNotice error={error} />
 
         {page && (
           <section aria-label="NetBox devices" className="netbox-section">
             <div className="netbox-paging">
               <span role="status" aria-live="polite">
-                {busy === 'search' ? 'Loading…' : pageLabel(page.offset, page.devices.length, page.count)}
+                {searching ? 'Loading…' : pageLabel(page.offset, page.devices.length, page.count)}
                 {selected.size > 0 && ` · ${selected.size} selected`}
               </span>
               <span className="row-actions">
                 <button
                   type="button"
                   className="btn btn-sm"
-                  disabled={offset === 0 || busy === 'search'}
+                  disabled={offset === 0 || searching}
                   onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}
                 >
                   Previous
@@ -330,7 +309,7 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
                 <button
                   type="button"
                   className="btn btn-sm"
-                  disabled={offset + PAGE_SIZE >= page.count || busy === 'search'}
+                  disabled={offset + PAGE_SIZE >= page.count || searching}
                   onClick={() => setOffset(offset + PAGE_SIZE)}
                 >
                   Next
@@ -392,46 +371,31 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
 
             {canWrite && (
               <div className="netbox-import">
-                <fieldset className="radio-row">
-                  <legend>Folders</legend>
-                  <label className="radio">
-                    <input
-                      type="radio"
-                      name={`${id}-folder-mode`}
-                      checked={folderMode === 'site'}
-                      onChange={() => setFolderMode('site')}
-                    />
-                    One folder per site
-                  </label>
-                  <label className="radio">
-                    <input
-                      type="radio"
-                      name={`${id}-folder-mode`}
-                      checked={folderMode === 'folder'}
-                      onChange={() => setFolderMode('folder')}
-                    />
-                    Into one folder
-                  </label>
-                  {folderMode === 'folder' && (
-                    <select
-                      aria-label="Target folder"
-                      value={folderId}
-                      onChange={(e) => setFolderId(e.target.value)}
-                    >
-                      <option value="">Top level</option>
-                      {props.folders.map((f) => (
-                        <option key={f.id} value={f.id}>
-                          {f.name}
-                        </option>
-                      ))}
-                    </select>
-                  )}
-                </fieldset>
+                <RadioGroup
+                  legend="Folders"
+                  options={[
+                    ['site', 'One folder per site'],
+                    ['folder', 'Into one folder'],
+                  ]}
+                  value={folderMode}
+                  onChange={setFolderMode}
+                  hint={
+                    folderMode === 'folder' && (
+                      <select
+                        aria-label="Target folder"
+                        value={folderId}
+                        onChange={(e) => setFolderId(e.target.value)}
+                      >
+                        <FolderOptions folders={props.folders} />
+                      </select>
+                    )
+                  }
+                />
                 <div className="row-actions">
                   <button
                     type="button"
                     className="btn btn-primary"
-                    disabled={selected.size === 0 || !!busy}
+                    disabled={selected.size === 0 || busy}
                     onClick={() => startImport('selected')}
                   >
                     Import selected ({selected.size})
@@ -439,7 +403,7 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
                   <button
                     type="button"
                     className="btn"
-                    disabled={page.count === 0 || !!busy}
+                    disabled={page.count === 0 || busy}
                     onClick={() => startImport('all')}
                   >
                     Import all matching ({page.count.toLocaleString('en')})
@@ -495,7 +459,7 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
             type="button"
             className="btn"
             onClick={() => props.onClose(summary)}
-            disabled={busy === 'import'}
+            disabled={importer.isPending}
           >
             Close
           </button>
@@ -505,71 +469,78 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
   );
 }
 
+/** The settings form's text: an empty URL means "use NETBOX_URL". */
+const NetboxSettingsFormSchema = z.object({
+  url: z
+    .string()
+    .trim()
+    .transform((v) => v || null)
+    .pipe(NetboxBaseUrlSchema.nullable()),
+  tlsVerify: z.boolean(),
+});
+
 /** Admin only: the NetBox base URL and certificate check (empty = use the environment). */
-function NetboxSettingsForm(props: { onSaved: () => void }) {
-  const { api } = useAuth();
-  const id = useId();
-  const [settings, setSettings] = useState<NetboxSettings | null>(null);
-  const [url, setUrl] = useState('');
-  const [verify, setVerify] = useState(true);
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
-
-  useEffect(() => {
-    api
-      .get<NetboxSettings>('admin/netbox')
-      .then((s) => {
-        setSettings(s);
-        setUrl(s.url ?? '');
-        setVerify(s.effective.tlsVerify);
-      })
-      .catch(() => {});
-  }, [api]);
-
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
-    try {
-      const s = await api.request<NetboxSettings>('PUT', 'admin/netbox', {
-        body: { url: url.trim() || null, tlsVerify: verify },
-      });
-      setSettings(s);
-      setMessage({ ok: true, text: 'Saved.' });
-      props.onSaved();
-    } catch (err) {
-      setMessage({ ok: false, text: errorText(err) });
-    }
-  };
-
+function NetboxSettingsForm() {
+  const settings = useApiQuery<NetboxSettings>('admin/netbox');
   return (
     <details className="netbox-admin">
       <summary>NetBox settings (admin)</summary>
-      <form className="form-stack" onSubmit={save}>
-        <div className="field">
-          <label htmlFor={`${id}-url`}>NetBox URL</label>
-          <input
-            id={`${id}-url`}
-            type="url"
-            spellCheck={false}
-            placeholder={settings?.effective.url ?? 'https://netbox.example.net'}
-            value={url}
-            onChange={(e) => setUrl(e.target.value)}
-          />
-          <span className="muted small">Empty: use NETBOX_URL ({settings?.effective.url ?? 'unset'}).</span>
-        </div>
-        <label className="checkbox">
-          <input type="checkbox" checked={verify} onChange={(e) => setVerify(e.target.checked)} />
-          Verify NetBox's TLS certificate
-        </label>
-        <div className="row-actions">
-          <button type="submit" className="btn">
-            Save settings
-          </button>
-          {message && (
-            <span role={message.ok ? 'status' : 'alert'} className={message.ok ? 'muted' : 'error-text'}>
-              {message.text}
-            </span>
-          )}
-        </div>
-      </form>
+      <ErrorNotice error={settings.error} />
+      {settings.data && <NetboxSettingsFields settings={settings.data} />}
     </details>
+  );
+}
+
+function NetboxSettingsFields({ settings }: { settings: NetboxSettings }) {
+  const id = useId();
+  const form = useSchemaForm(NetboxSettingsFormSchema, {
+    defaultValues: { url: settings.url ?? '', tlsVerify: settings.effective.tlsVerify },
+  });
+  const [saved, setSaved] = useState(false);
+  const update = useApiMutation(
+    (api, body: UpdateNetboxSettingsRequest) => api.request<NetboxSettings>('PUT', 'admin/netbox', { body }),
+    ['admin/netbox', 'netbox'],
+  );
+  const { submit, error } = useSubmit(form, async (body) => {
+    setSaved(false);
+    await update.mutateAsync(body);
+    setSaved(true);
+  });
+  return (
+    <form className="form-stack" onSubmit={submit} noValidate>
+      <Field id={`${id}-url`} label="NetBox URL" error={form.formState.errors.url}>
+        {(a11y) => (
+          <>
+            <input
+              {...a11y}
+              type="url"
+              spellCheck={false}
+              placeholder={settings.effective.url ?? 'https://netbox.example.net'}
+              {...form.register('url')}
+            />
+            <span className="muted small">Empty: use NETBOX_URL ({settings.effective.url ?? 'unset'}).</span>
+          </>
+        )}
+      </Field>
+      <label className="checkbox">
+        <input type="checkbox" {...form.register('tlsVerify')} />
+        Verify NetBox's TLS certificate
+      </label>
+      <div className="row-actions">
+        <button type="submit" className="btn">
+          Save settings
+        </button>
+        {saved && (
+          <span role="status" className="muted">
+            Saved.
+          </span>
+        )}
+        {error && (
+          <span role="alert" className="error-text">
+            {error}
+          </span>
+        )}
+      </div>
+    </form>
   );
 }

@@ -6,11 +6,12 @@ import {
   type Folder,
   type Profile,
 } from '@tether/protocol';
-import { type ReactNode, useId, useState } from 'react';
+import { type ReactNode, useId } from 'react';
 import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
-import { Field, FormDialog, serverErrors, useSchemaForm } from '../components/form';
-import { AUTH_METHOD_LABELS, credentialLabel, parseTags, sortFolders } from './saved-connections';
+import { Field, FormDialog, useSchemaForm, useSubmit } from '../components/form';
+import { FolderOptions } from './connection-dialogs';
+import { AUTH_METHOD_LABELS, credentialLabel, parseTags } from './saved-connections';
 
 type FieldKey =
   | 'name'
@@ -130,25 +131,19 @@ export function ProfileDialog(props: {
     },
   });
   const { errors, isSubmitting: busy } = form.formState;
-  const [formError, setFormError] = useState<string | null>(null);
   const credentialId = form.watch('credentialId');
   const credentialField = form.register('credentialId');
   const portField = form.register('port');
 
-  const submit = form.handleSubmit(async (v) => {
-    setFormError(null);
+  const { submit, error: formError } = useSubmit(form, async (v) => {
     const body = toRequest(v);
-    try {
-      const res = p
-        ? await api.patch<{ profile: Profile }>(`profiles/${p.id}`, {
-            ...body,
-            ...(v.forgetSecret ? { secret: null } : {}),
-          })
-        : await api.post<{ profile: Profile }>('profiles', body);
-      props.onSaved(res.profile, !p);
-    } catch (err) {
-      setFormError(serverErrors(err, form));
-    }
+    const res = p
+      ? await api.patch<{ profile: Profile }>(`profiles/${p.id}`, {
+          ...body,
+          ...(v.forgetSecret ? { secret: null } : {}),
+        })
+      : await api.post<{ profile: Profile }>('profiles', body);
+    props.onSaved(res.profile, !p);
   });
 
   const field = (
@@ -184,12 +179,7 @@ export function ProfileDialog(props: {
         'folderId',
         (a) => (
           <select {...a} {...form.register('folderId')}>
-            <option value="">No folder</option>
-            {sortFolders(props.folders).map((f) => (
-              <option key={f.id} value={f.id}>
-                {f.name}
-              </option>
-            ))}
+            <FolderOptions folders={props.folders} />
           </select>
         ),
         'span-2',

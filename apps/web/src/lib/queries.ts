@@ -1,4 +1,11 @@
-import { QueryClient, type QueryKey, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import {
+  keepPreviousData,
+  QueryClient,
+  type QueryKey,
+  useMutation,
+  useQuery,
+  useQueryClient,
+} from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { isApiError } from './api-client';
@@ -89,13 +96,18 @@ export interface ApiQueryOptions {
   /** Refetch this often while the page is visible and someone is active. */
   pollMs?: number;
   enabled?: boolean;
+  /** Keep showing the last answer while the next path loads (paging). */
+  keepPrevious?: boolean;
 }
 
 /**
  * GET `api/<path>` (null: not yet). With `pollMs`, refetched on that period while someone is
  * active, and at once when they come back; `paused` says polling stopped for lack of activity.
  */
-export function useApiQuery<T>(path: string | null, { pollMs, enabled = true }: ApiQueryOptions = {}) {
+export function useApiQuery<T>(
+  path: string | null,
+  { pollMs, enabled = true, keepPrevious = false }: ApiQueryOptions = {},
+) {
   const { api } = useAuth();
   const active = useUserActive(undefined, pollMs !== undefined);
   const query = useQuery({
@@ -103,6 +115,7 @@ export function useApiQuery<T>(path: string | null, { pollMs, enabled = true }: 
     queryFn: ({ signal }) => api.get<T>(path!, { signal }),
     enabled: enabled && path !== null,
     refetchInterval: pollMs !== undefined && active ? pollMs : false,
+    ...(keepPrevious ? { placeholderData: keepPreviousData } : {}),
   });
   const { refetch } = query;
   useEffect(() => {
@@ -128,4 +141,15 @@ export function useApiMutation<V, R = unknown>(
       await Promise.all(invalidates.map((path) => client.invalidateQueries({ queryKey: apiKey(path) })));
     },
   });
+}
+
+/**
+ * A read made in the middle of an action (not shown by itself): through the query cache, so a
+ * fresh answer is reused and the one fetched here is shared with the pages that show it.
+ */
+export function useApiFetch() {
+  const { api } = useAuth();
+  const client = useQueryClient();
+  return <T>(path: string) =>
+    client.fetchQuery({ queryKey: apiKey(path), queryFn: ({ signal }) => api.get<T>(path, { signal }) });
 }

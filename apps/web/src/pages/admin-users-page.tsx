@@ -10,7 +10,7 @@ import {
 import { useId, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { type Column, DataTable } from '../components/data-table';
-import { Field, FormDialog, serverErrors, useSchemaForm } from '../components/form';
+import { Field, FormDialog, useSchemaForm, useSubmit } from '../components/form';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
 import { absoluteTime, relativeTime } from '../lib/format';
 import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
@@ -179,7 +179,6 @@ export function AdminUsersPage() {
 
 function CreateUserForm({ onCreated }: { onCreated: (username: string) => Promise<void> }) {
   const id = useId();
-  const [error, setError] = useState<string | null>(null);
   const form = useSchemaForm(CreateUserRequestSchema, {
     defaultValues: { username: '', password: '', role: 'user' },
   });
@@ -189,15 +188,10 @@ function CreateUserForm({ onCreated }: { onCreated: (username: string) => Promis
     ['admin/users'],
   );
 
-  const submit = form.handleSubmit(async (body) => {
-    setError(null);
-    try {
-      await create.mutateAsync(body);
-      form.reset();
-      await onCreated(body.username);
-    } catch (err) {
-      setError(serverErrors(err, form));
-    }
+  const { submit, error } = useSubmit(form, async (body) => {
+    await create.mutateAsync(body);
+    form.reset();
+    await onCreated(body.username);
   });
 
   return (
@@ -235,20 +229,15 @@ function ResetPasswordDialog(props: {
   onCancel: () => void;
 }) {
   const id = useId();
-  const [error, setError] = useState<string | null>(null);
   const form = useSchemaForm(ResetPasswordRequestSchema, { defaultValues: { password: '' } });
   const { errors, isSubmitting } = form.formState;
   const reset = useApiMutation(
     (api, body: ResetPasswordRequest) => api.post(`admin/users/${props.user.id}/password`, body),
     ['admin/users'],
   );
-  const submit = form.handleSubmit(async (body) => {
-    try {
-      await reset.mutateAsync(body);
-      props.onDone(`Password of ${props.user.username} reset.`);
-    } catch (err) {
-      setError(serverErrors(err, form));
-    }
+  const { submit, error } = useSubmit(form, async (body) => {
+    await reset.mutateAsync(body);
+    props.onDone(`Password of ${props.user.username} reset.`);
   });
   return (
     <FormDialog

@@ -18,13 +18,13 @@ import { z } from 'zod';
 import { useAuth } from '../auth/auth-context';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { type Column, DataTable } from '../components/data-table';
-import { Field, FormDialog, serverErrors, useSchemaForm } from '../components/form';
+import { Field, FormDialog, useSchemaForm, useSubmit } from '../components/form';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
-import { PrivateKeyFormFields } from '../components/private-key-fields';
+import { KEY_REQUIRED, PrivateKeyFormFields } from '../components/private-key-fields';
 import { hostLabel } from '../connections/saved-connections';
 import { isApiError } from '../lib/api-client';
 import { absoluteTime, relativeTime } from '../lib/format';
-import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
+import { errorText, useApiFetch, useApiMutation, useApiQuery } from '../lib/queries';
 
 const CREDENTIAL_COLUMNS: Column<Credential>[] = [
   { header: 'Name', cell: (c) => c.name },
@@ -164,11 +164,7 @@ function requireSecret(v: SecretValues, ctx: z.RefinementCtx): void {
   if (v.kind === 'password' && !v.password)
     ctx.addIssue({ code: 'custom', path: ['password'], message: 'Enter the password.' });
   if (v.kind === 'privateKey' && !v.privateKey.trim())
-    ctx.addIssue({
-      code: 'custom',
-      path: ['privateKey'],
-      message: 'Paste a private key or load one from a file.',
-    });
+    ctx.addIssue({ code: 'custom', path: ['privateKey'], message: KEY_REQUIRED });
 }
 
 function toSecret(v: SecretValues): ProfileSecret {
@@ -221,7 +217,6 @@ function SecretFields({
 
 function CreateCredentialForm({ onCreated }: { onCreated: (c: Credential) => void }) {
   const id = useId();
-  const [error, setError] = useState<string | null>(null);
   const form = useSchemaForm(CreateCredentialFormSchema, {
     defaultValues: { name: '', username: '', ...EMPTY_SECRET },
   });
@@ -230,19 +225,14 @@ function CreateCredentialForm({ onCreated }: { onCreated: (c: Credential) => voi
     (api, body: CreateCredentialRequest) => api.post<{ credential: Credential }>('credentials', body),
     ['credentials'],
   );
-  const submit = form.handleSubmit(async (v) => {
-    setError(null);
-    try {
-      const res = await create.mutateAsync({
-        name: v.name,
-        username: v.username.trim() || null,
-        ...toSecret(v),
-      });
-      form.reset();
-      onCreated(res.credential);
-    } catch (err) {
-      setError(serverErrors(err, form));
-    }
+  const { submit, error } = useSubmit(form, async (v) => {
+    const res = await create.mutateAsync({
+      name: v.name,
+      username: v.username.trim() || null,
+      ...toSecret(v),
+    });
+    form.reset();
+    onCreated(res.credential);
   });
 
   return (
@@ -290,7 +280,6 @@ function EditCredentialDialog(props: {
   onCancel: () => void;
 }) {
   const id = useId();
-  const [error, setError] = useState<string | null>(null);
   const form = useSchemaForm(EditCredentialFormSchema, {
     defaultValues: { name: props.credential.name, username: props.credential.username ?? '' },
   });
@@ -300,13 +289,9 @@ function EditCredentialDialog(props: {
       api.patch<{ credential: Credential }>(`credentials/${props.credential.id}`, body),
     ['credentials', 'profiles'],
   );
-  const submit = form.handleSubmit(async ({ name, username }) => {
-    try {
-      const res = await update.mutateAsync({ name, username: username.trim() || null });
-      props.onDone(res.credential);
-    } catch (err) {
-      setError(serverErrors(err, form));
-    }
+  const { submit, error } = useSubmit(form, async ({ name, username }) => {
+    const res = await update.mutateAsync({ name, username: username.trim() || null });
+    props.onDone(res.credential);
   });
   return (
     <FormDialog
@@ -335,7 +320,6 @@ function ReplaceSecretDialog(props: {
   onCancel: () => void;
 }) {
   const id = useId();
-  const [error, setError] = useState<string | null>(null);
   const form = useSchemaForm(ReplaceSecretFormSchema, {
     defaultValues: { ...EMPTY_SECRET, kind: props.credential.kind },
   });
@@ -344,13 +328,9 @@ function ReplaceSecretDialog(props: {
       api.patch<{ credential: Credential }>(`credentials/${props.credential.id}`, body),
     ['credentials'],
   );
-  const submit = form.handleSubmit(async (v) => {
-    try {
-      const res = await replace.mutateAsync({ secret: toSecret(v) });
-      props.onDone(res.credential);
-    } catch (err) {
-      setError(serverErrors(err, form));
-    }
+  const { submit, error } = useSubmit(form, async (v) => {
+    const res = await replace.mutateAsync({ secret: toSecret(v) });
+    props.onDone(res.credential);
   });
   return (
     <FormDialog
@@ -375,6 +355,7 @@ function ReplaceSecretDialog(props: {
 
 function DeleteCredentialDialog(props: { credential: Credential; onDone: () => void; onCancel: () => void }) {
   const { api } = useAuth();
+  const fetchApi = useApiFetch();
   const [users, setUsers] = useState<Profile[] | null>(null);
   const { credential } = props;
 
@@ -390,7 +371,7 @@ function DeleteCredentialDialog(props: { credential: Credential; onDone: () => v
           if (isApiError(err) && err.code === ErrorCode.CONFLICT) {
             // The message names them too; the list lets the user see where they live.
             try {
-              const res = await api.get<ProfileList>('profiles');
+              const res = await fetchApi<ProfileList>('profiles');
               setUsers(res.profiles.filter((p) => p.credentialId === credential.id));
             } catch {
               setUsers(null);

@@ -1,6 +1,8 @@
-import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { LoginRequestSchema } from '@tether/protocol';
+import { useEffect, useId, useState } from 'react';
 import { Navigate, useLocation } from 'react-router';
 import { useAuth } from '../auth/auth-context';
+import { Field, useSchemaForm } from '../components/form';
 import { isApiError } from '../lib/api-client';
 import { loginErrorMessage, NETWORK_ERROR } from '../lib/messages';
 import './login-page.css';
@@ -12,12 +14,10 @@ interface FromState {
 export function LoginPage() {
   const auth = useAuth();
   const location = useLocation();
-  const [username, setUsername] = useState('');
-  const [password, setPassword] = useState('');
+  const id = useId();
+  const form = useSchemaForm(LoginRequestSchema, { defaultValues: { username: '', password: '' } });
+  const { errors, isSubmitting: busy } = form.formState;
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const userRef = useRef<HTMLInputElement>(null);
-  const passRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     document.title = 'Sign in · Tether';
@@ -28,31 +28,17 @@ export function LoginPage() {
     return <Navigate to={from && from !== '/login' ? from : '/terminals'} replace />;
   }
 
-  const onSubmit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (busy) return;
-    if (!username.trim()) {
-      setError('Enter your username.');
-      userRef.current?.focus();
-      return;
-    }
-    if (!password) {
-      setError('Enter your password.');
-      passRef.current?.focus();
-      return;
-    }
-    setBusy(true);
+  const onSubmit = form.handleSubmit(async ({ username, password }) => {
     setError(null);
     try {
-      await auth.login(username.trim(), password);
+      await auth.login(username, password);
     } catch (err) {
+      // One message for a wrong name or password (the broker does not say which).
       setError(loginErrorMessage(isApiError(err) ? err : { code: NETWORK_ERROR }));
-      setPassword('');
-      passRef.current?.focus();
-    } finally {
-      setBusy(false);
+      form.resetField('password');
+      form.setFocus('password');
     }
-  };
+  });
 
   const notice = error ?? auth.endReason;
 
@@ -70,30 +56,23 @@ export function LoginPage() {
             {notice}
           </div>
         )}
-        <label className="field">
-          <span>Username</span>
-          <input
-            ref={userRef}
-            name="username"
-            autoComplete="username"
-            autoCapitalize="none"
-            spellCheck={false}
-            autoFocus
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-          />
-        </label>
-        <label className="field">
-          <span>Password</span>
-          <input
-            ref={passRef}
-            name="password"
-            type="password"
-            autoComplete="current-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
+        <Field id={`${id}-user`} label="Username" error={errors.username}>
+          {(a11y) => (
+            <input
+              {...a11y}
+              autoComplete="username"
+              autoCapitalize="none"
+              spellCheck={false}
+              autoFocus
+              {...form.register('username')}
+            />
+          )}
+        </Field>
+        <Field id={`${id}-password`} label="Password" error={errors.password}>
+          {(a11y) => (
+            <input {...a11y} type="password" autoComplete="current-password" {...form.register('password')} />
+          )}
+        </Field>
         <button type="submit" className="btn btn-primary btn-block" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

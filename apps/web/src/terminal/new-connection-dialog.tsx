@@ -1,8 +1,8 @@
 import { type SshAuth, SshTargetSchema } from '@tether/protocol';
 import { useId } from 'react';
 import { z } from 'zod';
-import { Field, FormDialog, useSchemaForm } from '../components/form';
-import { PrivateKeyFormFields } from '../components/private-key-fields';
+import { Field, FormDialog, RadioGroup, useSchemaForm } from '../components/form';
+import { KEY_REQUIRED, PrivateKeyFormFields, publicKeyAuth } from '../components/private-key-fields';
 import type { OpenRequest } from './terminal-connection';
 
 type Method = SshAuth['method'];
@@ -35,11 +35,7 @@ const NewConnectionFormSchema = z
   })
   .superRefine((v, ctx) => {
     if (v.method === 'publickey' && !v.privateKey.trim())
-      ctx.addIssue({
-        code: 'custom',
-        path: ['privateKey'],
-        message: 'Paste a private key or load one from a file.',
-      });
+      ctx.addIssue({ code: 'custom', path: ['privateKey'], message: KEY_REQUIRED });
   });
 
 export function NewConnectionDialog(props: {
@@ -60,11 +56,7 @@ export function NewConnectionDialog(props: {
       v.method === 'password'
         ? { method: 'password', password: v.password }
         : v.method === 'publickey'
-          ? {
-              method: 'publickey',
-              privateKey: v.privateKey,
-              ...(v.passphrase ? { passphrase: v.passphrase } : {}),
-            }
+          ? publicKeyAuth(v)
           : { method: 'keyboard-interactive' };
     props.onConnect(
       { target: { host: v.host, port: v.port, username: v.username }, auth },
@@ -104,21 +96,17 @@ export function NewConnectionDialog(props: {
           <input {...a11y} spellCheck={false} autoCapitalize="none" {...form.register('username')} />
         )}
       </Field>
-      <fieldset className="span-4 radio-row">
-        <legend>Authentication method</legend>
-        {(
-          [
-            ['password', 'Password'],
-            ['publickey', 'Private key'],
-            ['keyboard-interactive', 'Keyboard-interactive'],
-          ] as const
-        ).map(([value, label]) => (
-          <label key={value} className="radio">
-            <input type="radio" value={value} {...form.register('method')} />
-            {label}
-          </label>
-        ))}
-      </fieldset>
+      <RadioGroup
+        className="span-4"
+        legend="Authentication method"
+        options={[
+          ['password', 'Password'],
+          ['publickey', 'Private key'],
+          ['keyboard-interactive', 'Keyboard-interactive'],
+        ]}
+        value={method}
+        onChange={(v) => form.setValue('method', v)}
+      />
       {method === 'password' && (
         <Field id={`${id}-password`} label="Password" className="span-4">
           {(a11y) => <input {...a11y} type="password" autoComplete="off" {...form.register('password')} />}
