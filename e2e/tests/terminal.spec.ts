@@ -210,6 +210,39 @@ test.describe('terminals', () => {
     }
   });
 
+  test('ending a terminal asks once in place: Keep is focused and keeps it; confirming ends it', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await openTerminal(page, sshd);
+    const list = page.getByRole('complementary', { name: 'My terminals' });
+    const running = list.locator('.term-item[data-state="open"]');
+    await expect(running).toHaveCount(1);
+
+    // From the list: asking, then keeping, changes nothing.
+    await running.getByRole('button', { name: /^End / }).click();
+    await expect(running.getByRole('button', { name: 'Keep' })).toBeFocused();
+    await running.getByRole('button', { name: 'Keep' }).click();
+    await expect(running.getByRole('button', { name: /^End / })).toBeVisible();
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready');
+
+    // From the tab's toolbar: confirmed, the terminal ends and moves to Ended.
+    await page.getByRole('button', { name: 'End terminal', exact: true }).click();
+    await page.getByRole('button', { name: 'End terminal now' }).click();
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'exited', { timeout: 10_000 });
+    await expect(list.locator('.term-item[data-state="ended"]')).toHaveCount(1, { timeout: 15_000 });
+
+    // And from the list, a second one (the host key is known by now).
+    await connect(page, sshd);
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(running).toHaveCount(1);
+    await running.getByRole('button', { name: /^End / }).click();
+    await running.getByRole('button', { name: 'Confirm end' }).click();
+    await expect(list.locator('.term-item[data-state="ended"]')).toHaveCount(2, { timeout: 15_000 });
+  });
+
   test('a known host whose key changed is refused with both fingerprints', async ({ page, broker }) => {
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);

@@ -36,13 +36,13 @@ import { useProfileSearch, useSavedConnections } from './use-saved-connections';
 import './connections-panel.css';
 
 type DialogState =
-  | { kind: 'new-profile'; folderId: string | null }
-  | { kind: 'edit-profile'; profile: Profile }
+  /** New (in `folderId`) or edit (`profile`). */
+  | { kind: 'profile'; profile?: Profile; folderId?: string | null }
   | { kind: 'move-profile'; profile: Profile }
   | { kind: 'delete-profile'; profile: Profile }
   | { kind: 'connect'; profile: Profile; missing: MissingForConnect }
-  | { kind: 'new-folder' }
-  | { kind: 'rename-folder'; folder: Folder }
+  /** New or rename (`folder`). */
+  | { kind: 'folder-name'; folder?: Folder }
   | { kind: 'delete-folder'; folder: Folder }
   | { kind: 'import' }
   | { kind: 'netbox' };
@@ -97,6 +97,8 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
   };
 
   const folders = useMemo(() => sortFolders(data.folders), [data.folders]);
+  const folderLabel = (id: string | null) =>
+    id ? (data.folders.find((f) => f.id === id)?.name ?? 'folder') : 'no folder';
   const searching = query.trim().length > 0;
   const shown = searching ? (search.results ?? []) : data.profiles;
   const groups = useMemo(() => groupByFolder(shown), [shown]);
@@ -129,8 +131,7 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
     if (!p || p.folderId === folderId) return;
     try {
       await api.post(`profiles/${profileId}/move`, { folderId });
-      const to = folderId ? (data.folders.find((f) => f.id === folderId)?.name ?? 'folder') : 'no folder';
-      await refresh(`Moved ${p.name} to ${to}.`);
+      await refresh(`Moved ${p.name} to ${folderLabel(folderId)}.`);
     } catch (err) {
       setMessage({ kind: 'error', text: errorText(err) });
     }
@@ -192,7 +193,7 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
       canWrite={canWrite}
       canConnect={props.canConnect}
       onConnect={() => connect(p)}
-      onEdit={() => setDialog({ kind: 'edit-profile', profile: p })}
+      onEdit={() => setDialog({ kind: 'profile', profile: p })}
       onMove={() => setDialog({ kind: 'move-profile', profile: p })}
       onDelete={() => setDialog({ kind: 'delete-profile', profile: p })}
     />
@@ -241,13 +242,13 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
                 icon="plus"
                 label={`New connection in ${name}`}
                 title="New connection in this folder"
-                onClick={() => setDialog({ kind: 'new-profile', folderId: folder.id })}
+                onClick={() => setDialog({ kind: 'profile', folderId: folder.id })}
               />
               <IconButton
                 icon="edit"
                 label={`Rename folder ${name}`}
                 title="Rename folder"
-                onClick={() => setDialog({ kind: 'rename-folder', folder })}
+                onClick={() => setDialog({ kind: 'folder-name', folder })}
               />
               <IconButton
                 icon="trash"
@@ -272,6 +273,11 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
   const visibleFolders = searching ? folders.filter((f) => (groups.get(f.id)?.length ?? 0) > 0) : folders;
   const empty = data.loaded && data.folders.length === 0 && data.profiles.length === 0;
   const closeDialog = () => setDialog(null);
+  /** A dialog's change is made: close it, reload, say what happened. */
+  const done = (text?: string) => {
+    closeDialog();
+    void refresh(text);
+  };
 
   return (
     <section className="conn-panel" aria-labelledby={headingId}>
@@ -284,13 +290,13 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
                 icon="plus"
                 label="New saved connection"
                 title="New saved connection"
-                onClick={() => setDialog({ kind: 'new-profile', folderId: null })}
+                onClick={() => setDialog({ kind: 'profile', folderId: null })}
               />
               <IconButton
                 icon="folderPlus"
                 label="New folder"
                 title="New folder"
-                onClick={() => setDialog({ kind: 'new-folder' })}
+                onClick={() => setDialog({ kind: 'folder-name' })}
               />
               <IconButton
                 icon="upload"
@@ -362,7 +368,7 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
               <button
                 type="button"
                 className="btn btn-sm"
-                onClick={() => setDialog({ kind: 'new-profile', folderId: null })}
+                onClick={() => setDialog({ kind: 'profile', folderId: null })}
               >
                 Add a connection
               </button>
@@ -383,29 +389,14 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
         </ul>
       )}
 
-      {dialog?.kind === 'new-profile' && (
+      {dialog?.kind === 'profile' && (
         <ProfileDialog
+          profile={dialog.profile}
           folderId={dialog.folderId}
           folders={data.folders}
           credentials={data.credentials}
           deviceTypes={deviceTypes}
-          onSaved={(p) => {
-            closeDialog();
-            void refresh(`Saved ${p.name}.`);
-          }}
-          onCancel={closeDialog}
-        />
-      )}
-      {dialog?.kind === 'edit-profile' && (
-        <ProfileDialog
-          profile={dialog.profile}
-          folders={data.folders}
-          credentials={data.credentials}
-          deviceTypes={deviceTypes}
-          onSaved={(p) => {
-            closeDialog();
-            void refresh(`Saved ${p.name}.`);
-          }}
+          onSaved={(p) => done(`Saved ${p.name}.`)}
           onCancel={closeDialog}
         />
       )}
@@ -413,23 +404,14 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
         <MoveProfileDialog
           profile={dialog.profile}
           folders={data.folders}
-          onDone={(p) => {
-            closeDialog();
-            const to = p.folderId
-              ? (data.folders.find((f) => f.id === p.folderId)?.name ?? 'folder')
-              : 'no folder';
-            void refresh(`Moved ${p.name} to ${to}.`);
-          }}
+          onDone={(p) => done(`Moved ${p.name} to ${folderLabel(p.folderId)}.`)}
           onCancel={closeDialog}
         />
       )}
       {dialog?.kind === 'delete-profile' && (
         <DeleteProfileDialog
           profile={dialog.profile}
-          onDone={() => {
-            closeDialog();
-            void refresh(`Deleted ${dialog.profile.name}.`);
-          }}
+          onDone={() => done(`Deleted ${dialog.profile.name}.`)}
           onCancel={closeDialog}
         />
       )}
@@ -445,22 +427,10 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
           onCancel={closeDialog}
         />
       )}
-      {dialog?.kind === 'new-folder' && (
-        <FolderNameDialog
-          onDone={(f) => {
-            closeDialog();
-            void refresh(`Folder ${f.name} created.`);
-          }}
-          onCancel={closeDialog}
-        />
-      )}
-      {dialog?.kind === 'rename-folder' && (
+      {dialog?.kind === 'folder-name' && (
         <FolderNameDialog
           folder={dialog.folder}
-          onDone={(f) => {
-            closeDialog();
-            void refresh(`Folder renamed to ${f.name}.`);
-          }}
+          onDone={(f) => done(dialog.folder ? `Folder renamed to ${f.name}.` : `Folder ${f.name} created.`)}
           onCancel={closeDialog}
         />
       )}
@@ -469,10 +439,7 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
           folder={dialog.folder}
           folders={data.folders}
           profiles={allGroups.get(dialog.folder.id) ?? []}
-          onDone={(text) => {
-            closeDialog();
-            void refresh(text);
-          }}
+          onDone={done}
           onCancel={closeDialog}
         />
       )}

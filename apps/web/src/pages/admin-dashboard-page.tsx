@@ -1,9 +1,33 @@
 import type { AdminStatus } from '@tether/protocol';
 import { type ReactNode, useId } from 'react';
+import { type Column, DataTable } from '../components/data-table';
+import { ErrorNotice } from '../components/notice';
 import { absoluteTime, formatBytes, formatDuration, formatPercent } from '../lib/format';
-import { errorText, useApiQuery } from '../lib/queries';
+import { useApiQuery } from '../lib/queries';
 
 const REFRESH_MS = 5_000;
+
+const NODE_COLUMNS: Column<AdminStatus['nodes'][number]>[] = [
+  { header: 'Node', className: 'mono', cell: (n) => `${n.id}${n.local ? ' (this node)' : ''}` },
+  {
+    header: 'State',
+    cell: (n) => <span className={n.state === 'unreachable' ? 'text-danger' : undefined}>{n.state}</span>,
+  },
+  {
+    header: 'Last heartbeat',
+    title: (n) => absoluteTime(n.heartbeatAt),
+    cell: (n) => `${formatDuration(n.heartbeatAgeMs / 1000)} ago`,
+  },
+  { header: 'Version', cell: (n) => n.version },
+  { header: 'Started', cell: (n) => absoluteTime(n.startedAt) },
+];
+
+const NETWORK_COLUMNS: Column<AdminStatus['network'][number]>[] = [
+  { header: 'Interface', className: 'mono', cell: (n) => n.interface },
+  { header: 'Received', cell: (n) => formatBytes(n.rxBytes) },
+  { header: 'Sent', cell: (n) => formatBytes(n.txBytes) },
+  { header: 'Errors (rx / tx)', cell: (n) => `${n.rxErrors} / ${n.txErrors}` },
+];
 
 /** System status of the broker process serving this page, refreshed every 5 s. */
 export function AdminDashboardPage() {
@@ -27,11 +51,7 @@ export function AdminDashboardPage() {
           Refresh
         </button>
       </div>
-      {status.error && (
-        <div role="alert" className="notice notice-error">
-          {errorText(status.error)}
-        </div>
-      )}
+      <ErrorNotice error={status.error} />
       {status.isPending && <p className="muted">Loading…</p>}
       {s && <StatusGrid s={s} />}
     </div>
@@ -157,62 +177,17 @@ function StatusGrid({ s }: { s: AdminStatus }) {
         />
       </Card>
       <Card title="Nodes" wide>
-        <div className="table-wrap">
-          <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Node</th>
-                <th scope="col">State</th>
-                <th scope="col">Last heartbeat</th>
-                <th scope="col">Version</th>
-                <th scope="col">Started</th>
-              </tr>
-            </thead>
-            <tbody>
-              {s.nodes.map((n) => (
-                <tr key={n.id} data-node-id={n.id} data-state={n.state}>
-                  <th scope="row" className="mono">
-                    {n.id}
-                    {n.local ? ' (this node)' : ''}
-                  </th>
-                  <td className={n.state === 'unreachable' ? 'text-danger' : ''}>{n.state}</td>
-                  <td title={absoluteTime(n.heartbeatAt)}>{formatDuration(n.heartbeatAgeMs / 1000)} ago</td>
-                  <td>{n.version}</td>
-                  <td>{absoluteTime(n.startedAt)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          rows={s.nodes}
+          columns={NODE_COLUMNS}
+          rowKey={(n) => n.id}
+          rowProps={(n) => ({ 'data-node-id': n.id, 'data-state': n.state })}
+          empty="No nodes."
+        />
       </Card>
       {s.network.length > 0 && (
         <Card title="Network" wide>
-          <div className="table-wrap">
-            <table className="table">
-              <thead>
-                <tr>
-                  <th scope="col">Interface</th>
-                  <th scope="col">Received</th>
-                  <th scope="col">Sent</th>
-                  <th scope="col">Errors (rx / tx)</th>
-                </tr>
-              </thead>
-              <tbody>
-                {s.network.map((n) => (
-                  <tr key={n.interface}>
-                    <th scope="row" className="mono">
-                      {n.interface}
-                    </th>
-                    <td>{formatBytes(n.rxBytes)}</td>
-                    <td>{formatBytes(n.txBytes)}</td>
-                    <td>
-                      {n.rxErrors} / {n.txErrors}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable rows={s.network} columns={NETWORK_COLUMNS} rowKey={(n) => n.interface} empty="" />
         </Card>
       )}
     </div>

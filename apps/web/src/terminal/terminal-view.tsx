@@ -9,6 +9,7 @@ import { ErrorCode } from '@tether/protocol';
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'react';
 import { Link } from 'react-router';
 import { useAuth } from '../auth/auth-context';
+import { InlineConfirm } from '../components/inline-confirm';
 import { terminalSocketUrl } from '../lib/base-path';
 import { terminalErrorMessage } from '../lib/messages';
 import { HostKeyDialog, KeyboardPromptDialog } from './prompts';
@@ -125,7 +126,6 @@ export function TerminalView(props: TerminalViewProps) {
   const [ended, setEnded] = useState<string | null>(null);
   const [notice, setNotice] = useState<NoticeInfo | null>(null);
   const [searchOpen, setSearchOpen] = useState(false);
-  const [confirmEnd, setConfirmEnd] = useState(false);
   const connRef = useRef<TerminalConnection | null>(null);
 
   // Callbacks and request read through refs so the socket effect runs once per terminal.
@@ -322,7 +322,6 @@ export function TerminalView(props: TerminalViewProps) {
   }, [props.active, xterm]);
 
   const endTerminal = () => {
-    setConfirmEnd(false);
     const conn = connRef.current;
     if (conn && status === 'ready') conn.terminate();
     else if (terminalId) void auth.api.del(`terminals/${terminalId}`).catch(() => undefined);
@@ -361,26 +360,14 @@ export function TerminalView(props: TerminalViewProps) {
         >
           Search
         </button>
-        {(status === 'ready' || status === 'reconnecting') &&
-          (confirmEnd ? (
-            <>
-              <button type="button" className="btn btn-danger btn-sm" onClick={endTerminal}>
-                End terminal now
-              </button>
-              <button type="button" className="btn btn-ghost btn-sm" onClick={() => setConfirmEnd(false)}>
-                Keep
-              </button>
-            </>
-          ) : (
-            <button
-              type="button"
-              className="btn btn-ghost btn-sm"
-              onClick={() => setConfirmEnd(true)}
-              title="Ends the remote session"
-            >
-              End terminal
-            </button>
-          ))}
+        {(status === 'ready' || status === 'reconnecting') && (
+          <InlineConfirm
+            label="End terminal"
+            confirmLabel="End terminal now"
+            title="Ends the remote session"
+            onConfirm={endTerminal}
+          />
+        )}
       </div>
       {notice && !ended && (
         <div className="notice notice-info terminal-notice" role="status">
@@ -551,22 +538,16 @@ function SearchBox({ search, onClose }: { search: SearchAddon; onClose: () => vo
           }
         }}
       />
-      <button
-        type="button"
-        className="btn btn-ghost btn-sm"
-        onClick={() => search.findPrevious(query, opts)}
-        aria-label="Previous match"
-      >
-        ↑
-      </button>
-      <button
-        type="button"
-        className="btn btn-ghost btn-sm"
-        onClick={() => search.findNext(query, opts)}
-        aria-label="Next match"
-      >
-        ↓
-      </button>
+      {(
+        [
+          ['Previous match', '↑', () => search.findPrevious(query, opts)],
+          ['Next match', '↓', () => search.findNext(query, opts)],
+        ] as const
+      ).map(([label, arrow, find]) => (
+        <button key={label} type="button" className="btn btn-ghost btn-sm" onClick={find} aria-label={label}>
+          {arrow}
+        </button>
+      ))}
       <button type="button" className="btn btn-ghost btn-sm" onClick={onClose} aria-label="Close search">
         ✕
       </button>

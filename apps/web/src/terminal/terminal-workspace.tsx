@@ -2,16 +2,16 @@ import {
   Permission,
   type Profile,
   type SshAuth,
-  type TerminalList,
+  type TerminalList as TerminalListBody,
   type TerminalSummary,
 } from '@tether/protocol';
 import { type KeyboardEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { ConnectionsPanel } from '../connections/connections-panel';
-import { absoluteTime, relativeTime } from '../lib/format';
-import { useApiQuery } from '../lib/queries';
+import { useApiMutation, useApiQuery } from '../lib/queries';
 import { type ConnectionDefaults, EMPTY_DEFAULTS, NewConnectionDialog } from './new-connection-dialog';
 import type { OpenRequest, TerminalStatus } from './terminal-connection';
+import { summaryLabel, TerminalList } from './terminal-list';
 import { TerminalView } from './terminal-view';
 import './terminal-workspace.css';
 
@@ -32,24 +32,18 @@ function nextKey(): string {
   return `tab-${tabSeq}`;
 }
 
-function summaryLabel(t: TerminalSummary): string {
-  return t.title || `${t.username}@${t.host}${t.port === 22 ? '' : `:${t.port}`}`;
-}
-
 export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const auth = useAuth();
   const [tabs, setTabs] = useState<Tab[]>([]);
   const [activeKey, setActiveKey] = useState<string | null>(null);
   const [dialogOpen, setDialogOpen] = useState(false);
   const [defaults, setDefaults] = useState<ConnectionDefaults>(EMPTY_DEFAULTS);
-  const [confirmEnd, setConfirmEnd] = useState<string | null>(null);
   const tabRefs = useRef(new Map<string, HTMLButtonElement>());
   const canConnect = auth.hasPermission(Permission.SSH_CONNECT);
-  const { api } = auth;
 
   // Polled while this page is visible and someone is around (useApiQuery), refetched after
   // every change made here.
-  const terminalsQuery = useApiQuery<TerminalList>('terminals', { pollMs: POLL_MS, enabled: visible });
+  const terminalsQuery = useApiQuery<TerminalListBody>('terminals', { pollMs: POLL_MS, enabled: visible });
   const list = terminalsQuery.data?.terminals ?? null;
   const listError = terminalsQuery.error ? 'Could not load terminals.' : null;
   const { refetch } = terminalsQuery;
@@ -106,16 +100,9 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
     void loadList();
   };
 
-  const endFromList = async (t: TerminalSummary) => {
-    setConfirmEnd(null);
-    try {
-      await api.del(`terminals/${t.id}`);
-    } catch {
-      // The list refresh below shows the truth.
-    }
-    void loadList();
-  };
-
+  const endTerminal = useApiMutation((api, id: string) => api.del(`terminals/${id}`));
+  // A failure needs no message of its own: the list, refetched either way, shows the truth.
+  const endFromList = (t: TerminalSummary) => endTerminal.mutate(t.id, { onSettled: () => void loadList() });
   const onTabKey = (e: KeyboardEvent<HTMLButtonElement>, index: number) => {
     let next = -1;
     if (e.key === 'ArrowRight') next = (index + 1) % tabs.length;
@@ -150,146 +137,20 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   }, [visible, canConnect]);
 
   const openHere = new Set(tabs.filter((t) => t.terminalId).map((t) => t.terminalId));
-  const running = (list ?? []).filter(
-    (t) => t.status === 'running' || t.status === 'connecting' || t.status === 'unreachable',
-  );
-  const ended = (list ?? []).filter((t) => t.status === 'exited' || t.status === 'lost');
 
   return (
     <div className="workspace" hidden={!visible}>
       <div className="sidebar">
         <ConnectionsPanel visible={visible} canConnect={canConnect} onOpen={openProfile} />
-        <aside className="term-list" aria-label="My terminals">
-          <div className="term-list-head">
-            <h2>Terminals</h2>
-            {canConnect && (
-              <button
-                type="button"
-                className="btn btn-primary btn-sm"
-                onClick={() => setDialogOpen(true)}
-                title="Alt+Shift+N"
-              >
-                New connection
-              </button>
-            )}
-          </div>
-          {listError && (
-            <p className="notice notice-error" role="alert">
-              {listError}
-            </p>
-          )}
-          {list === null && !listError && <p className="muted pad">Loading…</p>}
-          {list !== null && list.length === 0 && <p className="muted pad">No terminals yet.</p>}
-          {running.length > 0 && (
-            <section aria-labelledby="tl-running">
-              <h3 id="tl-running" className="term-list-section">
-                Running
-              </h3>
-              <ul className="term-items">
-                {running.map((t) => {
-                  const here = openHere.has(t.id);
-                  const unreachable = t.status === 'unreachable';
-                  const state = unreachable
-                    ? 'unreachable: its broker node is not answering'
-                    : here
-                      ? 'open here'
-                      : t.attached > 0
-                        ? `attached (${t.attached})`
-                        : 'detached';
-                  return (
-                    <li
-                      key={t.id}
-                      className="term-item"
-                      data-terminal-id={t.id}
-                      data-state={
-                        unreachable ? 'unreachable' : here ? 'open' : t.attached > 0 ? 'attached' : 'detached'
-                      }
-                    >
-                      <div className="term-item-main">
-                        <span
-                          className={`status-dot ${unreachable ? 'status-error' : t.attached > 0 || here ? 'status-ready' : 'status-detached'}`}
-                          aria-hidden="true"
-                        />
-                        <span className="term-item-title">{summaryLabel(t)}</span>
-                      </div>
-                      <div className="term-item-sub" title={`Started ${absoluteTime(t.createdAt)}`}>
-                        {state} · {t.cols}×{t.rows} · {relativeTime(t.lastOutputAt ?? t.createdAt)}
-                      </div>
-                      <div className="term-item-actions">
-                        <button
-                          type="button"
-                          className="btn btn-sm"
-                          onClick={() => attach(t)}
-                          disabled={unreachable}
-                          aria-label={`${here ? 'Open' : 'Reattach'} ${summaryLabel(t)}`}
-                        >
-                          {here ? 'Open' : 'Reattach'}
-                        </button>
-                        {confirmEnd === t.id ? (
-                          <>
-                            <button
-                              type="button"
-                              className="btn btn-danger btn-sm"
-                              onClick={() => void endFromList(t)}
-                            >
-                              Confirm end
-                            </button>
-                            <button
-                              type="button"
-                              className="btn btn-ghost btn-sm"
-                              onClick={() => setConfirmEnd(null)}
-                            >
-                              Keep
-                            </button>
-                          </>
-                        ) : (
-                          <button
-                            type="button"
-                            className="btn btn-ghost btn-sm"
-                            onClick={() => setConfirmEnd(t.id)}
-                            disabled={unreachable}
-                            title={unreachable ? 'Its broker node is not answering' : undefined}
-                            aria-label={`End ${summaryLabel(t)}`}
-                          >
-                            End
-                          </button>
-                        )}
-                      </div>
-                    </li>
-                  );
-                })}
-              </ul>
-            </section>
-          )}
-          {ended.length > 0 && (
-            <section aria-labelledby="tl-ended">
-              <h3 id="tl-ended" className="term-list-section">
-                Ended
-              </h3>
-              <ul className="term-items">
-                {ended.map((t) => (
-                  <li
-                    key={t.id}
-                    className="term-item term-item-ended"
-                    data-terminal-id={t.id}
-                    data-state="ended"
-                  >
-                    <div className="term-item-main">
-                      <span
-                        className={`status-dot ${t.status === 'lost' ? 'status-error' : 'status-exited'}`}
-                        aria-hidden="true"
-                      />
-                      <span className="term-item-title">{summaryLabel(t)}</span>
-                    </div>
-                    <div className="term-item-sub" title={absoluteTime(t.endedAt)}>
-                      {endText(t)} · {relativeTime(t.endedAt ?? t.createdAt)}
-                    </div>
-                  </li>
-                ))}
-              </ul>
-            </section>
-          )}
-        </aside>
+        <TerminalList
+          terminals={list}
+          error={listError}
+          openHere={openHere}
+          canConnect={canConnect}
+          onNew={() => setDialogOpen(true)}
+          onAttach={attach}
+          onEnd={endFromList}
+        />
       </div>
 
       <section className="term-main" aria-label="Open terminals">
@@ -380,11 +241,4 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
       )}
     </div>
   );
-}
-
-function endText(t: TerminalSummary): string {
-  if (t.status === 'lost') return t.endReason ? `lost: ${t.endReason}` : 'lost';
-  if (t.exitCode !== null) return `exited with code ${t.exitCode}${t.endReason ? ` (${t.endReason})` : ''}`;
-  if (t.exitSignal) return `killed by ${t.exitSignal}`;
-  return t.endReason ?? 'ended';
 }
