@@ -7,11 +7,12 @@ import {
 } from '@tether/protocol';
 import { useId } from 'react';
 import { z } from 'zod';
-import { useAuth } from '../auth/auth-context';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { Field, FormDialog, RadioGroup, useSchemaForm, useSubmit } from '../components/form';
 import { KEY_REQUIRED, PrivateKeyFormFields, publicKeyAuth } from '../components/private-key-fields';
+import { useApiMutation } from '../lib/queries';
 import { hostLabel, type MissingForConnect, sortFolders } from './saved-connections';
+import { SAVED_CONNECTIONS } from './use-saved-connections';
 
 /** The `<option>`s of a folder picker: "No folder" (value `noFolder`), then the folders by name. */
 export function FolderOptions(props: { folders: readonly Folder[]; noFolder?: string }) {
@@ -32,17 +33,20 @@ export function FolderNameDialog(props: {
   onDone: (folder: Folder) => void;
   onCancel: () => void;
 }) {
-  const { api } = useAuth();
   const id = useId();
   const form = useSchemaForm(CreateFolderRequestSchema, {
     defaultValues: { name: props.folder?.name ?? '' },
   });
+  const save = useApiMutation(
+    (api, body: { name: string }) =>
+      props.folder
+        ? api.patch<{ folder: Folder }>(`folders/${props.folder.id}`, body)
+        : api.post<{ folder: Folder }>('folders', body),
+    SAVED_CONNECTIONS,
+  );
   // A taken name, say, is said beside the field (the broker names it).
-  const { submit, error, busy } = useSubmit(form, async ({ name }) => {
-    const res = props.folder
-      ? await api.patch<{ folder: Folder }>(`folders/${props.folder.id}`, { name })
-      : await api.post<{ folder: Folder }>('folders', { name });
-    props.onDone(res.folder);
+  const { submit, error, busy } = useSubmit(form, async (body) => {
+    props.onDone((await save.mutateAsync(body)).folder);
   });
   return (
     <FormDialog
@@ -74,7 +78,6 @@ export function DeleteFolderDialog(props: {
   onDone: (message: string) => void;
   onCancel: () => void;
 }) {
-  const { api } = useAuth();
   const id = useId();
   const { folder } = props;
   const count = Math.max(folder.profileCount, props.profiles.length);
@@ -84,20 +87,22 @@ export function DeleteFolderDialog(props: {
   const plural = count === 1 ? 'connection' : 'connections';
   const them = count === 1 ? 'it' : 'them';
 
-  const { submit, error, busy } = useSubmit(form, async ({ choice, moveTo }) => {
-    if (count === 0) {
-      await api.del(`folders/${folder.id}`);
-      props.onDone(`Folder ${folder.name} deleted.`);
-    } else if (choice === 'move') {
+  const remove = useApiMutation(async (api, { choice, moveTo }: z.infer<typeof DeleteFolderFormSchema>) => {
+    if (count > 0 && choice === 'move') {
       await api.del(`folders/${folder.id}?moveTo=${encodeURIComponent(moveTo)}`);
-      const target =
-        moveTo === 'root' ? 'no folder' : (others.find((f) => f.id === moveTo)?.name ?? 'another folder');
-      props.onDone(`Folder ${folder.name} deleted; ${count} ${plural} moved to ${target}.`);
-    } else {
-      for (const p of props.profiles) await api.del(`profiles/${p.id}`);
-      await api.del(`folders/${folder.id}`);
-      props.onDone(`Folder ${folder.name} and its ${count} ${plural} deleted.`);
+      return;
     }
+    for (const p of props.profiles) await api.del(`profiles/${p.id}`);
+    await api.del(`folders/${folder.id}`);
+  }, SAVED_CONNECTIONS);
+  const { submit, error, busy } = useSubmit(form, async (v) => {
+    await remove.mutateAsync(v);
+    if (count === 0) props.onDone(`Folder ${folder.name} deleted.`);
+    else if (v.choice === 'move') {
+      const target =
+        v.moveTo === 'root' ? 'no folder' : (others.find((f) => f.id === v.moveTo)?.name ?? 'another folder');
+      props.onDone(`Folder ${folder.name} deleted; ${count} ${plural} moved to ${target}.`);
+    } else props.onDone(`Folder ${folder.name} and its ${count} ${plural} deleted.`);
   });
 
   return (
@@ -150,14 +155,17 @@ export function MoveProfileDialog(props: {
   onDone: (profile: Profile) => void;
   onCancel: () => void;
 }) {
-  const { api } = useAuth();
   const id = useId();
   const form = useSchemaForm(MoveProfileFormSchema, {
     defaultValues: { folderId: props.profile.folderId ?? '' },
   });
+  const move = useApiMutation(
+    (api, body: { folderId: string | null }) =>
+      api.post<{ profile: Profile }>(`profiles/${props.profile.id}/move`, body),
+    SAVED_CONNECTIONS,
+  );
   const { submit, error, busy } = useSubmit(form, async (body) => {
-    const res = await api.post<{ profile: Profile }>(`profiles/${props.profile.id}/move`, body);
-    props.onDone(res.profile);
+    props.onDone((await move.mutateAsync(body)).profile);
   });
   return (
     <FormDialog
@@ -180,13 +188,13 @@ export function MoveProfileDialog(props: {
 }
 
 export function DeleteProfileDialog(props: { profile: Profile; onDone: () => void; onCancel: () => void }) {
-  const { api } = useAuth();
+  const remove = useApiMutation((api) => api.del(`profiles/${props.profile.id}`), SAVED_CONNECTIONS);
   return (
     <ConfirmDialog
       title={`Delete ${props.profile.name}`}
       confirmLabel="Delete"
       onConfirm={async () => {
-        await api.del(`profiles/${props.profile.id}`);
+        await remove.mutateAsync();
         props.onDone();
       }}
       onCancel={props.onCancel}
@@ -227,15 +235,18 @@ export function ConnectProfileDialog(props: {
   onConnect: (auth: SshAuth | undefined) => void;
   onCancel: () => void;
 }) {
-  const { api } = useAuth();
   const id = useId();
   const { profile, missing } = props;
   const form = useSchemaForm(connectFormSchema(missing), {
     defaultValues: { username: '', password: '', privateKey: '', passphrase: '' },
   });
   const { errors } = form.formState;
+  const saveUsername = useApiMutation(
+    (api, username: string) => api.patch(`profiles/${profile.id}`, { username }),
+    SAVED_CONNECTIONS,
+  );
   const { submit, error, busy } = useSubmit(form, async (v) => {
-    if (missing.username) await api.patch(`profiles/${profile.id}`, { username: v.username });
+    if (missing.username) await saveUsername.mutateAsync(v.username);
     props.onConnect(
       missing.secret === 'password'
         ? { method: 'password', password: v.password }

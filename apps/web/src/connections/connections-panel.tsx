@@ -12,7 +12,7 @@ import {
 import { useAuth } from '../auth/auth-context';
 import { Icon, IconButton } from '../components/icons';
 import { saveBlob } from '../lib/download';
-import { errorText } from '../lib/queries';
+import { errorText, useApiMutation } from '../lib/queries';
 import {
   ConnectProfileDialog,
   DeleteFolderDialog,
@@ -32,7 +32,7 @@ import {
   needsConnectDialog,
   sortFolders,
 } from './saved-connections';
-import { useProfileSearch, useSavedConnections } from './use-saved-connections';
+import { SAVED_CONNECTIONS, useProfileSearch, useSavedConnections } from './use-saved-connections';
 import './connections-panel.css';
 
 type DialogState =
@@ -66,8 +66,7 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
   const canWrite = auth.hasPermission(Permission.PROFILES_WRITE);
   const data = useSavedConnections(props.visible);
   const [query, setQuery] = useState('');
-  const [version, setVersion] = useState(0);
-  const search = useProfileSearch(query, version);
+  const search = useProfileSearch(query);
   const [dialog, setDialog] = useState<DialogState | null>(null);
   const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const [collapsed, setCollapsed] = useState<Set<string> | null>(null);
@@ -90,11 +89,12 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
     return () => clearTimeout(t);
   }, [message]);
 
-  const refresh = async (text?: string) => {
-    await data.reload();
-    setVersion((v) => v + 1);
-    if (text) setMessage({ kind: 'ok', text });
-  };
+  const say = (text: string) => setMessage({ kind: 'ok', text });
+  const moveProfile = useApiMutation(
+    (api, v: { profileId: string; folderId: string | null }) =>
+      api.post(`profiles/${v.profileId}/move`, { folderId: v.folderId }),
+    SAVED_CONNECTIONS,
+  );
 
   const folders = useMemo(() => sortFolders(data.folders), [data.folders]);
   const folderLabel = (id: string | null) =>
@@ -130,8 +130,8 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
     const p = data.profiles.find((x) => x.id === profileId);
     if (!p || p.folderId === folderId) return;
     try {
-      await api.post(`profiles/${profileId}/move`, { folderId });
-      await refresh(`Moved ${p.name} to ${folderLabel(folderId)}.`);
+      await moveProfile.mutateAsync({ profileId, folderId });
+      say(`Moved ${p.name} to ${folderLabel(folderId)}.`);
     } catch (err) {
       setMessage({ kind: 'error', text: errorText(err) });
     }
@@ -273,10 +273,10 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
   const visibleFolders = searching ? folders.filter((f) => (groups.get(f.id)?.length ?? 0) > 0) : folders;
   const empty = data.loaded && data.folders.length === 0 && data.profiles.length === 0;
   const closeDialog = () => setDialog(null);
-  /** A dialog's change is made: close it, reload, say what happened. */
-  const done = (text?: string) => {
+  /** A dialog's change is made (its mutation refetched what it changed): close it, say what happened. */
+  const done = (text: string) => {
     closeDialog();
-    void refresh(text);
+    say(text);
   };
 
   return (
@@ -422,7 +422,6 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
           onConnect={(sshAuth) => {
             closeDialog();
             props.onOpen(dialog.profile, sshAuth);
-            if (dialog.missing.username) void refresh();
           }}
           onCancel={closeDialog}
         />
@@ -450,7 +449,7 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
             closeDialog();
             if (imported) {
               setCollapsed(null);
-              void refresh(imported);
+              say(imported);
             }
           }}
         />
@@ -460,7 +459,7 @@ export function ConnectionsPanel(props: ConnectionsPanelProps) {
           onImported={(text) => {
             closeDialog();
             setCollapsed(null);
-            void refresh(text);
+            say(text);
           }}
           onCancel={closeDialog}
         />

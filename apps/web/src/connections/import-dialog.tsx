@@ -11,6 +11,7 @@ import { useAuth } from '../auth/auth-context';
 import { Field, FormDialog, RadioGroup } from '../components/form';
 import { isApiError } from '../lib/api-client';
 import { errorText, useApiMutation } from '../lib/queries';
+import { SAVED_CONNECTIONS } from './use-saved-connections';
 import './import-dialog.css';
 
 interface LoadedFile {
@@ -53,8 +54,9 @@ export function ImportDialog(props: { onImported: (summary: string) => void; onC
     gcTime: 0,
   });
   const preview = check.data?.preview ?? null;
-  const apply = useApiMutation((api, yaml: string) =>
-    api.post<ImportResponse>('profiles/import', { yaml, mode, dryRun: false }),
+  const apply = useApiMutation(
+    (api, yaml: string) => api.post<ImportResponse>('profiles/import', { yaml, mode, dryRun: false }),
+    SAVED_CONNECTIONS,
   );
 
   const pick = async (f: File | undefined) => {

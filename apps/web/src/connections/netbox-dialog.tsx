@@ -26,6 +26,7 @@ import { isApiError } from '../lib/api-client';
 import { errorText, useApiMutation, useApiQuery } from '../lib/queries';
 import { FolderOptions } from './connection-dialogs';
 import { pageLabel, readNdjson } from './netbox';
+import { SAVED_CONNECTIONS } from './use-saved-connections';
 import './netbox-dialog.css';
 
 const PAGE_SIZE = 50;
@@ -94,7 +95,7 @@ export function NetboxDialog(props: { folders: Folder[]; onClose: (imported: str
     if (last?.type === 'error') throw new Error(`${last.error.message}. Nothing was imported.`);
     if (last?.type !== 'done') throw new Error('The import ended early; nothing was imported.');
     return last.result;
-  });
+  }, SAVED_CONNECTIONS);
   const busy = saveToken.isPending || removeToken.isPending || test.isPending || importer.isPending;
 
   /** Runs one action of the dialog; its failure is the dialog's message until the next action. */

@@ -8,10 +8,11 @@ import {
 } from '@tether/protocol';
 import { type ReactNode, useId } from 'react';
 import { z } from 'zod';
-import { useAuth } from '../auth/auth-context';
 import { Field, FormDialog, useSchemaForm, useSubmit } from '../components/form';
+import { useApiMutation } from '../lib/queries';
 import { FolderOptions } from './connection-dialogs';
 import { AUTH_METHOD_LABELS, credentialLabel, parseTags } from './saved-connections';
+import { SAVED_CONNECTIONS } from './use-saved-connections';
 
 type FieldKey =
   | 'name'
@@ -111,7 +112,6 @@ export function ProfileDialog(props: {
   onSaved: (profile: Profile, created: boolean) => void;
   onCancel: () => void;
 }) {
-  const { api } = useAuth();
   const id = useId();
   const p = props.profile;
   const form = useSchemaForm(ProfileFormSchema, {
@@ -135,15 +135,18 @@ export function ProfileDialog(props: {
   const credentialField = form.register('credentialId');
   const portField = form.register('port');
 
+  const save = useApiMutation(
+    (api, v: ProfileFormValues) =>
+      p
+        ? api.patch<{ profile: Profile }>(`profiles/${p.id}`, {
+            ...toRequest(v),
+            ...(v.forgetSecret ? { secret: null } : {}),
+          })
+        : api.post<{ profile: Profile }>('profiles', toRequest(v)),
+    SAVED_CONNECTIONS,
+  );
   const { submit, error: formError } = useSubmit(form, async (v) => {
-    const body = toRequest(v);
-    const res = p
-      ? await api.patch<{ profile: Profile }>(`profiles/${p.id}`, {
-          ...body,
-          ...(v.forgetSecret ? { secret: null } : {}),
-        })
-      : await api.post<{ profile: Profile }>('profiles', body);
-    props.onSaved(res.profile, !p);
+    props.onSaved((await save.mutateAsync(v)).profile, !p);
   });
 
   const field = (

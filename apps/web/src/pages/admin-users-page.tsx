@@ -156,12 +156,7 @@ export function AdminUsersPage() {
         )}
       />
 
-      <CreateUserForm
-        onCreated={async (name) => {
-          setMessage({ kind: 'ok', text: `User ${name} created.` });
-          await users.refetch();
-        }}
-      />
+      <CreateUserForm onCreated={(name) => setMessage({ kind: 'ok', text: `User ${name} created.` })} />
 
       {resetFor && (
         <ResetPasswordDialog
@@ -177,7 +172,7 @@ export function AdminUsersPage() {
   );
 }
 
-function CreateUserForm({ onCreated }: { onCreated: (username: string) => Promise<void> }) {
+function CreateUserForm({ onCreated }: { onCreated: (username: string) => void }) {
   const id = useId();
   const form = useSchemaForm(CreateUserRequestSchema, {
     defaultValues: { username: '', password: '', role: 'user' },
@@ -191,7 +186,7 @@ function CreateUserForm({ onCreated }: { onCreated: (username: string) => Promis
   const { submit, error } = useSubmit(form, async (body) => {
     await create.mutateAsync(body);
     form.reset();
-    await onCreated(body.username);
+    onCreated(body.username);
   });
 
   return (

@@ -63,12 +63,12 @@ export function CredentialsPage() {
   const [replacing, setReplacing] = useState<Credential | null>(null);
   const [deleting, setDeleting] = useState<Credential | null>(null);
 
-  const done = async (text: string) => {
+  /** A dialog's change is made (its mutation refetched the list): close it, say what happened. */
+  const done = (text: string) => {
     setEditing(null);
     setReplacing(null);
     setDeleting(null);
     setMessage({ kind: 'ok', text });
-    await list.refetch();
   };
 
   return (
@@ -124,26 +124,26 @@ export function CredentialsPage() {
         }
       />
 
-      {canWrite && <CreateCredentialForm onCreated={(c) => void done(`Credential set ${c.name} created.`)} />}
+      {canWrite && <CreateCredentialForm onCreated={(c) => done(`Credential set ${c.name} created.`)} />}
 
       {editing && (
         <EditCredentialDialog
           credential={editing}
-          onDone={(c) => void done(`Credential set ${c.name} saved.`)}
+          onDone={(c) => done(`Credential set ${c.name} saved.`)}
           onCancel={() => setEditing(null)}
         />
       )}
       {replacing && (
         <ReplaceSecretDialog
           credential={replacing}
-          onDone={(c) => void done(`Secret of ${c.name} replaced.`)}
+          onDone={(c) => done(`Secret of ${c.name} replaced.`)}
           onCancel={() => setReplacing(null)}
         />
       )}
       {deleting && (
         <DeleteCredentialDialog
           credential={deleting}
-          onDone={() => void done(`Credential set ${deleting.name} deleted.`)}
+          onDone={() => done(`Credential set ${deleting.name} deleted.`)}
           onCancel={() => setDeleting(null)}
         />
       )}
@@ -354,8 +354,8 @@ function ReplaceSecretDialog(props: {
 }
 
 function DeleteCredentialDialog(props: { credential: Credential; onDone: () => void; onCancel: () => void }) {
-  const { api } = useAuth();
   const fetchApi = useApiFetch();
+  const remove = useApiMutation((api) => api.del(`credentials/${props.credential.id}`), ['credentials']);
   const [users, setUsers] = useState<Profile[] | null>(null);
   const { credential } = props;
 
@@ -366,7 +366,7 @@ function DeleteCredentialDialog(props: { credential: Credential; onDone: () => v
       canConfirm={users === null}
       onConfirm={async () => {
         try {
-          await api.del(`credentials/${credential.id}`);
+          await remove.mutateAsync();
         } catch (err) {
           if (isApiError(err) && err.code === ErrorCode.CONFLICT) {
             // The message names them too; the list lets the user see where they live.
