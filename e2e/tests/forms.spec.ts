@@ -138,6 +138,10 @@ test.describe('forms', () => {
     await expect(page.getByText('Username is required.')).toBeVisible();
     await expect(page.getByText('Password is required.')).toBeVisible();
     await expect(page.getByLabel('Username')).toHaveAttribute('aria-invalid', 'true');
+    // An error reads as one: not in the label's colour.
+    const colour = (text: string) =>
+      page.getByText(text, { exact: true }).evaluate((el) => getComputedStyle(el).color);
+    expect(await colour('Username is required.')).not.toBe(await colour('Username'));
     await page.getByLabel('Username').fill(broker.adminUsername);
     await expect(page.getByText('Username is required.')).toHaveCount(0);
     await page.getByLabel('Password').fill('not-the-password');
