@@ -59,3 +59,13 @@ export async function typeInTerminal(page: Page, command: string): Promise<void>
   await page.keyboard.type(command);
   await page.keyboard.press('Enter');
 }
+
+/**
+ * Resolves when the page next stores its workspace layout (`PUT /api/workspace`): start waiting
+ * before the change (opening a tab, renaming, moving), await it before a reload that must find it.
+ */
+export function workspaceSaved(page: Page): Promise<unknown> {
+  return page.waitForResponse(
+    (r) => r.request().method() === 'PUT' && new URL(r.url()).pathname.endsWith('/api/workspace') && r.ok(),
+  );
+}

@@ -21,7 +21,7 @@ import {
   type RunningBroker,
   startBroker,
 } from '../support/server.ts';
-import { activeTerminal, typeInTerminal } from '../support/terminal.ts';
+import { activeTerminal, typeInTerminal, workspaceSaved } from '../support/terminal.ts';
 
 const PREFIX = '/ssh-ws';
 const skipReason = nginxSkipReason() ?? sshdSkipReason();
@@ -150,6 +150,7 @@ test.describe('through nginx under /ssh-ws/', () => {
       await dialog.getByLabel('Username').fill(sshd.username);
       await dialog.getByRole('radio', { name: 'Password' }).check();
       await dialog.locator('input[type="password"]').fill(sshd.password);
+      const stored = workspaceSaved(page);
       await dialog.getByRole('button', { name: 'Connect' }).click();
       const hostKey = page.getByRole('dialog', { name: 'Verify host key' });
       await expect(hostKey).toContainText(sshd.hostKeyFingerprint);
@@ -173,13 +174,13 @@ test.describe('through nginx under /ssh-ws/', () => {
       expect(sockets).toHaveLength(1);
       expect(closedSockets).toEqual([]);
 
-      // Reload: the access token lives in memory only, so sign in again and reattach.
+      // Reload: the access token lives in memory only, so sign in again; the tab comes back.
+      await stored;
       await page.reload();
       await expect(page).toHaveURL(`${nginx.url}login`);
       await signIn(page, user.username, user.password);
       const item = page.locator(`.term-item[data-terminal-id="${terminalId}"]`);
-      await expect(item).toBeVisible();
-      await item.getByRole('button', { name: /Reattach/ }).click();
+      await expect(item).toHaveAttribute('data-state', 'open');
       const again = activeTerminal(page);
       await expect(again).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
       await expect(again).toHaveAttribute('data-terminal-id', terminalId ?? '');

@@ -10,7 +10,7 @@ import {
 } from '@tether/testkit';
 import { createUser, expect, newBrowserSession, screenshotSizes, signIn, test } from '../support/fixtures.ts';
 import { freePort, type RunningBroker, startBroker } from '../support/server.ts';
-import { activeTerminal, openTerminal, typeInTerminal } from '../support/terminal.ts';
+import { activeTerminal, openTerminal, typeInTerminal, workspaceSaved } from '../support/terminal.ts';
 
 /**
  * Two broker nodes on one PostgreSQL (issue #16), as a user sees them: a terminal opened on node
@@ -80,17 +80,19 @@ test.describe('two nodes', () => {
     let stopped = false;
     try {
       await signIn(onA.page, user.username, user.password);
+      const stored = workspaceSaved(onA.page);
       await openTerminal(onA.page, sshd);
       await typeInTerminal(onA.page, 'echo "on-"node-a');
       await expect(activeTerminal(onA.page).locator('.xterm-rows')).toContainText('on-node-a');
+      await stored;
       await onA.context.close();
 
-      // Node B: the terminal is listed, reattached through the peer link, and takes input.
+      // Node B: the workspace stored through A reopens the tab, reattached through the peer link,
+      // and it takes input.
       const page = onB.page;
       await signIn(page, user.username, user.password);
       const item = page.locator('.term-item').first();
-      await expect(item).toHaveAttribute('data-state', 'detached');
-      await item.getByRole('button', { name: /^Reattach/ }).click();
+      await expect(item).toHaveAttribute('data-state', 'open');
       const pane = activeTerminal(page);
       await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
       await expect(pane.locator('.xterm-rows')).toContainText('on-node-a');

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
-import { activeTerminal, openTerminal, typeInTerminal, useSshdAndBroker } from '../support/terminal.ts';
+import {
+  activeTerminal,
+  openTerminal,
+  typeInTerminal,
+  useSshdAndBroker,
+  workspaceSaved,
+} from '../support/terminal.ts';
 
 /**
  * Exact restore in the browser (issue #23): a program sets a scroll region and the DEC
@@ -24,6 +30,7 @@ test.describe('snapshot restore in the browser', () => {
     const go = `/tmp/tether-e2e-go-${randomUUID()}`;
     try {
       await signIn(page, user.username, user.password);
+      const stored = workspaceSaved(page);
       const pane = await openTerminal(page, sshd);
       const terminalId = await pane.getAttribute('data-terminal-id');
       await typeInTerminal(
@@ -35,12 +42,14 @@ test.describe('snapshot restore in the browser', () => {
       const rows = pane.locator('.xterm-rows > div');
       await expect(rows.nth(0)).toHaveText(/^┌───┐ top\s*$/);
 
+      await stored;
       await page.reload();
       await signIn(page, user.username, user.password);
-      await page
-        .locator(`.term-item[data-terminal-id="${terminalId}"]`)
-        .getByRole('button', { name: /Reattach/ })
-        .click();
+      // The tab reopens by itself after signing in (the workspace follows the user).
+      await expect(page.locator(`.term-item[data-terminal-id="${terminalId}"]`)).toHaveAttribute(
+        'data-state',
+        'open',
+      );
       const again = activeTerminal(page);
       await expect(again).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
       const restored = again.locator('.xterm-rows > div');

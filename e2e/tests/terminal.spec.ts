@@ -3,7 +3,7 @@ import type { Page } from '@playwright/test';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { watchCsp } from '../support/csp.ts';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
-import { openTerminal } from '../support/terminal.ts';
+import { openTerminal, workspaceSaved } from '../support/terminal.ts';
 
 declare global {
   interface Window {
@@ -47,7 +47,10 @@ test.describe('terminals', () => {
     await sshd?.stop();
   });
 
-  test('connects with an encrypted private key loaded from a file', async ({ page, broker }) => {
+  test('connects with an encrypted private key loaded from a file, asking for its passphrase first', async ({
+    page,
+    broker,
+  }) => {
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     await page.getByRole('button', { name: 'New connection' }).first().click();
@@ -67,7 +70,12 @@ test.describe('terminals', () => {
     await expect(dialog.getByRole('textbox', { name: 'Private key' })).toHaveValue(
       /BEGIN OPENSSH PRIVATE KEY/,
     );
+    // The key is encrypted: the form asks for its passphrase instead of failing on the server.
+    await dialog.getByRole('button', { name: 'Connect' }).click();
+    await expect(dialog.getByText('This key is encrypted: enter its passphrase.')).toBeVisible();
+    await expect(dialog.getByLabel('Passphrase')).toHaveAttribute('aria-invalid', 'true');
     await dialog.getByLabel('Passphrase').fill(sshd.keys.encrypted.passphrase);
+    await expect(dialog.getByText('This key is encrypted: enter its passphrase.')).toHaveCount(0);
     await dialog.getByRole('button', { name: 'Connect' }).click();
     await page
       .getByRole('dialog', { name: 'Verify host key' })
@@ -79,11 +87,15 @@ test.describe('terminals', () => {
     await expect(pane.locator('.xterm-rows')).toContainText('keyed');
   });
 
-  test('connects, survives a reload and reattaches with earlier output intact', async ({ page, broker }) => {
+  test('connects, survives a reload, and the tab comes back reattached with earlier output, no click', async ({
+    page,
+    broker,
+  }) => {
     const csp = await watchCsp(page);
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
 
+    const stored = workspaceSaved(page);
     await connect(page, sshd);
     const hostKey = page.getByRole('dialog', { name: 'Verify host key' });
     await expect(hostKey).toBeVisible();
@@ -97,15 +109,17 @@ test.describe('terminals', () => {
 
     await run(page, 'echo he""llo');
     await expect(pane.locator('.xterm-rows')).toContainText('hello');
+    await stored;
 
     await page.reload();
     await expect(page).toHaveURL(/\/login$/);
     await signIn(page, user.username, user.password);
 
-    const item = page.locator(`.term-item[data-terminal-id="${terminalId}"]`);
-    await expect(item).toBeVisible();
-    await item.getByRole('button', { name: /Reattach/ }).click();
-
+    // The workspace follows the user: the tab reopens by itself and reattaches.
+    await expect(page.locator(`.term-item[data-terminal-id="${terminalId}"]`)).toHaveAttribute(
+      'data-state',
+      'open',
+    );
     const again = activeTerminal(page);
     await expect(again).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
     await expect(again).toHaveAttribute('data-terminal-id', terminalId ?? '');
@@ -203,8 +217,9 @@ test.describe('terminals', () => {
       // No click needed: the broker closes the socket with SIGNED_IN_ELSEWHERE.
       await expect(page).toHaveURL(/\/login$/);
       await expect(page.getByRole('alert')).toHaveText('You signed in somewhere else.');
-      // The terminal kept running and is offered to the new session.
-      await expect(elsewhere.page.getByRole('button', { name: /Reattach/ })).toBeVisible();
+      // The terminal kept running and is offered to the new session (reopened there by itself
+      // once the layout was stored, else listed to reattach).
+      await expect(elsewhere.page.getByRole('button', { name: /^(Reattach|Open) / })).toBeVisible();
     } finally {
       await elsewhere.context.close();
     }

@@ -24,6 +24,7 @@ import adminRoutes from './routes/admin.js';
 import authRoutes from './routes/auth.js';
 import healthRoutes from './routes/health.js';
 import netboxRoutes from './routes/netbox.js';
+import preferenceRoutes from './routes/preferences.js';
 import profileRoutes from './routes/profiles.js';
 import terminalRoutes from './routes/terminals.js';
 
@@ -164,6 +165,7 @@ async function assemble(config: Config, options: BuildOptions, database: Databas
   await app.register(profileRoutes, { prefix });
   await app.register(netboxRoutes, { prefix });
   await app.register(terminalRoutes, { prefix });
+  await app.register(preferenceRoutes, { prefix });
 
   if (!options.skipBootstrap) {
     app.addHook('onReady', async () => {

@@ -68,6 +68,26 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     return ready.terminalId;
   }
 
+  it('a keyboard-interactive prompt says which host and account ask, and the answer signs in', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    c.send({
+      type: 'open',
+      target: { host: sshd.host, port: sshd.port, username: sshd.username },
+      auth: { method: 'keyboard-interactive' },
+      cols: 80,
+      rows: 24,
+    });
+    const hostKey = await c.waitForMessage('hostkey_prompt', 15_000).catch(() => null);
+    if (hostKey) c.send({ type: 'hostkey_decision', accept: true });
+    const prompt = await c.waitForMessage('prompt', 15_000);
+    expect(prompt).toMatchObject({ host: sshd.host, port: sshd.port, username: sshd.username });
+    expect(prompt.prompts[0]?.echo).toBe(false);
+    c.send({ type: 'prompt_response', responses: [sshd.password] });
+    await c.waitForMessage('ready', 15_000);
+    c.close();
+  });
+
   it('closes a socket that does not authenticate within five seconds', async () => {
     const { admin } = await start();
     const c = await TestTerminalClient.connect(base, admin);
@@ -477,6 +497,32 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     expect((await erin.request('GET', '/api/terminals')).json().terminals).toEqual([]);
     expect((await erin.request('GET', `/api/terminals/${id}`)).statusCode).toBe(404);
     expect((await erin.request('DELETE', `/api/terminals/${id}`)).statusCode).toBe(404);
+  });
+
+  it('clears ended terminals from my list (running ones stay; administrators still see them)', async () => {
+    const { admin } = await start();
+    const c = await TestTerminalClient.authed(base, admin);
+    const ended = await openTerminal(c);
+    c.type('exit 0\n');
+    await c.waitForMessage('exit');
+    const d = await TestTerminalClient.authed(base, admin);
+    const running = await openTerminal(d, { expectHostKey: false });
+    await expect
+      .poll(async () => (await admin.request('GET', `/api/terminals/${ended}`)).json().terminal.status)
+      .toBe('exited');
+
+    expect((await admin.request('DELETE', '/api/terminals')).statusCode).toBe(400);
+    const cleared = await admin.request('DELETE', '/api/terminals?status=ended');
+    expect(cleared.statusCode).toBe(200);
+    expect(cleared.json()).toEqual({ cleared: 1 });
+    const mine = (await admin.request('GET', '/api/terminals')).json().terminals as Array<{ id: string }>;
+    expect(mine.map((t) => t.id)).toEqual([running]);
+    const all = (await admin.request('GET', '/api/admin/terminals?status=all')).json().terminals as Array<{
+      id: string;
+    }>;
+    expect(all.map((t) => t.id)).toContain(ended);
+    expect((await admin.request('DELETE', '/api/terminals?status=ended')).json()).toEqual({ cleared: 0 });
+    d.close();
   });
 
   it('remote exit sends exit with the code and records it; DELETE ends a terminal', async () => {

@@ -18,6 +18,9 @@ const AdminTerminalsPage = withSuspense(
 const AdminAuditPage = withSuspense(
   lazy(() => import('./pages/admin-audit-page').then((m) => ({ default: m.AdminAuditPage }))),
 );
+const SettingsPage = withSuspense(
+  lazy(() => import('./pages/settings-page').then((m) => ({ default: m.SettingsPage }))),
+);
 const CredentialsPage = withSuspense(
   lazy(() => import('./pages/credentials-page').then((m) => ({ default: m.CredentialsPage }))),
 );
@@ -106,6 +109,7 @@ export function App() {
         />
         <Route path="credentials" element={<CredentialsPage />} />
         <Route path="account" element={<AccountPage />} />
+        <Route path="settings" element={<SettingsPage />} />
         <Route path="*" element={<Navigate to="/terminals" replace />} />
       </Route>
     </Routes>

@@ -6,5 +6,6 @@ export * from './rest/common.js';
 export * from './rest/netbox.js';
 export * from './rest/profiles.js';
 export * from './rest/terminals.js';
+export * from './rest/workspace.js';
 export * from './target.js';
 export * from './ws.js';

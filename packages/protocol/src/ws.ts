@@ -223,6 +223,10 @@ export const PromptMessageSchema = z.object({
   name: z.string(),
   instructions: z.string(),
   prompts: z.array(z.object({ prompt: z.string(), echo: z.boolean() })),
+  /** Which host and account are asking (brokers since 0.12 send them). */
+  host: z.string().optional(),
+  port: z.number().int().optional(),
+  username: z.string().optional(),
 });
 
 export const ExitMessageSchema = z.object({

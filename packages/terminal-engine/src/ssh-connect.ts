@@ -41,6 +41,8 @@ export interface ConnectInteraction {
     instructions: string,
     prompts: KeyboardInteractivePrompt[],
     signal: AbortSignal,
+    /** Who is asking (the broker adds it so the user knows which host and account). */
+    asking?: { host: string; port: number; username: string },
   ): Promise<string[]>;
 }
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, inArray, notInArray, or, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, isNull, notInArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/index.js';
 import { type TerminalRow, terminals, users } from '../db/schema/index.js';
 
@@ -30,12 +30,12 @@ export function createTerminalsRepo(db: DbOrTx) {
       return row;
     },
 
-    /** Live terminals first, then the most recent ended ones (bounded history). */
+    /** Live terminals first, then the most recent ended ones the user has not cleared (bounded history). */
     listForUser(userId: string, limit = 200): Promise<TerminalRow[]> {
       return db
         .select()
         .from(terminals)
-        .where(eq(terminals.userId, userId))
+        .where(and(eq(terminals.userId, userId), isNull(terminals.clearedAt)))
         .orderBy(
           sql`case when ${terminals.status} in ('connecting', 'running') then 0 else 1 end`,
           desc(terminals.createdAt),
@@ -98,6 +98,22 @@ export function createTerminalsRepo(db: DbOrTx) {
           ),
         );
       return rows.map((r) => r.userId);
+    },
+
+    /** Takes the user's ended terminals off their list (the rows stay for administrators). */
+    async clearEnded(userId: string): Promise<number> {
+      const rows = await db
+        .update(terminals)
+        .set({ clearedAt: new Date() })
+        .where(
+          and(
+            eq(terminals.userId, userId),
+            inArray(terminals.status, ['exited', 'lost']),
+            isNull(terminals.clearedAt),
+          ),
+        )
+        .returning({ id: terminals.id });
+      return rows.length;
     },
 
     async setLastOutput(ids: string[], at: Date): Promise<void> {

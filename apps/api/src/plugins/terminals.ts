@@ -203,7 +203,7 @@ function createTerminalService(deps: {
           rows: msg.rows,
           title: title ?? undefined,
           signal,
-          interaction: wrapInteraction(interaction, user, ip),
+          interaction: wrapInteraction(interaction, user, ip, target),
           knownHosts: {
             lookup: (host, port) => knownHosts.lookup(user.userId, host, port),
             remember: (host, port, key) => knownHosts.remember(user.userId, host, port, key),
@@ -247,9 +247,16 @@ function createTerminalService(deps: {
         inner: ConnectInteraction,
         u: AuthContext,
         from: string | null,
+        asking: { host: string; port: number; username: string },
       ): ConnectInteraction {
         return {
-          prompt: inner.prompt,
+          // The prompt says which host and account are asking (a profile's tab shows its name).
+          prompt: (name, instructions, prompts, signal) =>
+            inner.prompt(name, instructions, prompts, signal, {
+              host: asking.host,
+              port: asking.port,
+              username: asking.username,
+            }),
           async confirmHostKey(info, abort) {
             const accepted = await inner.confirmHostKey(info, abort);
             await audit.record({

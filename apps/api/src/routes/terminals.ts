@@ -9,6 +9,7 @@ import { requireAuth } from '../plugins/auth.js';
 import { registerTerminalSocket } from '../ws/terminal-socket.js';
 
 const IdParamsSchema = z.object({ id: z.uuid('must be a UUID') });
+const ClearQuerySchema = z.object({ status: z.literal('ended', { error: 'must be "ended"' }) });
 
 /** My terminals and known hosts (REST), and the terminal WebSocket. */
 const terminalRoutes: FastifyPluginAsync = async (app) => {
@@ -22,6 +23,12 @@ const terminalRoutes: FastifyPluginAsync = async (app) => {
 
     scoped.get('/api/terminals', async (request): Promise<TerminalList> => {
       return { terminals: await app.terminals.list(requireAuth(request).userId) };
+    });
+
+    // Clears the ended ones from my list (`?status=ended`, the only status that can be cleared).
+    scoped.delete('/api/terminals', async (request): Promise<{ cleared: number }> => {
+      parseBody(ClearQuerySchema, request.query);
+      return { cleared: await repo.clearEnded(requireAuth(request).userId) };
     });
 
     scoped.get('/api/terminals/:id', async (request): Promise<{ terminal: TerminalSummary }> => {

@@ -328,7 +328,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           });
         });
       },
-      prompt(name, instructions, prompts, signal) {
+      prompt(name, instructions, prompts, signal, asking) {
         return new Promise((resolve) => {
           pendingPrompt = (responses) => {
             pendingPrompt = null;
@@ -338,7 +338,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
             pendingPrompt = null;
             resolve([]);
           });
-          send({ type: 'prompt', name, instructions, prompts });
+          send({ type: 'prompt', name, instructions, prompts, ...asking });
         });
       },
     };

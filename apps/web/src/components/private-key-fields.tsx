@@ -1,4 +1,5 @@
 import { type ReactNode, useState } from 'react';
+import type { z } from 'zod';
 
 /** What a form that needs a key says while it has none. */
 export const KEY_REQUIRED = 'Paste a private key or load one from a file.';
@@ -10,6 +11,52 @@ export function publicKeyAuth(v: { privateKey: string; passphrase: string }) {
     privateKey: v.privateKey,
     ...(v.passphrase ? { passphrase: v.passphrase } : {}),
   };
+}
+
+/** What a form says when the pasted key is encrypted and no passphrase was given. */
+export const PASSPHRASE_REQUIRED = 'This key is encrypted: enter its passphrase.';
+
+/**
+ * Whether a private key is encrypted (so a passphrase is needed), read from the text alone:
+ * OpenSSH's own format names its cipher ("none" when plain), PEM says `Proc-Type: 4,ENCRYPTED`
+ * or `BEGIN ENCRYPTED PRIVATE KEY` (PKCS#8), PuTTY says `Encryption:`. False when unsure: the
+ * broker then says what is wrong.
+ */
+export function keyNeedsPassphrase(key: string): boolean {
+  const text = key.trim();
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(text)) return true;
+  if (/^Proc-Type:\s*4,ENCRYPTED/m.test(text)) return true;
+  const putty = /^Encryption:\s*(\S+)/m.exec(text);
+  if (putty) return putty[1] !== 'none';
+  const openssh = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
+  if (!openssh?.[1]) return false;
+  let bytes: string;
+  try {
+    bytes = atob(openssh[1].replace(/\s+/g, '').slice(0, 64));
+  } catch {
+    return false;
+  }
+  // "openssh-key-v1\0", then the cipher name as a length-prefixed string.
+  const magic = 'openssh-key-v1\0';
+  if (!bytes.startsWith(magic)) return false;
+  const at = magic.length;
+  const len =
+    ((bytes.charCodeAt(at) << 24) |
+      (bytes.charCodeAt(at + 1) << 16) |
+      (bytes.charCodeAt(at + 2) << 8) |
+      bytes.charCodeAt(at + 3)) >>>
+    0;
+  return bytes.slice(at + 4, at + 4 + len) !== 'none';
+}
+
+/**
+ * The key fields' rule, for a form's superRefine: a key is required, and an encrypted one needs
+ * its passphrase (asked for here rather than failing at the server).
+ */
+export function checkKeyFields(v: { privateKey: string; passphrase: string }, ctx: z.RefinementCtx): void {
+  if (!v.privateKey.trim()) ctx.addIssue({ code: 'custom', path: ['privateKey'], message: KEY_REQUIRED });
+  else if (!v.passphrase && keyNeedsPassphrase(v.privateKey))
+    ctx.addIssue({ code: 'custom', path: ['passphrase'], message: PASSPHRASE_REQUIRED });
 }
 
 /** Anything larger is not an SSH private key; refusing it early keeps a stray file out of memory. */
@@ -26,6 +73,8 @@ interface PrivateKeyFieldsProps {
   fieldClassName?: string;
   /** A validation error from the surrounding form (e.g. "key required"). */
   error?: string;
+  /** The passphrase's error (an encrypted key without one). */
+  passphraseError?: string;
   autoFocus?: boolean;
   /** Shown under the file button, e.g. whether the key is stored. */
   note?: ReactNode;
@@ -96,8 +145,15 @@ export function PrivateKeyFields(props: PrivateKeyFieldsProps) {
           autoComplete="off"
           placeholder="Only if the key is encrypted"
           value={props.passphrase}
+          aria-invalid={props.passphraseError ? true : undefined}
+          aria-describedby={props.passphraseError ? `${id}-passphrase-err` : undefined}
           onChange={(e) => props.onPassphrase(e.target.value)}
         />
+        {props.passphraseError && (
+          <span className="field-error" id={`${id}-passphrase-err`}>
+            {props.passphraseError}
+          </span>
+        )}
       </div>
     </>
   );
@@ -107,7 +163,10 @@ export function PrivateKeyFields(props: PrivateKeyFieldsProps) {
 export interface KeyFieldsForm {
   watch(name: 'privateKey' | 'passphrase'): string;
   setValue(name: 'privateKey' | 'passphrase', value: string, options?: { shouldValidate?: boolean }): void;
-  formState: { isSubmitted: boolean; errors: { privateKey?: { message?: string } } };
+  formState: {
+    isSubmitted: boolean;
+    errors: { privateKey?: { message?: string }; passphrase?: { message?: string } };
+  };
 }
 
 /** PrivateKeyFields bound to a form with `privateKey` and `passphrase` fields. */
@@ -127,8 +186,11 @@ export function PrivateKeyFormFields({
         form.setValue('privateKey', value, { shouldValidate: form.formState.isSubmitted })
       }
       passphrase={form.watch('passphrase')}
-      onPassphrase={(value) => form.setValue('passphrase', value)}
+      onPassphrase={(value) =>
+        form.setValue('passphrase', value, { shouldValidate: form.formState.isSubmitted })
+      }
       error={form.formState.errors.privateKey?.message}
+      passphraseError={form.formState.errors.passphrase?.message}
     />
   );
 }

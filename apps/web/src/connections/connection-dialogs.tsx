@@ -9,7 +9,7 @@ import { useId } from 'react';
 import { z } from 'zod';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { Field, FormDialog, RadioGroup, useSchemaForm, useSubmit } from '../components/form';
-import { KEY_REQUIRED, PrivateKeyFormFields, publicKeyAuth } from '../components/private-key-fields';
+import { checkKeyFields, PrivateKeyFormFields, publicKeyAuth } from '../components/private-key-fields';
 import { useApiMutation } from '../lib/queries';
 import { hostLabel, type MissingForConnect, sortFolders } from './saved-connections';
 import { SAVED_CONNECTIONS } from './use-saved-connections';
@@ -219,8 +219,7 @@ function connectFormSchema(missing: MissingForConnect) {
     .superRefine((v, ctx) => {
       if (missing.username && !v.username)
         ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required' });
-      if (missing.secret === 'publickey' && !v.privateKey.trim())
-        ctx.addIssue({ code: 'custom', path: ['privateKey'], message: KEY_REQUIRED });
+      if (missing.secret === 'publickey') checkKeyFields(v, ctx);
     });
 }
 

@@ -1,6 +1,8 @@
-/** The app's themes: the variables in styles/theme.css, chosen on <html data-theme>. */
-export const THEMES = ['dark', 'light', 'auto'] as const;
-export type Theme = (typeof THEMES)[number];
+import { type Theme, ThemeSchema } from '@tether/protocol';
+
+/** The app's themes (a user setting): the variables in styles/theme.css, chosen on <html data-theme>. */
+export const THEMES: readonly Theme[] = ThemeSchema.options;
+export type { Theme };
 
 /** Switches the whole app at once (a settings page calls this); "auto" follows the system. */
 export function applyTheme(theme: Theme, root: HTMLElement = document.documentElement): void {

@@ -2,6 +2,8 @@ import { Permission } from '@tether/protocol';
 import { lazy, Suspense, useEffect } from 'react';
 import { NavLink, Outlet, useLocation } from 'react-router';
 import { useAuth } from '../auth/auth-context';
+import { useUserSettings } from '../lib/settings';
+import { applyTheme } from '../lib/theme';
 
 // xterm and its addons are the bulk of the bundle; the login page does not need them.
 const TerminalWorkspace = lazy(() =>
@@ -17,6 +19,7 @@ const TITLES: Record<string, string> = {
   '/admin/sessions': 'Sessions',
   '/credentials': 'Credentials',
   '/account': 'Account',
+  '/settings': 'Settings',
 };
 
 export function AppShell() {
@@ -29,6 +32,9 @@ export function AppShell() {
   const canTerminals = auth.hasPermission(Permission.TERMINALS_MANAGE);
   const canAudit = auth.hasPermission(Permission.AUDIT_READ);
   const anyAdmin = canUsers || canSessions || canMonitor || canTerminals || canAudit;
+
+  const { theme } = useUserSettings();
+  useEffect(() => applyTheme(theme), [theme]);
 
   useEffect(() => {
     const t = TITLES[location.pathname];
@@ -83,6 +89,9 @@ export function AppShell() {
               )}
             </span>
           )}
+          <NavLink to="/settings" className="nav-link">
+            Settings
+          </NavLink>
           <NavLink to="/account" className="nav-link">
             Account
           </NavLink>

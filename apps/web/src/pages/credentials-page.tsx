@@ -20,7 +20,7 @@ import { ConfirmDialog } from '../components/confirm-dialog';
 import { type Column, DataTable } from '../components/data-table';
 import { Field, FormDialog, useSchemaForm, useSubmit } from '../components/form';
 import { ErrorNotice, Notice, type NoticeMessage } from '../components/notice';
-import { KEY_REQUIRED, PrivateKeyFormFields } from '../components/private-key-fields';
+import { checkKeyFields, PrivateKeyFormFields } from '../components/private-key-fields';
 import { hostLabel } from '../connections/saved-connections';
 import { isApiError } from '../lib/api-client';
 import { absoluteTime, relativeTime } from '../lib/format';
@@ -163,8 +163,7 @@ type SecretValues = { kind: CredentialKind; password: string; privateKey: string
 function requireSecret(v: SecretValues, ctx: z.RefinementCtx): void {
   if (v.kind === 'password' && !v.password)
     ctx.addIssue({ code: 'custom', path: ['password'], message: 'Enter the password.' });
-  if (v.kind === 'privateKey' && !v.privateKey.trim())
-    ctx.addIssue({ code: 'custom', path: ['privateKey'], message: KEY_REQUIRED });
+  if (v.kind === 'privateKey') checkKeyFields(v, ctx);
 }
 
 function toSecret(v: SecretValues): ProfileSecret {

@@ -2,7 +2,7 @@ import { type SshAuth, SshTargetSchema } from '@tether/protocol';
 import { useId } from 'react';
 import { z } from 'zod';
 import { Field, FormDialog, RadioGroup, useSchemaForm } from '../components/form';
-import { KEY_REQUIRED, PrivateKeyFormFields, publicKeyAuth } from '../components/private-key-fields';
+import { checkKeyFields, PrivateKeyFormFields, publicKeyAuth } from '../components/private-key-fields';
 import type { OpenRequest } from './terminal-connection';
 
 type Method = SshAuth['method'];
@@ -34,18 +34,43 @@ const NewConnectionFormSchema = z
     passphrase: z.string(),
   })
   .superRefine((v, ctx) => {
-    if (v.method === 'publickey' && !v.privateKey.trim())
-      ctx.addIssue({ code: 'custom', path: ['privateKey'], message: KEY_REQUIRED });
+    if (v.method === 'publickey') checkKeyFields(v, ctx);
   });
 
+/** A failed attempt's request as the form's values (secrets too: they live in memory only). */
+export function editValues(request: OpenRequest): (ConnectionDefaults & SecretValues) | null {
+  if (!('target' in request)) return null;
+  const { target, auth } = request;
+  return {
+    host: target.host,
+    port: String(target.port ?? 22),
+    username: target.username,
+    method: auth?.method ?? 'keyboard-interactive',
+    password: auth?.method === 'password' ? auth.password : '',
+    privateKey: auth?.method === 'publickey' ? auth.privateKey : '',
+    passphrase: auth?.method === 'publickey' ? (auth.passphrase ?? '') : '',
+  };
+}
+
+interface SecretValues {
+  password: string;
+  privateKey: string;
+  passphrase: string;
+}
+
+/**
+ * New connection, or (with `editing`) a failed attempt's form again, as it was typed, to fix
+ * and try again in the same tab.
+ */
 export function NewConnectionDialog(props: {
   defaults: ConnectionDefaults;
+  editing?: ConnectionDefaults & SecretValues;
   onConnect: (request: OpenRequest, remembered: ConnectionDefaults) => void;
   onCancel: () => void;
 }) {
   const id = useId();
   const form = useSchemaForm(NewConnectionFormSchema, {
-    defaultValues: { ...props.defaults, password: '', privateKey: '', passphrase: '' },
+    defaultValues: props.editing ?? { ...props.defaults, password: '', privateKey: '', passphrase: '' },
   });
   const { errors } = form.formState;
   const method = form.watch('method');
@@ -65,7 +90,13 @@ export function NewConnectionDialog(props: {
   });
 
   return (
-    <FormDialog title="New connection" onCancel={props.onCancel} onSubmit={submit} submitLabel="Connect" grid>
+    <FormDialog
+      title={props.editing ? 'Edit connection' : 'New connection'}
+      onCancel={props.onCancel}
+      onSubmit={submit}
+      submitLabel="Connect"
+      grid
+    >
       <Field id={`${id}-host`} label="Host" error={errors.host} className="span-3">
         {(a11y) => (
           <input

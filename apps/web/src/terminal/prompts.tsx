@@ -61,6 +61,15 @@ export function KeyboardPromptDialog({
   return (
     <Modal title={prompt.name.trim() || 'Authentication required'} onCancel={onCancel}>
       <form onSubmit={submit} className="form-stack">
+        {prompt.host && (
+          <p className="muted">
+            Asked by{' '}
+            <code>
+              {prompt.username ? `${prompt.username}@` : ''}
+              {prompt.port && prompt.port !== 22 ? `${prompt.host}:${prompt.port}` : prompt.host}
+            </code>
+          </p>
+        )}
         {prompt.instructions.trim() && <p className="prewrap">{prompt.instructions}</p>}
         {prompt.prompts.map((p, i) => {
           const id = `${baseId}-${i}`;

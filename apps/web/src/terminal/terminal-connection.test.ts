@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  CLIENT_PING_MS,
   type SocketHandlers,
   type SocketLike,
   TerminalConnection,
@@ -523,17 +524,6 @@ describe('TerminalConnection', () => {
     expect(s2.json().filter((m) => m.type === 'resize')).toEqual([{ type: 'resize', cols: 120, rows: 40 }]);
   });
 
-  it('pings every 15 s and treats silence as a dropped socket', () => {
-    const t = setup();
-    const s = start(t);
-    vi.advanceTimersByTime(15_000);
-    expect(s.json().filter((m) => m.type === 'ping')).toHaveLength(1);
-    s.server({ type: 'pong' });
-    vi.advanceTimersByTime(45_000);
-    expect(t.conn.status).toBe('reconnecting');
-    expect(s.closed).not.toBeNull();
-  });
-
   it('relays host-key and keyboard-interactive prompts', () => {
     const t = setup();
     t.conn.connect();
@@ -586,5 +576,37 @@ describe('TerminalConnection', () => {
     s.h.onClose(1000, '');
     vi.advanceTimersByTime(30_000);
     expect(t.sockets).toHaveLength(1);
+  });
+
+  it('calls a silent socket dead after two missed pongs (15 s at most), not while pongs come back', () => {
+    const t = setup();
+    const s = start(t);
+    // Answered pings keep it alive however long it is quiet otherwise.
+    for (let i = 0; i < 10; i++) {
+      vi.advanceTimersByTime(CLIENT_PING_MS);
+      expect(s.json().at(-1)).toMatchObject({ type: 'ping' });
+      s.server({ type: 'pong' });
+    }
+    expect(t.conn.status).toBe('ready');
+    // Then nothing comes back.
+    vi.advanceTimersByTime(3 * CLIENT_PING_MS - 1);
+    expect(t.conn.status).toBe('ready');
+    vi.advanceTimersByTime(1);
+    expect(t.conn.status).toBe('reconnecting');
+    expect(s.closed).toMatchObject({ code: 4000 });
+  });
+
+  it('drops the socket at once when the browser goes offline, and reconnects when it is back', () => {
+    const t = setup();
+    const s = start(t);
+    t.conn.networkLost();
+    expect(t.conn.status).toBe('reconnecting');
+    expect(s.closed).toMatchObject({ code: 4000, reason: 'browser offline' });
+    t.conn.reconnectNow();
+    expect(t.sockets).toHaveLength(2);
+    const again = t.last();
+    again.h.onOpen();
+    again.server(authenticated);
+    expect(again.json()[1]).toMatchObject({ type: 'attach', terminalId: TID });
   });
 });

@@ -23,6 +23,14 @@ import {
  * so asking for them again would print them twice.
  */
 
+/**
+ * How often the client pings, and how long past two missed pongs it waits before it calls the
+ * socket dead: a silent drop shows within ~12 s (the broker answers a ping at once; a ping is a
+ * few bytes and does not count as the user's activity).
+ */
+export const CLIENT_PING_MS = 5_000;
+const SILENCE_GRACE_MS = 2_000;
+
 export type TerminalStatus =
   | 'connecting'
   | 'hostkey'
@@ -274,6 +282,18 @@ export class TerminalConnection {
   }
 
   /** While waiting to reconnect, try now (e.g. the browser went back online). */
+  /**
+   * The browser says the network is gone (`offline`): do not wait for the heartbeat to notice;
+   * the socket is dropped and the terminal shows it is reconnecting (`online` → reconnectNow).
+   */
+  networkLost(): void {
+    const s = this.socket;
+    if (!s || this.disposed || this.finished) return;
+    this.socket = null;
+    s.close(4000, 'browser offline');
+    this.handleClose(CloseCode.HEARTBEAT_TIMEOUT, 'the browser is offline');
+  }
+
   reconnectNow(): void {
     if (this.reconnectTimer === null) return;
     clearTimeout(this.reconnectTimer);
@@ -335,7 +355,7 @@ export class TerminalConnection {
         this.inputWindow = msg.inputWindowBytes ?? null;
         if (msg.ackWindowBytes > 0)
           this.ackEvery = Math.min(this.ackEvery, Math.max(1, Math.floor(msg.ackWindowBytes / 2)));
-        const ping = this.opts.pingIntervalMs ?? 15_000;
+        const ping = this.opts.pingIntervalMs ?? CLIENT_PING_MS;
         this.startPing(msg.heartbeatIntervalMs > 0 ? Math.min(ping, msg.heartbeatIntervalMs) : ping);
         if (this.terminalId) {
           this.send({
@@ -690,8 +710,8 @@ export class TerminalConnection {
     if (this.pingTimer !== null) clearInterval(this.pingTimer);
     this.pingTimer = setInterval(() => {
       // A silent network partition leaves the socket "open" forever: if nothing (not even a
-      // pong) arrived for two intervals, treat it as dropped.
-      if (this.now() - this.lastHeard > intervalMs * 2 + 5_000) {
+      // pong) arrived for two intervals and a little, treat it as dropped.
+      if (this.now() - this.lastHeard > intervalMs * 2 + SILENCE_GRACE_MS) {
         const s = this.socket;
         this.socket = null;
         s?.close(4000, 'heartbeat timeout');

@@ -2,10 +2,8 @@ import type { TerminalSummary } from '@tether/protocol';
 import { Fragment, type ReactNode, useId } from 'react';
 import { InlineConfirm } from '../components/inline-confirm';
 import { absoluteTime, relativeTime } from '../lib/format';
-
-export function summaryLabel(t: TerminalSummary): string {
-  return t.title || `${t.username}@${t.host}${t.port === 22 ? '' : `:${t.port}`}`;
-}
+import { useApiMutation } from '../lib/queries';
+import { summaryLabel } from './workspace-layout';
 
 function endText(t: TerminalSummary): string {
   if (t.status === 'lost') return t.endReason ? `lost: ${t.endReason}` : 'lost';
@@ -27,9 +25,9 @@ export function TerminalList(props: {
   onEnd: (t: TerminalSummary) => void;
 }) {
   const list = props.terminals;
-  const running = (list ?? []).filter(
-    (t) => t.status === 'running' || t.status === 'connecting' || t.status === 'unreachable',
-  );
+  const clear = useApiMutation((api) => api.del('terminals?status=ended'), ['terminals']);
+  // A terminal still connecting is not listed: its tab shows it, and it may never connect.
+  const running = (list ?? []).filter((t) => t.status === 'running' || t.status === 'unreachable');
   const ended = (list ?? []).filter((t) => t.status === 'exited' || t.status === 'lost');
   return (
     <aside className="term-list" aria-label="My terminals">
@@ -90,7 +88,21 @@ export function TerminalList(props: {
           );
         }}
       </Section>
-      <Section title="Ended" terminals={ended}>
+      <Section
+        title="Ended"
+        terminals={ended}
+        action={
+          <button
+            type="button"
+            className="btn btn-ghost btn-sm"
+            onClick={() => clear.mutate()}
+            disabled={clear.isPending}
+            aria-label="Clear ended terminals"
+          >
+            Clear
+          </button>
+        }
+      >
         {(t) => (
           <Item
             t={t}
@@ -108,15 +120,20 @@ export function TerminalList(props: {
 function Section(props: {
   title: string;
   terminals: readonly TerminalSummary[];
+  /** A button beside the title (Clear). */
+  action?: ReactNode;
   children: (t: TerminalSummary) => ReactNode;
 }) {
   const id = useId();
   if (props.terminals.length === 0) return null;
   return (
     <section aria-labelledby={id}>
-      <h3 id={id} className="term-list-section">
-        {props.title}
-      </h3>
+      <div className="term-list-section-head">
+        <h3 id={id} className="term-list-section">
+          {props.title}
+        </h3>
+        {props.action}
+      </div>
       <ul className="term-items">
         {props.terminals.map((t) => (
           <Fragment key={t.id}>{props.children(t)}</Fragment>

@@ -12,6 +12,8 @@ import { useAuth } from '../auth/auth-context';
 import { InlineConfirm } from '../components/inline-confirm';
 import { terminalSocketUrl } from '../lib/base-path';
 import { terminalErrorMessage } from '../lib/messages';
+import { useUserSettings } from '../lib/settings';
+import { applyModifiers, cursorKey, ExtraKeys, type Modifiers } from './extra-keys';
 import { HostKeyDialog, KeyboardPromptDialog } from './prompts';
 import {
   browserSocketFactory,
@@ -42,9 +44,6 @@ function readBuffer(term: Terminal): string[] {
   for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
   return lines;
 }
-
-const MONO_FONT =
-  "ui-monospace, 'SF Mono', SFMono-Regular, 'Cascadia Mono', 'Segoe UI Mono', 'DejaVu Sans Mono', 'Liberation Mono', Menlo, Consolas, monospace";
 
 const THEME: ITheme = {
   background: '#0b0e13',
@@ -93,6 +92,21 @@ async function copyText(text: string): Promise<void> {
   ta.remove();
 }
 
+const NO_MODIFIERS: Modifiers = { ctrl: false, alt: false };
+
+/** Whole seconds since `on` became true (0 while false), ticking once a second. */
+function useSecondsIn(on: boolean): number {
+  const [seconds, setSeconds] = useState(0);
+  useEffect(() => {
+    setSeconds(0);
+    if (!on) return;
+    const started = Date.now();
+    const timer = setInterval(() => setSeconds(Math.floor((Date.now() - started) / 1000)), 1000);
+    return () => clearInterval(timer);
+  }, [on]);
+  return seconds;
+}
+
 export interface TerminalRequest {
   open?: OpenRequest;
   terminalId?: string;
@@ -102,10 +116,16 @@ export interface TerminalViewProps {
   request: TerminalRequest;
   label: string;
   active: boolean;
+  /** A change gives the keyboard back to this terminal when it is active (a dialog closed). */
+  focusSeq?: number;
   onStatus?: (status: TerminalStatus) => void;
   onReady?: (info: ReadyInfo) => void;
   onEnded?: () => void;
   onClose?: () => void;
+  /** A failed attempt: the same request again (Retry). */
+  onRetry?: () => void;
+  /** A failed attempt: its form again, as typed (Edit); only for a typed target. */
+  onEdit?: () => void;
 }
 
 interface XtermParts {
@@ -126,26 +146,40 @@ export function TerminalView(props: TerminalViewProps) {
   const [ended, setEnded] = useState<string | null>(null);
   const [notice, setNotice] = useState<NoticeInfo | null>(null);
   const [searchOpen, setSearchOpen] = useState(false);
+  const elapsed = useSecondsIn(status === 'connecting');
+  // Sticky Ctrl/Alt of the extra-keys row: they apply to the next key, then let go.
+  const [mods, setMods] = useState<Modifiers>(NO_MODIFIERS);
+  const modsRef = useRef<Modifiers>(NO_MODIFIERS);
+  const setModifiers = (m: Modifiers) => {
+    modsRef.current = m;
+    setMods(m);
+  };
   const connRef = useRef<TerminalConnection | null>(null);
 
-  // Callbacks and request read through refs so the socket effect runs once per terminal.
+  const settings = useUserSettings();
+
+  // Callbacks, request and settings read through refs so the socket effect runs once per terminal.
   const propsRef = useRef(props);
   const authRef = useRef(auth);
+  const settingsRef = useRef(settings);
   useLayoutEffect(() => {
     propsRef.current = props;
     authRef.current = auth;
+    settingsRef.current = settings;
   });
 
   // Effect 1: the xterm instance and its addons.
   useEffect(() => {
     const host = hostRef.current;
     if (!host) return;
+    const settings = settingsRef.current;
     const term = new Terminal({
-      fontFamily: MONO_FONT,
-      fontSize: 13,
+      fontFamily: settings.fontFamily,
+      fontSize: settings.fontSize,
       lineHeight: 1.1,
-      cursorBlink: true,
-      scrollback: 5000,
+      cursorBlink: settings.cursorBlink,
+      cursorStyle: settings.cursorStyle,
+      scrollback: settings.scrollback,
       allowProposedApi: true,
       macOptionIsMeta: true,
       theme: THEME,
@@ -195,6 +229,21 @@ export function TerminalView(props: TerminalViewProps) {
       return true;
     });
 
+    // Settings: selecting copies; a right click pastes (through xterm, bracketed if the program asks).
+    const selection = term.onSelectionChange(() => {
+      const text = term.getSelection();
+      if (settingsRef.current.copyOnSelect && text) void copyText(text).catch(() => undefined);
+    });
+    const onContextMenu = (e: MouseEvent) => {
+      if (!settingsRef.current.rightClickPaste || !navigator.clipboard?.readText) return;
+      e.preventDefault();
+      void navigator.clipboard.readText().then(
+        (text) => text && term.paste(text),
+        () => undefined,
+      );
+    };
+    host.addEventListener('contextmenu', onContextMenu);
+
     if (host.clientWidth > 0 && host.clientHeight > 0) fit.fit();
     if (window.__TETHER_E2E__) {
       window.__TETHER_E2E_BUFFERS__ ??= new WeakMap();
@@ -203,9 +252,31 @@ export function TerminalView(props: TerminalViewProps) {
     setXterm({ term, fit, search });
     return () => {
       setXterm(null);
+      selection.dispose();
+      host.removeEventListener('contextmenu', onContextMenu);
       term.dispose();
     };
   }, []);
+
+  // A change on the settings page reaches every open terminal at once.
+  useEffect(() => {
+    if (!xterm) return;
+    const { term, fit } = xterm;
+    term.options.fontFamily = settings.fontFamily;
+    term.options.fontSize = settings.fontSize;
+    term.options.cursorStyle = settings.cursorStyle;
+    term.options.cursorBlink = settings.cursorBlink;
+    term.options.scrollback = settings.scrollback;
+    const host = hostRef.current;
+    if (host && host.clientWidth > 0 && host.clientHeight > 0) fit.fit();
+  }, [
+    xterm,
+    settings.fontFamily,
+    settings.fontSize,
+    settings.cursorStyle,
+    settings.cursorBlink,
+    settings.scrollback,
+  ]);
 
   // Effect 2: the socket. Disposing only detaches; the terminal keeps running on the broker.
   useEffect(() => {
@@ -279,7 +350,14 @@ export function TerminalView(props: TerminalViewProps) {
 
     const disposables = [
       term.onData((data) => {
-        if (conn.sendInput(data)) authRef.current.markActivity();
+        const m = modsRef.current;
+        let input = data;
+        if (m.ctrl || m.alt) {
+          modsRef.current = NO_MODIFIERS;
+          setMods(NO_MODIFIERS);
+          input = applyModifiers(data, m);
+        }
+        if (conn.sendInput(input)) authRef.current.markActivity();
       }),
       term.onBinary((data) => {
         conn.sendBinaryInput(data);
@@ -297,11 +375,14 @@ export function TerminalView(props: TerminalViewProps) {
     });
     if (host) observer.observe(host);
     const onOnline = () => conn.reconnectNow();
+    const onOffline = () => conn.networkLost();
     window.addEventListener('online', onOnline);
+    window.addEventListener('offline', onOffline);
 
     conn.connect();
     return () => {
       window.removeEventListener('online', onOnline);
+      window.removeEventListener('offline', onOffline);
       observer.disconnect();
       clearTimeout(resizeTimer);
       for (const d of disposables) d.dispose();
@@ -316,10 +397,35 @@ export function TerminalView(props: TerminalViewProps) {
     const host = hostRef.current;
     const id = requestAnimationFrame(() => {
       if (host && host.clientWidth > 0 && host.clientHeight > 0) xterm.fit.fit();
-      xterm.term.focus();
+      // Not away from where the user is typing or moving: a field, a dialog, the tab strip
+      // (arrows walk the tabs; F2 renames one).
+      const at = document.activeElement;
+      const elsewhere =
+        at instanceof HTMLElement &&
+        !host?.contains(at) &&
+        at.closest('input, textarea, select, dialog, [role="tablist"]') !== null;
+      if (!elsewhere) xterm.term.focus();
     });
     return () => cancelAnimationFrame(id);
   }, [props.active, xterm]);
+
+  // A dialog of the workspace closed, however it was closed: the active terminal takes the keyboard.
+  const { focusSeq } = props;
+  useEffect(() => {
+    if (focusSeq && propsRef.current.active) xterm?.term.focus();
+  }, [focusSeq, xterm]);
+
+  /** A key of the extra-keys row: as the keyboard would send it, with the sticky modifiers. */
+  const sendExtraKey = (bytes: string) => {
+    const term = xterm?.term;
+    const conn = connRef.current;
+    if (!term || !conn) return;
+    const m = modsRef.current;
+    const key = cursorKey(bytes, term.modes.applicationCursorKeysMode);
+    setModifiers(NO_MODIFIERS);
+    if (conn.sendInput(key.length === 1 ? applyModifiers(key, m) : m.alt ? `\x1b${key}` : key))
+      auth.markActivity();
+  };
 
   const endTerminal = () => {
     const conn = connRef.current;
@@ -327,9 +433,17 @@ export function TerminalView(props: TerminalViewProps) {
     else if (terminalId) void auth.api.del(`terminals/${terminalId}`).catch(() => undefined);
   };
 
+  /** Stops an attempt that takes too long; Retry and Edit stay offered. */
+  const cancelConnecting = () => {
+    connRef.current?.dispose();
+    setStatus('error');
+    setError({ type: 'error', code: 'CANCELLED', message: 'Connecting was cancelled.' });
+    propsRef.current.onStatus?.('error');
+  };
+
   const overlay =
     status === 'connecting' && !error
-      ? 'Connecting…'
+      ? `Connecting… ${elapsed} s`
       : status === 'reconnecting'
         ? 'Reconnecting…'
         : status === 'hostkey'
@@ -390,9 +504,14 @@ export function TerminalView(props: TerminalViewProps) {
       <div className="terminal-body">
         <div ref={hostRef} className="terminal-host" />
         {overlay && (
-          <div className="terminal-overlay" role="status">
+          <div className="terminal-overlay">
             <span className="spinner" aria-hidden="true" />
-            {overlay}
+            <span role="status">{overlay}</span>
+            {status === 'connecting' && !terminalId && (
+              <button type="button" className="btn btn-ghost btn-sm" onClick={cancelConnecting}>
+                Cancel
+              </button>
+            )}
           </div>
         )}
         {error && status === 'error' && (
@@ -423,9 +542,21 @@ export function TerminalView(props: TerminalViewProps) {
             ) : (
               <p>{terminalErrorMessage(error.code, error.message)}</p>
             )}
-            <button type="button" className="btn btn-sm" onClick={() => props.onClose?.()}>
-              Close tab
-            </button>
+            <div className="row-actions">
+              {props.onRetry && !hostKeyChanged && (
+                <button type="button" className="btn btn-sm btn-primary" onClick={props.onRetry}>
+                  Retry
+                </button>
+              )}
+              {props.onEdit && (
+                <button type="button" className="btn btn-sm" onClick={props.onEdit}>
+                  Edit
+                </button>
+              )}
+              <button type="button" className="btn btn-sm" onClick={() => props.onClose?.()}>
+                Close tab
+              </button>
+            </div>
           </div>
         )}
         {ended && (
@@ -437,6 +568,9 @@ export function TerminalView(props: TerminalViewProps) {
           </div>
         )}
       </div>
+      {(status === 'ready' || status === 'reconnecting') && (
+        <ExtraKeys modifiers={mods} onModifiers={setModifiers} onKey={sendExtraKey} />
+      )}
       {hostKey && status === 'hostkey' && (
         <HostKeyDialog
           prompt={hostKey}

@@ -5,40 +5,43 @@ import {
   type TerminalList as TerminalListBody,
   type TerminalSummary,
 } from '@tether/protocol';
-import { type KeyboardEvent, useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { ConnectionsPanel } from '../connections/connections-panel';
 import { useApiMutation, useApiQuery } from '../lib/queries';
-import { type ConnectionDefaults, EMPTY_DEFAULTS, NewConnectionDialog } from './new-connection-dialog';
-import type { OpenRequest, TerminalStatus } from './terminal-connection';
-import { summaryLabel, TerminalList } from './terminal-list';
+import {
+  type ConnectionDefaults,
+  EMPTY_DEFAULTS,
+  editValues,
+  NewConnectionDialog,
+} from './new-connection-dialog';
+import { TabStrip } from './tab-strip';
+import type { OpenRequest } from './terminal-connection';
+import { TerminalList } from './terminal-list';
 import { TerminalView } from './terminal-view';
+import { useWorkspaceSync } from './use-workspace-sync';
+import { moveTab, nextTabKey, summaryLabel, type Tab, tabName } from './workspace-layout';
 import './terminal-workspace.css';
 
-interface Tab {
-  key: string;
-  label: string;
-  terminalId: string | null;
-  /** Credentials are dropped from here once the terminal is running (see onReady). */
-  open?: OpenRequest;
-  status: TerminalStatus;
-}
-
 const POLL_MS = 10_000;
-
-let tabSeq = 0;
-function nextKey(): string {
-  tabSeq += 1;
-  return `tab-${tabSeq}`;
-}
 
 export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const auth = useAuth();
   const [tabs, setTabs] = useState<Tab[]>([]);
   const [activeKey, setActiveKey] = useState<string | null>(null);
   const [dialogOpen, setDialogOpen] = useState(false);
+  // The tab whose failed attempt is being edited (its form again, as typed).
+  const [editingKey, setEditingKey] = useState<string | null>(null);
+  // Phones: the sidebar (connections, terminal list) is a sheet over the terminal.
+  const [sheetOpen, setSheetOpen] = useState(false);
+  // Bumped when a dialog of the workspace closes: the active terminal takes the keyboard back.
+  const [focusSeq, setFocusSeq] = useState(0);
+  const closeDialog = () => {
+    setDialogOpen(false);
+    setEditingKey(null);
+    setFocusSeq((n) => n + 1);
+  };
   const [defaults, setDefaults] = useState<ConnectionDefaults>(EMPTY_DEFAULTS);
-  const tabRefs = useRef(new Map<string, HTMLButtonElement>());
   const canConnect = auth.hasPermission(Permission.SSH_CONNECT);
 
   // Polled while this page is visible and someone is around (useApiQuery), refetched after
@@ -49,6 +52,8 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const { refetch } = terminalsQuery;
   const loadList = useCallback(() => refetch(), [refetch]);
 
+  useWorkspaceSync({ tabs, activeKey, terminals: list, setTabs, setActiveKey });
+
   const updateTab = useCallback((key: string, patch: Partial<Tab> | ((t: Tab) => Partial<Tab>)) => {
     setTabs((ts) =>
       ts.map((t) => (t.key === key ? { ...t, ...(typeof patch === 'function' ? patch(t) : patch) } : t)),
@@ -57,9 +62,13 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
 
   /** Every new terminal goes through here: the New connection dialog and saved connections. */
   const openTab = (request: OpenRequest, label: string) => {
-    const key = nextKey();
-    setTabs((ts) => [...ts, { key, label, terminalId: null, open: request, status: 'connecting' }]);
+    const key = nextTabKey();
+    setTabs((ts) => [
+      ...ts,
+      { key, label, title: null, terminalId: null, open: request, status: 'connecting' },
+    ]);
     setActiveKey(key);
+    setSheetOpen(false);
   };
 
   const openNew = (request: OpenRequest, remembered: ConnectionDefaults) => {
@@ -69,8 +78,24 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
       'target' in request
         ? `${request.target.username}@${request.target.host}${request.target.port === 22 ? '' : `:${request.target.port}`}`
         : 'profile';
+    if (editingKey) {
+      // The edited attempt goes again in its own tab.
+      updateTab(editingKey, (t) => ({
+        open: request,
+        label,
+        status: 'connecting',
+        attempt: (t.attempt ?? 0) + 1,
+      }));
+      setActiveKey(editingKey);
+      setEditingKey(null);
+      return;
+    }
     openTab(request, label);
   };
+
+  const retry = (key: string) =>
+    updateTab(key, (t) => ({ status: 'connecting', attempt: (t.attempt ?? 0) + 1 }));
+  const editing = tabs.find((t) => t.key === editingKey)?.open;
 
   const openProfile = (profile: Profile, sshAuth: SshAuth | undefined) => {
     openTab({ profileId: profile.id, ...(sshAuth ? { auth: sshAuth } : {}) }, profile.name);
@@ -80,14 +105,15 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
     const existing = tabs.find(
       (tab) => tab.terminalId === t.id && tab.status !== 'error' && tab.status !== 'exited',
     );
+    setSheetOpen(false);
     if (existing) {
       setActiveKey(existing.key);
       return;
     }
-    const key = nextKey();
+    const key = nextTabKey();
     setTabs((ts) => [
       ...ts.filter((tab) => tab.terminalId !== t.id),
-      { key, label: summaryLabel(t), terminalId: t.id, status: 'connecting' },
+      { key, label: summaryLabel(t), title: null, terminalId: t.id, status: 'connecting' },
     ]);
     setActiveKey(key);
   };
@@ -103,32 +129,14 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const endTerminal = useApiMutation((api, id: string) => api.del(`terminals/${id}`));
   // A failure needs no message of its own: the list, refetched either way, shows the truth.
   const endFromList = (t: TerminalSummary) => endTerminal.mutate(t.id, { onSettled: () => void loadList() });
-  const onTabKey = (e: KeyboardEvent<HTMLButtonElement>, index: number) => {
-    let next = -1;
-    if (e.key === 'ArrowRight') next = (index + 1) % tabs.length;
-    else if (e.key === 'ArrowLeft') next = (index - 1 + tabs.length) % tabs.length;
-    else if (e.key === 'Home') next = 0;
-    else if (e.key === 'End') next = tabs.length - 1;
-    else if (e.key === 'Delete') {
-      e.preventDefault();
-      const t = tabs[index];
-      if (t) closeTab(t.key);
-      return;
-    }
-    if (next < 0) return;
-    e.preventDefault();
-    const t = tabs[next];
-    if (!t) return;
-    setActiveKey(t.key);
-    tabRefs.current.get(t.key)?.focus();
-  };
-
   // Alt+Shift+N opens the dialog from anywhere in the workspace (terminals keep Ctrl shortcuts).
   useEffect(() => {
     if (!visible || !canConnect) return;
     const onKey = (e: globalThis.KeyboardEvent) => {
       if (e.altKey && e.shiftKey && !e.ctrlKey && !e.metaKey && e.code === 'KeyN') {
+        // Captured before xterm sees it: the shortcut must not also send ESC N to the remote.
         e.preventDefault();
+        e.stopPropagation();
         setDialogOpen(true);
       }
     };
@@ -139,8 +147,8 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const openHere = new Set(tabs.filter((t) => t.terminalId).map((t) => t.terminalId));
 
   return (
-    <div className="workspace" hidden={!visible}>
-      <div className="sidebar">
+    <div className={`workspace ${sheetOpen ? 'sheet-open' : ''}`} hidden={!visible}>
+      <div className="sidebar" id="workspace-sidebar">
         <ConnectionsPanel visible={visible} canConnect={canConnect} onOpen={openProfile} />
         <TerminalList
           terminals={list}
@@ -155,44 +163,14 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
 
       <section className="term-main" aria-label="Open terminals">
         {tabs.length > 0 && (
-          <div className="tabs" role="tablist" aria-label="Open terminals">
-            {tabs.map((t, i) => (
-              <div
-                key={t.key}
-                className={`tab ${t.key === activeKey ? 'tab-active' : ''}`}
-                role="presentation"
-              >
-                <button
-                  ref={(el) => {
-                    if (el) tabRefs.current.set(t.key, el);
-                    else tabRefs.current.delete(t.key);
-                  }}
-                  type="button"
-                  role="tab"
-                  id={`${t.key}-tab`}
-                  aria-selected={t.key === activeKey}
-                  aria-controls={`${t.key}-panel`}
-                  tabIndex={t.key === activeKey ? 0 : -1}
-                  className="tab-button"
-                  data-status={t.status}
-                  onClick={() => setActiveKey(t.key)}
-                  onKeyDown={(e) => onTabKey(e, i)}
-                >
-                  <span className={`status-dot status-${t.status}`} aria-hidden="true" />
-                  {t.label}
-                </button>
-                <button
-                  type="button"
-                  className="tab-close"
-                  aria-label={`Close ${t.label}`}
-                  title="Close tab (the terminal keeps running)"
-                  onClick={() => closeTab(t.key)}
-                >
-                  ×
-                </button>
-              </div>
-            ))}
-          </div>
+          <TabStrip
+            tabs={tabs}
+            activeKey={activeKey}
+            onSelect={setActiveKey}
+            onClose={closeTab}
+            onMove={(from, to) => setTabs((ts) => moveTab(ts, from, to))}
+            onRename={(key, title) => updateTab(key, { title })}
+          />
         )}
         {tabs.length === 0 && (
           <div className="empty">
@@ -211,7 +189,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
         )}
         {tabs.map((t) => (
           <div
-            key={t.key}
+            key={`${t.key}:${t.attempt ?? 0}`}
             id={`${t.key}-panel`}
             role="tabpanel"
             aria-labelledby={`${t.key}-tab`}
@@ -222,8 +200,9 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
               request={
                 t.terminalId && !t.open ? { terminalId: t.terminalId } : t.open ? { open: t.open } : {}
               }
-              label={t.label}
+              label={tabName(t)}
               active={visible && t.key === activeKey}
+              focusSeq={focusSeq}
               onStatus={(status) => updateTab(t.key, { status })}
               onReady={(info) => {
                 updateTab(t.key, { terminalId: info.terminalId, open: undefined });
@@ -231,13 +210,44 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
               }}
               onEnded={() => void loadList()}
               onClose={() => closeTab(t.key)}
+              onRetry={() => retry(t.key)}
+              onEdit={t.open && 'target' in t.open ? () => setEditingKey(t.key) : undefined}
             />
           </div>
         ))}
       </section>
 
-      {dialogOpen && (
-        <NewConnectionDialog defaults={defaults} onConnect={openNew} onCancel={() => setDialogOpen(false)} />
+      <nav className="workspace-bar" aria-label="Workspace">
+        <button
+          type="button"
+          className="btn btn-ghost"
+          aria-expanded={sheetOpen}
+          aria-controls="workspace-sidebar"
+          onClick={() => setSheetOpen((o) => !o)}
+        >
+          {sheetOpen ? 'Close' : 'Connections'}
+        </button>
+        {canConnect && (
+          <button
+            type="button"
+            className="btn btn-primary"
+            onClick={() => {
+              setSheetOpen(false);
+              setDialogOpen(true);
+            }}
+          >
+            New connection
+          </button>
+        )}
+      </nav>
+
+      {(dialogOpen || editing) && (
+        <NewConnectionDialog
+          defaults={defaults}
+          editing={editing ? (editValues(editing) ?? undefined) : undefined}
+          onConnect={openNew}
+          onCancel={closeDialog}
+        />
       )}
     </div>
   );

@@ -3,6 +3,7 @@ export * from './limits.js';
 export * from './login-failures.js';
 export * from './netbox.js';
 export * from './nodes.js';
+export * from './preferences.js';
 export * from './profiles.js';
 export * from './sessions.js';
 export * from './terminals.js';

@@ -24,6 +24,8 @@ export const terminals = pgTable(
     lastOutputAt: timestamp('last_output_at', { withTimezone: true }),
     endedAt: timestamp('ended_at', { withTimezone: true }),
     endReason: text('end_reason'),
+    /** The owner cleared it from their list (ended terminals only); admins still see it. */
+    clearedAt: timestamp('cleared_at', { withTimezone: true }),
   },
   (t) => [
     index('terminals_user_idx').on(t.userId, t.createdAt),

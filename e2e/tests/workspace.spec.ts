@@ -1,0 +1,215 @@
+import type { Page } from '@playwright/test';
+import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import { createUser, expect, signIn, test } from '../support/fixtures.ts';
+import { activeTerminal, openTerminal, typeInTerminal, workspaceSaved } from '../support/terminal.ts';
+
+/**
+ * The workspace follows the user (issue #17): the tabs are stored on the broker and come back
+ * after signing in again, in order, named as they were, with the same active tab and each
+ * terminal reattached, without a click.
+ */
+const skipReason = sshdSkipReason();
+
+function tabs(page: Page) {
+  return page.getByRole('tablist', { name: 'Open terminals' }).getByRole('tab');
+}
+
+/** New connection to the same sshd (its host key is known after the first). */
+async function openAnother(page: Page, sshd: SshdHarness): Promise<void> {
+  await page.getByRole('button', { name: 'New connection' }).first().click();
+  const dialog = page.getByRole('dialog', { name: 'New connection' });
+  await dialog.getByLabel('Host').fill(sshd.host);
+  await dialog.getByLabel('Port').fill(String(sshd.port));
+  await dialog.getByLabel('Username').fill(sshd.username);
+  await dialog.getByRole('radio', { name: 'Password' }).check();
+  await dialog.locator('input[type="password"]').fill(sshd.password);
+  await dialog.getByRole('button', { name: 'Connect' }).click();
+  await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+}
+
+test.describe('workspace', () => {
+  test.skip(skipReason !== null, skipReason ?? '');
+
+  let sshd: SshdHarness;
+  test.beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  test.afterAll(async () => {
+    await sshd?.stop();
+  });
+
+  test('after a reload and sign-in the same tabs come back in order, named, active and reattached, no click', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
+
+    await openTerminal(page, sshd);
+    await typeInTerminal(page, 'echo fi""rst');
+    await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('first');
+    await openAnother(page, sshd);
+    await typeInTerminal(page, 'echo sec""ond');
+    await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('second');
+    // Two tabs on one host are told apart.
+    await expect(tabs(page)).toHaveText([name, `${name} (2)`]);
+
+    // Rename the first (F2 on the focused tab), move the second in front of it (Shift+←), make
+    // the renamed one active.
+    await tabs(page).nth(1).focus();
+    await page.keyboard.press('ArrowLeft');
+    await expect(tabs(page).nth(0)).toBeFocused();
+    await page.keyboard.press('F2');
+    const rename = page.getByRole('textbox', { name: 'Tab name' });
+    await expect(rename).toBeFocused();
+    await rename.fill('alpha');
+    await rename.press('Enter');
+    await expect(tabs(page)).toHaveText(['alpha', name]);
+    await tabs(page).nth(1).focus();
+    await page.keyboard.press('Shift+ArrowLeft');
+    await expect(tabs(page)).toHaveText([name, 'alpha']);
+    await expect(tabs(page).nth(0)).toBeFocused();
+    const stored = workspaceSaved(page);
+    await tabs(page).nth(1).click();
+    await stored;
+
+    await page.reload();
+    await signIn(page, user.username, user.password);
+    await expect(tabs(page)).toHaveText([name, 'alpha']);
+    await expect(tabs(page).nth(1)).toHaveAttribute('aria-selected', 'true');
+    const pane = activeTerminal(page);
+    await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(pane.locator('.xterm-rows')).toContainText('first');
+    await tabs(page).nth(0).click();
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('second');
+    await typeInTerminal(page, 'echo st""ill-here');
+    await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('still-here');
+  });
+
+  test('a tab whose terminal ended comes back ended in its place; ended terminals can be cleared; renaming to nothing restores the name', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
+    await openTerminal(page, sshd);
+    await openAnother(page, sshd);
+
+    await tabs(page).nth(0).dblclick();
+    await page.getByRole('textbox', { name: 'Tab name' }).fill('temp');
+    await page.keyboard.press('Enter');
+    await expect(tabs(page)).toHaveText(['temp', `${name}`]);
+    await tabs(page).nth(0).dblclick();
+    await page.getByRole('textbox', { name: 'Tab name' }).fill('');
+    await page.keyboard.press('Enter');
+    await expect(tabs(page)).toHaveText([name, `${name} (2)`]);
+
+    // The second one ends (exit), then the page reloads.
+    await tabs(page).nth(1).click();
+    await typeInTerminal(page, 'exit 0');
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'exited');
+    const stored = workspaceSaved(page);
+    await tabs(page).nth(0).click();
+    await stored;
+    await page.reload();
+    await signIn(page, user.username, user.password);
+    await expect(tabs(page)).toHaveCount(2);
+    await expect(tabs(page).nth(1)).toHaveAttribute('data-status', 'exited');
+    await expect(tabs(page).nth(0)).toHaveAttribute('aria-selected', 'true');
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+
+    // Ended terminals can be cleared from the list; the running one stays.
+    const list = page.getByRole('complementary', { name: 'My terminals' });
+    await expect(list.locator('.term-item[data-state="ended"]')).toHaveCount(1);
+    await list.getByRole('button', { name: 'Clear ended terminals' }).click();
+    await expect(list.locator('.term-item[data-state="ended"]')).toHaveCount(0);
+    await expect(list.locator('.term-item[data-state="open"]')).toHaveCount(1);
+  });
+
+  test('Alt+Shift+N opens New connection and sends nothing to the remote; closing it gives the terminal the keyboard back', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    const pane = await openTerminal(page, sshd);
+    // cat -v shows every byte it gets: an ESC would appear as ^[.
+    await typeInTerminal(page, 'cat -v');
+    await page.keyboard.press('Alt+Shift+N');
+    const dialog = page.getByRole('dialog', { name: 'New connection' });
+    await expect(dialog).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(dialog).toBeHidden();
+    // No click: the keys go to the terminal again.
+    await page.keyboard.type('back');
+    await page.keyboard.press('Enter');
+    const rows = pane.locator('.xterm-rows');
+    await expect(rows).toContainText(/back[\s\S]*back/);
+    await expect(rows).not.toContainText('^[');
+    await page.keyboard.press('Control+C');
+  });
+
+  test('going offline shows at once (no heartbeat wait) and the terminal comes back when the network does', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    const pane = await openTerminal(page, sshd);
+    await typeInTerminal(page, 'echo be""fore');
+    await expect(pane.locator('.xterm-rows')).toContainText('before');
+    await page.context().setOffline(true);
+    await expect(pane).toHaveAttribute('data-status', 'reconnecting', { timeout: 2_000 });
+    await page.context().setOffline(false);
+    await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await typeInTerminal(page, 'echo af""ter');
+    await expect(pane.locator('.xterm-rows')).toContainText('after');
+  });
+
+  test('a failed connection offers Retry and Edit in place, keeping what was typed; no entry for it among running terminals', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await page.getByRole('button', { name: 'New connection' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'New connection' });
+    await dialog.getByLabel('Host').fill(sshd.host);
+    await dialog.getByLabel('Port').fill(String(sshd.port));
+    await dialog.getByLabel('Username').fill(sshd.username);
+    await dialog.getByRole('radio', { name: 'Password' }).check();
+    await dialog.locator('input[type="password"]').fill('not-the-password');
+    await dialog.getByRole('button', { name: 'Connect' }).click();
+    await page
+      .getByRole('dialog', { name: 'Verify host key' })
+      .getByRole('button', { name: 'Accept' })
+      .click();
+    const pane = activeTerminal(page);
+    await expect(pane).toHaveAttribute('data-status', 'error', { timeout: 20_000 });
+    const list = page.getByRole('complementary', { name: 'My terminals' });
+    const ended = list.locator('.term-item[data-state="ended"]');
+    await expect(ended).toHaveCount(1);
+    await expect(list.locator('.term-item[data-state="detached"]')).toHaveCount(0);
+
+    // Retry: the same input again, in the same tab.
+    await pane.getByRole('button', { name: 'Retry' }).click();
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'error', { timeout: 20_000 });
+    await expect(ended).toHaveCount(2);
+    await expect(tabs(page)).toHaveCount(1);
+
+    // Edit: the form again with what was typed, password included; fixed, it connects in place.
+    await activeTerminal(page).getByRole('button', { name: 'Edit' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit connection' });
+    await expect(edit.getByLabel('Host')).toHaveValue(sshd.host);
+    await expect(edit.getByLabel('Port')).toHaveValue(String(sshd.port));
+    await expect(edit.locator('input[type="password"]')).toHaveValue('not-the-password');
+    await edit.locator('input[type="password"]').fill(sshd.password);
+    await edit.getByRole('button', { name: 'Connect' }).click();
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(tabs(page)).toHaveCount(1);
+    await expect(list.locator('.term-item[data-state="detached"]')).toHaveCount(0);
+  });
+});
