@@ -1,12 +1,20 @@
-import type { TerminalSummary, Workspace } from '@tether/protocol';
+import type { TerminalSummary } from '@tether/protocol';
 import { describe, expect, it } from 'vitest';
 import {
+  closePane,
   displayNames,
+  layoutBoxes,
   mergeRestored,
   moveTab,
+  NO_LAYOUTS,
+  removePane,
+  type SplitTree,
+  setRatio,
+  splitAt,
   type Tab,
   tabsFromStored,
   toStoredWorkspace,
+  treeKeys,
 } from './workspace-layout';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
@@ -64,31 +72,67 @@ describe('the stored workspace', () => {
     expect(activeKey).toBe('c');
   });
 
-  it('opens a stored split’s panes as tabs in reading order; the first tab is active when the stored one is gone', () => {
-    const w: Workspace = {
-      tabs: [
-        {
-          id: 's',
-          title: 'pair',
-          root: {
-            kind: 'split',
-            direction: 'row',
-            ratio: 0.5,
-            first: { kind: 'terminal', terminalId: id(1) },
-            second: { kind: 'terminal', terminalId: id(2) },
-          },
-          focused: id(2),
-          broadcast: [],
-        },
-      ],
-      activeTabId: null,
+  it('stores a split tab as a tree of terminals and brings it back split, focused and broadcasting as it was', () => {
+    const tabs = [
+      tab('a', 1, 'pair'),
+      { ...tab('a2', 2), parent: 'a' },
+      { ...tab('a3', 3), parent: 'a' },
+      tab('b', 4),
+    ];
+    const layouts = {
+      splits: {
+        a: splitAt(splitAt({ kind: 'pane', key: 'a' }, 'a', 'a2', 'row'), 'a2', 'a3', 'column'),
+      },
+      focused: { a: 'a3' },
+      broadcast: { a: ['a', 'a3'] },
     };
-    const { tabs, activeKey } = tabsFromStored(w, [summary(1), summary(2)]);
-    expect(tabs.map((t) => [t.key, t.title])).toEqual([
-      ['s', 'pair'],
-      ['s-1', null],
+    const w = toStoredWorkspace(tabs, 'a', layouts);
+    expect(w.tabs).toHaveLength(2);
+    expect(w.tabs[0]).toMatchObject({ id: 'a', title: 'pair', focused: id(3), broadcast: [id(1), id(3)] });
+    expect(w.tabs[0]?.root).toEqual({
+      kind: 'split',
+      direction: 'row',
+      ratio: 0.5,
+      first: { kind: 'terminal', terminalId: id(1) },
+      second: {
+        kind: 'split',
+        direction: 'column',
+        ratio: 0.5,
+        first: { kind: 'terminal', terminalId: id(2) },
+        second: { kind: 'terminal', terminalId: id(3) },
+      },
+    });
+
+    const back = tabsFromStored(w, [summary(1), summary(2), summary(3), summary(4)]);
+    expect(back.tabs.map((t) => [t.key, t.parent ?? null, t.terminalId])).toEqual([
+      ['a', null, id(1)],
+      ['a-1', 'a', id(2)],
+      ['a-2', 'a', id(3)],
+      ['b', null, id(4)],
     ]);
-    expect(activeKey).toBe('s');
+    expect(treeKeys(back.layouts.splits.a as SplitTree)).toEqual(['a', 'a-1', 'a-2']);
+    expect(back.layouts.focused.a).toBe('a-2');
+    expect(back.layouts.broadcast.a).toEqual(['a', 'a-2']);
+    expect(back.activeKey).toBe('a');
+
+    // A terminal the broker forgot closes its pane; a tab left with one pane is no split.
+    const lost = tabsFromStored(w, [summary(1), summary(3), summary(4)]);
+    expect(lost.tabs.map((t) => t.key)).toEqual(['a', 'a-1', 'b']);
+    expect(treeKeys(lost.layouts.splits.a as SplitTree)).toEqual(['a', 'a-1']);
+    const alone = tabsFromStored(w, [summary(2)]);
+    expect(alone.tabs.map((t) => [t.key, t.parent ?? null])).toEqual([['a', null]]);
+    expect(alone.layouts.splits).toEqual({});
+  });
+
+  it('splits, removes panes and sets ratios within 0.1–0.9', () => {
+    let tree: SplitTree = { kind: 'pane', key: 'a' };
+    tree = splitAt(tree, 'a', 'b', 'row');
+    tree = splitAt(tree, 'b', 'c', 'column');
+    expect(treeKeys(tree)).toEqual(['a', 'b', 'c']);
+    tree = setRatio(tree, 's', 0.95);
+    expect(tree.kind === 'split' && tree.second.kind === 'split' && tree.second.ratio).toBe(0.9);
+    expect(treeKeys(removePane(tree, 'b') as SplitTree)).toEqual(['a', 'c']);
+    expect(removePane({ kind: 'pane', key: 'a' }, 'a')).toBeNull();
   });
 
   it('puts restored tabs first and keeps tabs opened meanwhile, without doubling a terminal', () => {
@@ -112,5 +156,61 @@ describe('tab strip', () => {
     expect(moveTab(['a', 'b', 'c'], 0, 2)).toEqual(['b', 'c', 'a']);
     expect(moveTab(['a', 'b', 'c'], 2, 0)).toEqual(['c', 'a', 'b']);
     expect(moveTab(['a', 'b', 'c'], 1, 5)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('split panes', () => {
+  const three = () => {
+    const tabs = [
+      tab('x', 9),
+      tab('a', 1, 'pair'),
+      { ...tab('b', 2), parent: 'a' },
+      { ...tab('c', 3), parent: 'a' },
+    ];
+    const layouts = {
+      splits: { a: splitAt(splitAt({ kind: 'pane', key: 'a' }, 'a', 'b', 'row'), 'b', 'c', 'column') },
+      focused: { a: 'c' },
+      broadcast: { a: ['a', 'c'] },
+    };
+    return { tabs, layouts, activeKey: 'a' };
+  };
+
+  it('lays panes out side by side and stacked, in percent', () => {
+    const { layouts } = three();
+    const { panes, splits } = layoutBoxes(setRatio(layouts.splits.a as SplitTree, '', 0.25));
+    expect(panes).toEqual([
+      { key: 'a', box: { x: 0, y: 0, w: 25, h: 100 } },
+      { key: 'b', box: { x: 25, y: 0, w: 75, h: 50 } },
+      { key: 'c', box: { x: 25, y: 50, w: 75, h: 50 } },
+    ]);
+    expect(splits.map((s) => [s.path, s.direction])).toEqual([
+      ['', 'row'],
+      ['s', 'column'],
+    ]);
+  });
+
+  it('closing a pane closes its split; closing the tab’s own pane hands the tab to the next pane', () => {
+    const closedC = closePane(three(), 'c');
+    expect(closedC.tabs.map((t) => t.key)).toEqual(['x', 'a', 'b']);
+    expect(treeKeys(closedC.layouts.splits.a as SplitTree)).toEqual(['a', 'b']);
+    expect(closedC.layouts.focused.a).toBe('a');
+    expect(closedC.layouts.broadcast.a).toEqual(['a']);
+
+    const closedA = closePane(three(), 'a');
+    expect(closedA.tabs.map((t) => [t.key, t.parent ?? null, t.title])).toEqual([
+      ['x', null, null],
+      ['b', null, 'pair'],
+      ['c', 'b', null],
+    ]);
+    expect(treeKeys(closedA.layouts.splits.b as SplitTree)).toEqual(['b', 'c']);
+    expect(closedA.layouts.splits.a).toBeUndefined();
+    expect(closedA.layouts.focused.b).toBe('c');
+    expect(closedA.layouts.broadcast.b).toEqual(['c']);
+    expect(closedA.activeKey).toBe('b');
+
+    // The last pane of a tab: the tab goes, the next one to its left becomes active.
+    const single = closePane({ tabs: [tab('x', 9), tab('y', 8)], layouts: NO_LAYOUTS, activeKey: 'y' }, 'y');
+    expect(single.tabs.map((t) => t.key)).toEqual(['x']);
+    expect(single.activeKey).toBe('x');
   });
 });
