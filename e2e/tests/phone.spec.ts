@@ -66,8 +66,10 @@ test.describe('phone layout', () => {
     const scrolled = await page.evaluate(() => {
       const all = [
         document.scrollingElement,
-        ...document.querySelectorAll(
-          '.terminal-body, .terminal-pane, .tab-panel, .term-main, .workspace, .shell-body',
+        ...Array.from(
+          document.querySelectorAll(
+            '.terminal-body, .terminal-pane, .tab-panel, .term-main, .workspace, .shell-body',
+          ),
         ),
       ];
       return all.filter((el) => el && el.scrollTop > 0).map((el) => (el as Element).className || 'document');
