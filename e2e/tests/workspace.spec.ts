@@ -212,4 +212,83 @@ test.describe('workspace', () => {
     await expect(tabs(page)).toHaveCount(1);
     await expect(list.locator('.term-item[data-state="detached"]')).toHaveCount(0);
   });
+
+  test('split, resize and move focus between panes; broadcast typing reaches both; the split comes back after a reload', async ({
+    page,
+    broker,
+  }) => {
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    const first = await openTerminal(page, sshd);
+    await first.getByRole('button', { name: 'Split right' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New connection' });
+    // The dialog remembers the target; only the secret is typed again.
+    await expect(dialog.getByLabel('Host')).toHaveValue(sshd.host);
+    await dialog.locator('input[type="password"]').fill(sshd.password);
+    await dialog.getByRole('button', { name: 'Connect' }).click();
+
+    const panel = page.locator('[role="tabpanel"]:not([hidden])');
+    const panes = panel.locator('.terminal-pane');
+    await expect(panes).toHaveCount(2);
+    await expect(panes.nth(1)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(tabs(page)).toHaveCount(1);
+
+    // Resize with the keyboard: the left pane grows.
+    const handle = panel.getByRole('separator', { name: 'Resize the split' });
+    await handle.focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await expect(handle).toHaveAttribute('aria-valuenow', '60');
+    const [w0, w1] = await Promise.all(
+      [0, 1].map((i) => panes.nth(i).evaluate((el) => el.getBoundingClientRect().width)),
+    );
+    expect(w0).toBeGreaterThan((w1 as number) * 1.3);
+
+    // Alt+Shift+← gives the left pane the keyboard; typing goes there only.
+    await panes.nth(1).locator('.xterm').click();
+    await page.keyboard.press('Alt+Shift+ArrowLeft');
+    await page.keyboard.type('echo le""ft-only');
+    await page.keyboard.press('Enter');
+    await expect(panes.nth(0).locator('.xterm-rows')).toContainText('left-only');
+    await expect(panes.nth(1).locator('.xterm-rows')).not.toContainText('left-only');
+
+    // Broadcast on in both: keys typed in one reach the other, clearly marked while on.
+    await panes.nth(0).getByRole('button', { name: 'Broadcast' }).click();
+    await panes.nth(1).getByRole('button', { name: 'Broadcast' }).click();
+    await expect(panes.nth(0).getByRole('button', { name: 'Broadcast' })).toHaveAttribute(
+      'aria-pressed',
+      'true',
+    );
+    await expect(panes.nth(1)).toHaveClass(/terminal-broadcasting/);
+    const stored = workspaceSaved(page);
+    await panes.nth(1).locator('.xterm').click();
+    await page.keyboard.type('echo bo""th-panes');
+    await page.keyboard.press('Enter');
+    await expect(panes.nth(0).locator('.xterm-rows')).toContainText('both-panes');
+    await expect(panes.nth(1).locator('.xterm-rows')).toContainText('both-panes');
+    await stored;
+
+    await page.reload();
+    await signIn(page, user.username, user.password);
+    await expect(tabs(page)).toHaveCount(1);
+    await expect(panes).toHaveCount(2);
+    await expect(panes.nth(0)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(panes.nth(1)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(panes.nth(0).locator('.xterm-rows')).toContainText('left-only');
+    await expect(panes.nth(1)).toHaveClass(/terminal-broadcasting/);
+    await expect(panel.getByRole('separator', { name: 'Resize the split' })).toHaveAttribute(
+      'aria-valuenow',
+      '60',
+    );
+
+    // Closing one pane leaves a tab of one pane; its terminal keeps running.
+    await panes
+      .nth(1)
+      .getByRole('button', { name: /^Close pane/ })
+      .click();
+    await expect(panes).toHaveCount(1);
+    await expect(
+      page.getByRole('complementary', { name: 'My terminals' }).locator('.term-item[data-state="detached"]'),
+    ).toHaveCount(1, { timeout: 15_000 });
+  });
 });

@@ -126,6 +126,19 @@ export interface TerminalViewProps {
   onRetry?: () => void;
   /** A failed attempt: its form again, as typed (Edit); only for a typed target. */
   onEdit?: () => void;
+  /** This pane took the keyboard (a click or focus inside it). */
+  onFocus?: () => void;
+  /** Split this pane: a new terminal beside it (`row`) or below it (`column`). */
+  onSplit?: (direction: 'row' | 'column') => void;
+  /** Close this pane of a split tab (its terminal keeps running). */
+  onClosePane?: () => void;
+  /** Typed input also goes to the tab's other broadcasting panes. */
+  broadcasting?: boolean;
+  onToggleBroadcast?: () => void;
+  /** Called with what the user typed here while broadcasting. */
+  onBroadcastInput?: (data: string) => void;
+  /** Gives the workspace a way to type into this pane (for other panes' broadcast). */
+  registerInput?: (send: ((data: string) => void) | null) => void;
 }
 
 interface XtermParts {
@@ -358,6 +371,7 @@ export function TerminalView(props: TerminalViewProps) {
           input = applyModifiers(data, m);
         }
         if (conn.sendInput(input)) authRef.current.markActivity();
+        if (propsRef.current.broadcasting) propsRef.current.onBroadcastInput?.(input);
       }),
       term.onBinary((data) => {
         conn.sendBinaryInput(data);
@@ -379,8 +393,16 @@ export function TerminalView(props: TerminalViewProps) {
     window.addEventListener('online', onOnline);
     window.addEventListener('offline', onOffline);
 
+    propsRef.current.registerInput?.((data) => {
+      if (conn.sendInput(data)) authRef.current.markActivity();
+    });
+    const onFocusIn = () => propsRef.current.onFocus?.();
+    host?.addEventListener('focusin', onFocusIn);
+
     conn.connect();
     return () => {
+      propsRef.current.registerInput?.(null);
+      host?.removeEventListener('focusin', onFocusIn);
       window.removeEventListener('online', onOnline);
       window.removeEventListener('offline', onOffline);
       observer.disconnect();
@@ -456,7 +478,7 @@ export function TerminalView(props: TerminalViewProps) {
 
   return (
     <div
-      className="terminal-pane"
+      className={`terminal-pane ${props.broadcasting ? 'terminal-broadcasting' : ''}`}
       data-status={status}
       data-terminal-id={terminalId ?? ''}
       aria-busy={status === 'connecting' || status === 'reconnecting'}
@@ -466,6 +488,37 @@ export function TerminalView(props: TerminalViewProps) {
         <span className="terminal-label">{props.label}</span>
         <span className="terminal-status">{statusText(status)}</span>
         <span className="spacer" />
+        {props.onToggleBroadcast && (
+          <button
+            type="button"
+            className={`btn btn-ghost btn-sm ${props.broadcasting ? 'btn-broadcast' : ''}`}
+            aria-pressed={!!props.broadcasting}
+            onClick={props.onToggleBroadcast}
+            title="Type into every broadcasting pane of this tab at once"
+          >
+            Broadcast
+          </button>
+        )}
+        {props.onSplit && (
+          <>
+            <button
+              type="button"
+              className="btn btn-ghost btn-sm toolbar-split"
+              onClick={() => props.onSplit?.('row')}
+              title="Split right: a new terminal beside this one"
+            >
+              Split right
+            </button>
+            <button
+              type="button"
+              className="btn btn-ghost btn-sm toolbar-split"
+              onClick={() => props.onSplit?.('column')}
+              title="Split down: a new terminal below this one"
+            >
+              Split down
+            </button>
+          </>
+        )}
         <button
           type="button"
           className="btn btn-ghost btn-sm"
@@ -481,6 +534,17 @@ export function TerminalView(props: TerminalViewProps) {
             title="Ends the remote session"
             onConfirm={endTerminal}
           />
+        )}
+        {props.onClosePane && (
+          <button
+            type="button"
+            className="btn btn-ghost btn-sm"
+            onClick={props.onClosePane}
+            aria-label={`Close pane ${props.label}`}
+            title="Close this pane (the terminal keeps running)"
+          >
+            ×
+          </button>
         )}
       </div>
       {notice && !ended && (

@@ -5,7 +5,7 @@ import {
   type TerminalList as TerminalListBody,
   type TerminalSummary,
 } from '@tether/protocol';
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { ConnectionsPanel } from '../connections/connections-panel';
 import { useApiMutation, useApiQuery } from '../lib/queries';
@@ -15,12 +15,25 @@ import {
   editValues,
   NewConnectionDialog,
 } from './new-connection-dialog';
+import { SplitView } from './split-view';
 import { TabStrip } from './tab-strip';
 import type { OpenRequest } from './terminal-connection';
 import { TerminalList } from './terminal-list';
 import { TerminalView } from './terminal-view';
 import { useWorkspaceSync } from './use-workspace-sync';
-import { moveTab, nextTabKey, summaryLabel, type Tab, tabName } from './workspace-layout';
+import {
+  closePane,
+  moveTab,
+  NO_LAYOUTS,
+  nextTabKey,
+  type SplitTree,
+  setRatio,
+  splitAt,
+  summaryLabel,
+  type Tab,
+  type TabLayouts,
+  tabName,
+} from './workspace-layout';
 import './terminal-workspace.css';
 
 const POLL_MS = 10_000;
@@ -29,6 +42,15 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const auth = useAuth();
   const [tabs, setTabs] = useState<Tab[]>([]);
   const [activeKey, setActiveKey] = useState<string | null>(null);
+  const [layouts, setLayouts] = useState<TabLayouts>(NO_LAYOUTS);
+  // A split waiting for its new terminal (the New connection dialog is open for it).
+  const [pendingSplit, setPendingSplit] = useState<{
+    tabKey: string;
+    paneKey: string;
+    direction: 'row' | 'column';
+  } | null>(null);
+  // Each pane's way to be typed into (broadcast input).
+  const inputs = useRef(new Map<string, (data: string) => void>());
   const [dialogOpen, setDialogOpen] = useState(false);
   // The tab whose failed attempt is being edited (its form again, as typed).
   const [editingKey, setEditingKey] = useState<string | null>(null);
@@ -39,6 +61,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const closeDialog = () => {
     setDialogOpen(false);
     setEditingKey(null);
+    setPendingSplit(null);
     setFocusSeq((n) => n + 1);
   };
   const [defaults, setDefaults] = useState<ConnectionDefaults>(EMPTY_DEFAULTS);
@@ -52,7 +75,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const { refetch } = terminalsQuery;
   const loadList = useCallback(() => refetch(), [refetch]);
 
-  useWorkspaceSync({ tabs, activeKey, terminals: list, setTabs, setActiveKey });
+  useWorkspaceSync({ tabs, activeKey, layouts, terminals: list, setTabs, setActiveKey, setLayouts });
 
   const updateTab = useCallback((key: string, patch: Partial<Tab> | ((t: Tab) => Partial<Tab>)) => {
     setTabs((ts) =>
@@ -63,12 +86,31 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   /** Every new terminal goes through here: the New connection dialog and saved connections. */
   const openTab = (request: OpenRequest, label: string) => {
     const key = nextTabKey();
+    setSheetOpen(false);
+    if (pendingSplit) {
+      // A split: the new terminal joins the tab beside (or below) the pane it was split from.
+      const { tabKey, paneKey, direction } = pendingSplit;
+      setPendingSplit(null);
+      setTabs((ts) => [
+        ...ts,
+        { key, label, title: null, terminalId: null, open: request, status: 'connecting', parent: tabKey },
+      ]);
+      setLayouts((l) => ({
+        ...l,
+        splits: {
+          ...l.splits,
+          [tabKey]: splitAt(l.splits[tabKey] ?? { kind: 'pane', key: tabKey }, paneKey, key, direction),
+        },
+        focused: { ...l.focused, [tabKey]: key },
+      }));
+      setActiveKey(tabKey);
+      return;
+    }
     setTabs((ts) => [
       ...ts,
       { key, label, title: null, terminalId: null, open: request, status: 'connecting' },
     ]);
     setActiveKey(key);
-    setSheetOpen(false);
   };
 
   const openNew = (request: OpenRequest, remembered: ConnectionDefaults) => {
@@ -107,7 +149,9 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
     );
     setSheetOpen(false);
     if (existing) {
-      setActiveKey(existing.key);
+      const tabKey = existing.parent ?? existing.key;
+      setActiveKey(tabKey);
+      if (existing.parent) setLayouts((l) => ({ ...l, focused: { ...l.focused, [tabKey]: existing.key } }));
       return;
     }
     const key = nextTabKey();
@@ -118,12 +162,47 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
     setActiveKey(key);
   };
 
+  /** Closes a tab with all its panes (the terminals keep running). */
   const closeTab = (key: string) => {
-    const i = tabs.findIndex((t) => t.key === key);
-    const rest = tabs.filter((t) => t.key !== key);
+    const top = tabs.filter((t) => !t.parent);
+    const i = top.findIndex((t) => t.key === key);
+    const rest = top.filter((t) => t.key !== key);
     if (activeKey === key) setActiveKey(rest[Math.min(i, rest.length - 1)]?.key ?? null);
-    setTabs((ts) => ts.filter((t) => t.key !== key));
+    setTabs((ts) => ts.filter((t) => t.key !== key && t.parent !== key));
+    setLayouts((l) => {
+      const { [key]: _a, ...splits } = l.splits;
+      const { [key]: _b, ...focused } = l.focused;
+      const { [key]: _c, ...broadcast } = l.broadcast;
+      return { splits, focused, broadcast };
+    });
     void loadList();
+  };
+
+  /** Closes one pane: a split pane, or (a tab of one pane) its tab. */
+  const closeOne = (key: string) => {
+    const next = closePane({ tabs, layouts, activeKey }, key);
+    setTabs(next.tabs);
+    setLayouts(next.layouts);
+    setActiveKey(next.activeKey);
+    void loadList();
+  };
+
+  const startSplit = (tabKey: string, paneKey: string, direction: 'row' | 'column') => {
+    setPendingSplit({ tabKey, paneKey, direction });
+    setDialogOpen(true);
+  };
+
+  const toggleBroadcast = (tabKey: string, paneKey: string) =>
+    setLayouts((l) => {
+      const now = l.broadcast[tabKey] ?? [];
+      const next = now.includes(paneKey) ? now.filter((k) => k !== paneKey) : [...now, paneKey];
+      const { [tabKey]: _, ...others } = l.broadcast;
+      return { ...l, broadcast: next.length > 0 ? { ...others, [tabKey]: next } : others };
+    });
+
+  /** Typed into a broadcasting pane: the same keys to the tab's other broadcasting panes. */
+  const broadcastFrom = (tabKey: string, paneKey: string, data: string) => {
+    for (const k of layouts.broadcast[tabKey] ?? []) if (k !== paneKey) inputs.current.get(k)?.(data);
   };
 
   const endTerminal = useApiMutation((api, id: string) => api.del(`terminals/${id}`));
@@ -133,18 +212,51 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   useEffect(() => {
     if (!visible || !canConnect) return;
     const onKey = (e: globalThis.KeyboardEvent) => {
-      if (e.altKey && e.shiftKey && !e.ctrlKey && !e.metaKey && e.code === 'KeyN') {
+      if (!(e.altKey && e.shiftKey && !e.ctrlKey && !e.metaKey)) return;
+      if (e.code === 'KeyN') {
         // Captured before xterm sees it: the shortcut must not also send ESC N to the remote.
         e.preventDefault();
         e.stopPropagation();
         setDialogOpen(true);
+      } else if (e.key.startsWith('Arrow')) {
+        // Alt+Shift+arrow: the keyboard to the next pane that way (nothing reaches the remote).
+        e.preventDefault();
+        e.stopPropagation();
+        focusNeighbour(e.key);
       }
     };
     window.addEventListener('keydown', onKey, true);
     return () => window.removeEventListener('keydown', onKey, true);
-  }, [visible, canConnect]);
+  });
+
+  /** The pane beside the focused one in the direction of `arrow`, by where they are drawn. */
+  const focusNeighbour = (arrow: string) => {
+    if (!activeKey) return;
+    const from = layouts.focused[activeKey] ?? activeKey;
+    const boxes = [
+      ...document.querySelectorAll<HTMLElement>(`[data-tab-key="${CSS.escape(activeKey)}"] .split-pane`),
+    ].map((el) => ({ key: el.dataset.paneKey ?? '', r: el.getBoundingClientRect() }));
+    const here = boxes.find((b) => b.key === from)?.r;
+    if (!here) return;
+    const cx = (r: DOMRect) => r.left + r.width / 2;
+    const cy = (r: DOMRect) => r.top + r.height / 2;
+    const ahead = boxes.filter(({ key, r }) => {
+      if (key === from) return false;
+      if (arrow === 'ArrowRight') return r.left >= here.right - 1;
+      if (arrow === 'ArrowLeft') return r.right <= here.left + 1;
+      if (arrow === 'ArrowDown') return r.top >= here.bottom - 1;
+      return r.bottom <= here.top + 1;
+    });
+    const dist = (r: DOMRect) => Math.hypot(cx(r) - cx(here), cy(r) - cy(here));
+    const best = ahead.sort((a, b) => dist(a.r) - dist(b.r))[0];
+    if (best) {
+      setLayouts((l) => ({ ...l, focused: { ...l.focused, [activeKey]: best.key } }));
+      setFocusSeq((n) => n + 1);
+    }
+  };
 
   const openHere = new Set(tabs.filter((t) => t.terminalId).map((t) => t.terminalId));
+  const stripTabs = tabs.filter((t) => !t.parent);
 
   return (
     <div className={`workspace ${sheetOpen ? 'sheet-open' : ''}`} hidden={!visible}>
@@ -164,11 +276,20 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
       <section className="term-main" aria-label="Open terminals">
         {tabs.length > 0 && (
           <TabStrip
-            tabs={tabs}
+            tabs={stripTabs}
             activeKey={activeKey}
             onSelect={setActiveKey}
             onClose={closeTab}
-            onMove={(from, to) => setTabs((ts) => moveTab(ts, from, to))}
+            onMove={(from, to) =>
+              setTabs((ts) => {
+                const moved = moveTab(
+                  ts.filter((t) => !t.parent),
+                  from,
+                  to,
+                );
+                return moved.flatMap((t) => [t, ...ts.filter((c) => c.parent === t.key)]);
+              })
+            }
             onRename={(key, title) => updateTab(key, { title })}
           />
         )}
@@ -187,34 +308,75 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
             )}
           </div>
         )}
-        {tabs.map((t) => (
-          <div
-            key={`${t.key}:${t.attempt ?? 0}`}
-            id={`${t.key}-panel`}
-            role="tabpanel"
-            aria-labelledby={`${t.key}-tab`}
-            className="tab-panel"
-            hidden={t.key !== activeKey}
-          >
-            <TerminalView
-              request={
-                t.terminalId && !t.open ? { terminalId: t.terminalId } : t.open ? { open: t.open } : {}
-              }
-              label={tabName(t)}
-              active={visible && t.key === activeKey}
-              focusSeq={focusSeq}
-              onStatus={(status) => updateTab(t.key, { status })}
-              onReady={(info) => {
-                updateTab(t.key, { terminalId: info.terminalId, open: undefined });
-                void loadList();
-              }}
-              onEnded={() => void loadList()}
-              onClose={() => closeTab(t.key)}
-              onRetry={() => retry(t.key)}
-              onEdit={t.open && 'target' in t.open ? () => setEditingKey(t.key) : undefined}
-            />
-          </div>
-        ))}
+        {stripTabs.map((tab) => {
+          const tree: SplitTree = layouts.splits[tab.key] ?? { kind: 'pane', key: tab.key };
+          const split = tree.kind === 'split';
+          const focusedKey = layouts.focused[tab.key] ?? tab.key;
+          const cast = layouts.broadcast[tab.key] ?? [];
+          return (
+            <div
+              key={tab.key}
+              id={`${tab.key}-panel`}
+              role="tabpanel"
+              aria-labelledby={`${tab.key}-tab`}
+              className="tab-panel"
+              data-tab-key={tab.key}
+              hidden={tab.key !== activeKey}
+            >
+              <SplitView
+                tree={tree}
+                focused={focusedKey}
+                onRatio={(path, ratio) =>
+                  setLayouts((l) => ({
+                    ...l,
+                    splits: { ...l.splits, [tab.key]: setRatio(l.splits[tab.key] ?? tree, path, ratio) },
+                  }))
+                }
+                renderPane={(paneKey) => {
+                  const t = tabs.find((x) => x.key === paneKey);
+                  if (!t) return null;
+                  return (
+                    <TerminalView
+                      key={`${t.key}:${t.attempt ?? 0}`}
+                      request={
+                        t.terminalId && !t.open
+                          ? { terminalId: t.terminalId }
+                          : t.open
+                            ? { open: t.open }
+                            : {}
+                      }
+                      label={tabName(t)}
+                      active={visible && tab.key === activeKey && focusedKey === t.key}
+                      focusSeq={focusSeq}
+                      onStatus={(status) => updateTab(t.key, { status })}
+                      onReady={(info) => {
+                        updateTab(t.key, { terminalId: info.terminalId, open: undefined });
+                        void loadList();
+                      }}
+                      onEnded={() => void loadList()}
+                      onClose={() => closeOne(t.key)}
+                      onRetry={() => retry(t.key)}
+                      onEdit={t.open && 'target' in t.open ? () => setEditingKey(t.key) : undefined}
+                      onFocus={() => {
+                        if (focusedKey !== t.key)
+                          setLayouts((l) => ({ ...l, focused: { ...l.focused, [tab.key]: t.key } }));
+                      }}
+                      onSplit={canConnect ? (direction) => startSplit(tab.key, t.key, direction) : undefined}
+                      onClosePane={split ? () => closeOne(t.key) : undefined}
+                      broadcasting={split && cast.includes(t.key)}
+                      onToggleBroadcast={split ? () => toggleBroadcast(tab.key, t.key) : undefined}
+                      onBroadcastInput={(data) => broadcastFrom(tab.key, t.key, data)}
+                      registerInput={(send) => {
+                        if (send) inputs.current.set(t.key, send);
+                        else inputs.current.delete(t.key);
+                      }}
+                    />
+                  );
+                }}
+              />
+            </div>
+          );
+        })}
       </section>
 
       <nav className="workspace-bar" aria-label="Workspace">

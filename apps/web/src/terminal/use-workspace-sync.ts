@@ -1,7 +1,13 @@
 import type { TerminalSummary, Workspace, WorkspaceResponse } from '@tether/protocol';
 import { type Dispatch, type SetStateAction, useEffect, useRef, useState } from 'react';
 import { useApiMutation, useApiQuery } from '../lib/queries';
-import { mergeRestored, type Tab, tabsFromStored, toStoredWorkspace } from './workspace-layout';
+import {
+  mergeRestored,
+  type Tab,
+  type TabLayouts,
+  tabsFromStored,
+  toStoredWorkspace,
+} from './workspace-layout';
 
 /** Changes to the tabs are stored this long after the last one (a drag, a rename, a burst of opens). */
 const SAVE_AFTER_MS = 400;
@@ -15,12 +21,14 @@ const SAVE_AFTER_MS = 400;
 export function useWorkspaceSync(props: {
   tabs: readonly Tab[];
   activeKey: string | null;
+  layouts: TabLayouts;
   /** The user's terminals (null: not loaded yet): restoring needs to know which still exist. */
   terminals: readonly TerminalSummary[] | null;
   setTabs: Dispatch<SetStateAction<Tab[]>>;
   setActiveKey: Dispatch<SetStateAction<string | null>>;
+  setLayouts: Dispatch<SetStateAction<TabLayouts>>;
 }): { restored: boolean } {
-  const { tabs, activeKey, terminals, setTabs, setActiveKey } = props;
+  const { tabs, activeKey, layouts, terminals, setTabs, setActiveKey, setLayouts } = props;
   const stored = useApiQuery<WorkspaceResponse>('workspace');
   const [restored, setRestored] = useState(false);
   const lastSaved = useRef<string | null>(null);
@@ -33,15 +41,20 @@ export function useWorkspaceSync(props: {
     const back = tabsFromStored(stored.data.workspace, terminals);
     lastSaved.current = JSON.stringify(stored.data.workspace);
     setTabs((current) => mergeRestored(back.tabs, current));
+    setLayouts((current) => ({
+      splits: { ...back.layouts.splits, ...current.splits },
+      focused: { ...back.layouts.focused, ...current.focused },
+      broadcast: { ...back.layouts.broadcast, ...current.broadcast },
+    }));
     // A tab the user opened while this loaded stays in front.
     setActiveKey((current) => current ?? back.activeKey);
     setRestored(true);
-  }, [restored, stored.data, terminals, setTabs, setActiveKey]);
+  }, [restored, stored.data, terminals, setTabs, setActiveKey, setLayouts]);
 
   const { mutate } = save;
   useEffect(() => {
     if (!restored) return;
-    const workspace = toStoredWorkspace(tabs, activeKey);
+    const workspace = toStoredWorkspace(tabs, activeKey, layouts);
     const json = JSON.stringify(workspace);
     if (json === lastSaved.current) return;
     const timer = setTimeout(() => {
@@ -50,7 +63,7 @@ export function useWorkspaceSync(props: {
       mutate(workspace, { onError: () => (lastSaved.current = null) });
     }, SAVE_AFTER_MS);
     return () => clearTimeout(timer);
-  }, [restored, tabs, activeKey, mutate]);
+  }, [restored, tabs, activeKey, layouts, mutate]);
 
   return { restored };
 }
