@@ -505,17 +505,19 @@ export function TerminalView(props: TerminalViewProps) {
               type="button"
               className="btn btn-ghost btn-sm toolbar-split"
               onClick={() => props.onSplit?.('row')}
+              aria-label="Split right"
               title="Split right: a new terminal beside this one"
             >
-              Split right
+              ◫ Split
             </button>
             <button
               type="button"
               className="btn btn-ghost btn-sm toolbar-split"
               onClick={() => props.onSplit?.('column')}
+              aria-label="Split down"
               title="Split down: a new terminal below this one"
             >
-              Split down
+              ⊟ Split
             </button>
           </>
         )}
