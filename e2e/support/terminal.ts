@@ -33,6 +33,40 @@ export function useSshdAndBroker(): { readonly sshd: SshdHarness; readonly broke
   };
 }
 
+/**
+ * For the describe block that calls it: a real sshd, started before its tests and stopped after
+ * (the suite's shared broker serves them). Skips the block where sshd cannot run (not root).
+ */
+export function useSshd(): { readonly sshd: SshdHarness } {
+  const skipReason = sshdSkipReason();
+  test.skip(skipReason !== null, skipReason ?? '');
+  let sshd: SshdHarness | undefined;
+  test.beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  test.afterAll(async () => {
+    await sshd?.stop();
+  });
+  return {
+    get sshd() {
+      if (!sshd) throw new Error('sshd is not started yet (use it inside a test)');
+      return sshd;
+    },
+  };
+}
+
+/** Fills New connection for the sshd with its password and connects (no host-key step). */
+export async function connectTo(page: Page, sshd: SshdHarness, password = sshd.password): Promise<void> {
+  await page.getByRole('button', { name: 'New connection' }).first().click();
+  const dialog = page.getByRole('dialog', { name: 'New connection' });
+  await dialog.getByLabel('Host').fill(sshd.host);
+  await dialog.getByLabel('Port').fill(String(sshd.port));
+  await dialog.getByLabel('Username').fill(sshd.username);
+  await dialog.getByRole('radio', { name: 'Password' }).check();
+  await dialog.locator('input[type="password"]').fill(password);
+  await dialog.getByRole('button', { name: 'Connect' }).click();
+}
+
 /** The visible terminal: DOM renderer rows (window.__TETHER_E2E__ is set by the fixtures). */
 export function activeTerminal(page: Page): Locator {
   return page.locator('[role="tabpanel"]:not([hidden]) .terminal-pane');
@@ -40,14 +74,7 @@ export function activeTerminal(page: Page): Locator {
 
 /** New connection → password → accept the host key → ready. */
 export async function openTerminal(page: Page, sshd: SshdHarness): Promise<Locator> {
-  await page.getByRole('button', { name: 'New connection' }).first().click();
-  const dialog = page.getByRole('dialog', { name: 'New connection' });
-  await dialog.getByLabel('Host').fill(sshd.host);
-  await dialog.getByLabel('Port').fill(String(sshd.port));
-  await dialog.getByLabel('Username').fill(sshd.username);
-  await dialog.getByRole('radio', { name: 'Password' }).check();
-  await dialog.locator('input[type="password"]').fill(sshd.password);
-  await dialog.getByRole('button', { name: 'Connect' }).click();
+  await connectTo(page, sshd);
   await page.getByRole('dialog', { name: 'Verify host key' }).getByRole('button', { name: 'Accept' }).click();
   const pane = activeTerminal(page);
   await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });

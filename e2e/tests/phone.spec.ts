@@ -1,14 +1,12 @@
 import type { Page } from '@playwright/test';
-import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { createUser, expect, screenshotSizes, signIn, test } from '../support/fixtures.ts';
-import { activeTerminal, openTerminal, typeInTerminal } from '../support/terminal.ts';
+import { activeTerminal, openTerminal, typeInTerminal, useSshd } from '../support/terminal.ts';
 
 /**
  * Phones (issue #17) at 390×844: the terminal takes the full width, connections and terminals
  * are a sheet behind a bottom bar, every dialog fits with its primary button on screen, the page
  * never scrolls sideways, and a row of extra keys sends what a touch keyboard cannot.
  */
-const skipReason = sshdSkipReason();
 
 async function noSidewaysScroll(page: Page): Promise<void> {
   const { scroll, client } = await page.evaluate(() => ({
@@ -19,21 +17,14 @@ async function noSidewaysScroll(page: Page): Promise<void> {
 }
 
 test.describe('phone layout', () => {
-  test.skip(skipReason !== null, skipReason ?? '');
   test.use({ viewport: { width: 390, height: 844 } });
-
-  let sshd: SshdHarness;
-  test.beforeAll(async () => {
-    sshd = await startSshd();
-  });
-  test.afterAll(async () => {
-    await sshd?.stop();
-  });
+  const env = useSshd();
 
   test('full-width terminal, connections in a sheet, dialogs that fit, no sideways scroll', async ({
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     await noSidewaysScroll(page);
@@ -86,6 +77,7 @@ test.describe('phone layout', () => {
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     const pane = await openTerminal(page, sshd);

@@ -1,28 +1,18 @@
-import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { createUser, expect, signIn, test } from '../support/fixtures.ts';
-import { activeTerminal, openTerminal, typeInTerminal } from '../support/terminal.ts';
-
-const skipReason = sshdSkipReason();
+import { activeTerminal, openTerminal, typeInTerminal, useSshd } from '../support/terminal.ts';
 
 /**
  * Per-user terminal settings (issue #17): stored on the broker, so they follow the user to the
  * next sign-in; a change reaches the open terminal at once.
  */
 test.describe('settings', () => {
-  test.skip(skipReason !== null, skipReason ?? '');
-
-  let sshd: SshdHarness;
-  test.beforeAll(async () => {
-    sshd = await startSshd();
-  });
-  test.afterAll(async () => {
-    await sshd?.stop();
-  });
+  const env = useSshd();
 
   test('font size, theme and cursor are saved on the broker, apply to the open terminal, and come back after signing in', async ({
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     const pane = await openTerminal(page, sshd);
@@ -73,6 +63,7 @@ test.describe('settings', () => {
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
     await signIn(page, user.username, user.password);

@@ -3,7 +3,7 @@ import type { Page } from '@playwright/test';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { watchCsp } from '../support/csp.ts';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
-import { openTerminal, workspaceSaved } from '../support/terminal.ts';
+import { connectTo, openTerminal, workspaceSaved } from '../support/terminal.ts';
 
 declare global {
   interface Window {
@@ -13,17 +13,6 @@ declare global {
 }
 
 const skipReason = sshdSkipReason();
-
-async function connect(page: Page, sshd: SshdHarness): Promise<void> {
-  await page.getByRole('button', { name: 'New connection' }).first().click();
-  const dialog = page.getByRole('dialog', { name: 'New connection' });
-  await dialog.getByLabel('Host').fill(sshd.host);
-  await dialog.getByLabel('Port').fill(String(sshd.port));
-  await dialog.getByLabel('Username').fill(sshd.username);
-  await dialog.getByRole('radio', { name: 'Password' }).check();
-  await dialog.locator('input[type="password"]').fill(sshd.password);
-  await dialog.getByRole('button', { name: 'Connect' }).click();
-}
 
 /** The visible terminal: DOM renderer rows (window.__TETHER_E2E__ is set by the fixtures). */
 function activeTerminal(page: Page) {
@@ -96,7 +85,7 @@ test.describe('terminals', () => {
     await signIn(page, user.username, user.password);
 
     const stored = workspaceSaved(page);
-    await connect(page, sshd);
+    await connectTo(page, sshd);
     const hostKey = page.getByRole('dialog', { name: 'Verify host key' });
     await expect(hostKey).toBeVisible();
     await expect(hostKey).toContainText(sshd.hostKeyFingerprint);
@@ -166,7 +155,7 @@ test.describe('terminals', () => {
   test('reconnects after the socket drops, losing and repeating nothing', async ({ page, broker }) => {
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
-    await connect(page, sshd);
+    await connectTo(page, sshd);
     await page
       .getByRole('dialog', { name: 'Verify host key' })
       .getByRole('button', { name: 'Accept' })
@@ -204,7 +193,7 @@ test.describe('terminals', () => {
   }) => {
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
-    await connect(page, sshd);
+    await connectTo(page, sshd);
     await page
       .getByRole('dialog', { name: 'Verify host key' })
       .getByRole('button', { name: 'Accept' })
@@ -250,7 +239,7 @@ test.describe('terminals', () => {
     await expect(list.locator('.term-item[data-state="ended"]')).toHaveCount(1, { timeout: 15_000 });
 
     // And from the list, a second one (the host key is known by now).
-    await connect(page, sshd);
+    await connectTo(page, sshd);
     await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
     await expect(running).toHaveCount(1);
     await running.getByRole('button', { name: /^End / }).click();
@@ -261,7 +250,7 @@ test.describe('terminals', () => {
   test('a known host whose key changed is refused with both fingerprints', async ({ page, broker }) => {
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
-    await connect(page, sshd);
+    await connectTo(page, sshd);
     await page
       .getByRole('dialog', { name: 'Verify host key' })
       .getByRole('button', { name: 'Accept' })
@@ -273,7 +262,7 @@ test.describe('terminals', () => {
     await expect(pane).toHaveAttribute('data-status', 'exited');
 
     const newFingerprint = await sshd.regenerateHostKey();
-    await connect(page, sshd);
+    await connectTo(page, sshd);
     const failed = activeTerminal(page);
     await expect(failed).toHaveAttribute('data-status', 'error', { timeout: 20_000 });
     const alert = failed.getByRole('alert');

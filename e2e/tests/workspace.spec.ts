@@ -1,47 +1,32 @@
 import type { Page } from '@playwright/test';
-import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { createUser, expect, signIn, test } from '../support/fixtures.ts';
-import { activeTerminal, openTerminal, typeInTerminal, workspaceSaved } from '../support/terminal.ts';
+import {
+  activeTerminal,
+  connectTo,
+  openTerminal,
+  typeInTerminal,
+  useSshd,
+  workspaceSaved,
+} from '../support/terminal.ts';
 
 /**
  * The workspace follows the user (issue #17): the tabs are stored on the broker and come back
  * after signing in again, in order, named as they were, with the same active tab and each
  * terminal reattached, without a click.
  */
-const skipReason = sshdSkipReason();
 
 function tabs(page: Page) {
   return page.getByRole('tablist', { name: 'Open terminals' }).getByRole('tab');
 }
 
-/** New connection to the same sshd (its host key is known after the first). */
-async function openAnother(page: Page, sshd: SshdHarness): Promise<void> {
-  await page.getByRole('button', { name: 'New connection' }).first().click();
-  const dialog = page.getByRole('dialog', { name: 'New connection' });
-  await dialog.getByLabel('Host').fill(sshd.host);
-  await dialog.getByLabel('Port').fill(String(sshd.port));
-  await dialog.getByLabel('Username').fill(sshd.username);
-  await dialog.getByRole('radio', { name: 'Password' }).check();
-  await dialog.locator('input[type="password"]').fill(sshd.password);
-  await dialog.getByRole('button', { name: 'Connect' }).click();
-  await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
-}
-
 test.describe('workspace', () => {
-  test.skip(skipReason !== null, skipReason ?? '');
-
-  let sshd: SshdHarness;
-  test.beforeAll(async () => {
-    sshd = await startSshd();
-  });
-  test.afterAll(async () => {
-    await sshd?.stop();
-  });
+  const env = useSshd();
 
   test('after a reload and sign-in the same tabs come back in order, named, active and reattached, no click', async ({
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
@@ -49,7 +34,8 @@ test.describe('workspace', () => {
     await openTerminal(page, sshd);
     await typeInTerminal(page, 'echo fi""rst');
     await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('first');
-    await openAnother(page, sshd);
+    await connectTo(page, sshd);
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
     await typeInTerminal(page, 'echo sec""ond');
     await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('second');
     // Two tabs on one host are told apart.
@@ -92,11 +78,13 @@ test.describe('workspace', () => {
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
     await openTerminal(page, sshd);
-    await openAnother(page, sshd);
+    await connectTo(page, sshd);
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
 
     await tabs(page).nth(0).dblclick();
     await page.getByRole('textbox', { name: 'Tab name' }).fill('temp');
@@ -133,6 +121,7 @@ test.describe('workspace', () => {
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     const pane = await openTerminal(page, sshd);
@@ -156,6 +145,7 @@ test.describe('workspace', () => {
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     const pane = await openTerminal(page, sshd);
@@ -173,6 +163,7 @@ test.describe('workspace', () => {
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     await page.getByRole('button', { name: 'New connection' }).first().click();
@@ -217,6 +208,7 @@ test.describe('workspace', () => {
     page,
     broker,
   }) => {
+    const { sshd } = env;
     const user = await createUser(broker);
     await signIn(page, user.username, user.password);
     const first = await openTerminal(page, sshd);
@@ -290,5 +282,22 @@ test.describe('workspace', () => {
     await expect(
       page.getByRole('complementary', { name: 'My terminals' }).locator('.term-item[data-state="detached"]'),
     ).toHaveCount(1, { timeout: 15_000 });
+  });
+
+  test('a tab takes the title the remote program sets (OSC 0), unless the user named it', async ({
+    page,
+    broker,
+  }) => {
+    const { sshd } = env;
+    const user = await createUser(broker);
+    await signIn(page, user.username, user.password);
+    await openTerminal(page, sshd);
+    await typeInTerminal(page, "printf '\\033]0;%s\\007' build-box");
+    await expect(tabs(page)).toHaveText(['build-box']);
+    await tabs(page).nth(0).dblclick();
+    await page.getByRole('textbox', { name: 'Tab name' }).fill('mine');
+    await page.keyboard.press('Enter');
+    await typeInTerminal(page, "printf '\\033]0;%s\\007' other");
+    await expect(tabs(page)).toHaveText(['mine']);
   });
 });

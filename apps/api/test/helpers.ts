@@ -107,3 +107,22 @@ export class Browser {
     return res;
   }
 }
+
+/** A new user (role `user`, password `<name>-password`) created by `admin`, signed in in a browser of their own. */
+export async function addUser(
+  app: FastifyInstance,
+  admin: Browser,
+  username: string,
+): Promise<{ browser: Browser; id: string }> {
+  const created = await admin.request('POST', '/api/admin/users', {
+    username,
+    password: `${username}-password`,
+    role: 'user',
+  });
+  if (created.statusCode !== 201)
+    throw new Error(`creating ${username}: ${created.statusCode} ${created.body}`);
+  const browser = new Browser(app);
+  const login = await browser.login(username, `${username}-password`);
+  if (login.statusCode !== 200) throw new Error(`signing in ${username}: ${login.statusCode}`);
+  return { browser, id: created.json().user.id as string };
+}

@@ -1,6 +1,6 @@
 import { DEFAULT_USER_SETTINGS, ErrorCode, type Pane } from '@tether/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Browser, buildTestApp, DRIVERS, type TestApp } from './helpers.js';
+import { addUser, Browser, buildTestApp, DRIVERS, type TestApp } from './helpers.js';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const term = (n: number): Pane => ({ kind: 'terminal', terminalId: id(n) });
@@ -16,14 +16,7 @@ describe.each(DRIVERS)('settings and workspace (%s)', (driver) => {
     t = await buildTestApp(driver, { LOGIN_RATE_LIMIT: '1000' });
     const admin = new Browser(t.app);
     await admin.login();
-    const created = await admin.request('POST', '/api/admin/users', {
-      username: 'dora',
-      password: 'dora-password',
-      role: 'user',
-    });
-    expect(created.statusCode).toBe(201);
-    const dora = new Browser(t.app);
-    expect((await dora.login('dora', 'dora-password')).statusCode).toBe(200);
+    const dora = (await addUser(t.app, admin, 'dora')).browser;
     return { admin, dora };
   }
 

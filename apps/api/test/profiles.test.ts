@@ -12,6 +12,7 @@ import { SecretDecryptionError } from '../src/crypto/secret-box.js';
 import { auditEvents, connectionProfiles, credentials, folders, users } from '../src/db/schema/index.js';
 import {
   ADMIN,
+  addUser,
   Browser,
   buildTestApp,
   DRIVERS,
@@ -75,24 +76,12 @@ describe.each(DRIVERS)('saved connections API (%s)', (driver) => {
     t = undefined;
   });
 
-  async function addUser(admin: Browser, username: string) {
-    const created = await admin.request('POST', '/api/admin/users', {
-      username,
-      password: `${username}-password`,
-      role: 'user',
-    });
-    expect(created.statusCode).toBe(201);
-    const browser = new Browser(t!.app);
-    expect((await browser.login(username, `${username}-password`)).statusCode).toBe(200);
-    return { browser, id: created.json().user.id as string };
-  }
-
   async function setup() {
     t = await buildTestApp(driver, { LOGIN_RATE_LIMIT: '1000' });
     const admin = new Browser(t.app);
     await admin.login();
-    const carol = await addUser(admin, 'carol');
-    const dave = await addUser(admin, 'dave');
+    const carol = await addUser(t.app, admin, 'carol');
+    const dave = await addUser(t.app, admin, 'dave');
     return {
       app: t.app,
       admin,

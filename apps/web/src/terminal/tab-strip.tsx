@@ -75,8 +75,10 @@ export function TabStrip(props: {
               initial={tabName(t)}
               onDone={(value) => {
                 setRenaming(null);
+                // Empty, or the name it would have anyway: back to following its own name.
+                const own = tabName({ ...t, title: null });
                 if (value !== null)
-                  props.onRename(t.key, value.trim() === '' || value === t.label ? null : value.trim());
+                  props.onRename(t.key, value.trim() === '' || value.trim() === own ? null : value.trim());
                 setFocusKey(t.key);
               }}
             />

@@ -126,6 +126,8 @@ export interface TerminalViewProps {
   onRetry?: () => void;
   /** A failed attempt: its form again, as typed (Edit); only for a typed target. */
   onEdit?: () => void;
+  /** The remote program set the window title (OSC 0/2). */
+  onWindowTitle?: (title: string) => void;
   /** This pane took the keyboard (a click or focus inside it). */
   onFocus?: () => void;
   /** Split this pane: a new terminal beside it (`row`) or below it (`column`). */
@@ -377,6 +379,7 @@ export function TerminalView(props: TerminalViewProps) {
         conn.sendBinaryInput(data);
       }),
       term.onResize(({ cols, rows }) => conn.resize(cols, rows)),
+      term.onTitleChange((title) => propsRef.current.onWindowTitle?.(title.slice(0, 200))),
     ];
 
     let resizeTimer: ReturnType<typeof setTimeout> | undefined;

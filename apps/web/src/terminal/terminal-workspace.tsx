@@ -84,7 +84,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   }, []);
 
   /** Every new terminal goes through here: the New connection dialog and saved connections. */
-  const openTab = (request: OpenRequest, label: string) => {
+  const openTab = (request: OpenRequest, label: string, named = false) => {
     const key = nextTabKey();
     setSheetOpen(false);
     if (pendingSplit) {
@@ -93,7 +93,16 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
       setPendingSplit(null);
       setTabs((ts) => [
         ...ts,
-        { key, label, title: null, terminalId: null, open: request, status: 'connecting', parent: tabKey },
+        {
+          key,
+          label,
+          named,
+          title: null,
+          terminalId: null,
+          open: request,
+          status: 'connecting',
+          parent: tabKey,
+        },
       ]);
       setLayouts((l) => ({
         ...l,
@@ -108,7 +117,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
     }
     setTabs((ts) => [
       ...ts,
-      { key, label, title: null, terminalId: null, open: request, status: 'connecting' },
+      { key, label, named, title: null, terminalId: null, open: request, status: 'connecting' },
     ]);
     setActiveKey(key);
   };
@@ -140,7 +149,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
   const editing = tabs.find((t) => t.key === editingKey)?.open;
 
   const openProfile = (profile: Profile, sshAuth: SshAuth | undefined) => {
-    openTab({ profileId: profile.id, ...(sshAuth ? { auth: sshAuth } : {}) }, profile.name);
+    openTab({ profileId: profile.id, ...(sshAuth ? { auth: sshAuth } : {}) }, profile.name, true);
   };
 
   const attach = (t: TerminalSummary) => {
@@ -157,7 +166,14 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
     const key = nextTabKey();
     setTabs((ts) => [
       ...ts.filter((tab) => tab.terminalId !== t.id),
-      { key, label: summaryLabel(t), title: null, terminalId: t.id, status: 'connecting' },
+      {
+        key,
+        label: summaryLabel(t),
+        named: !!t.title,
+        title: null,
+        terminalId: t.id,
+        status: 'connecting',
+      },
     ]);
     setActiveKey(key);
   };
@@ -354,6 +370,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
                         void loadList();
                       }}
                       onEnded={() => void loadList()}
+                      onWindowTitle={(windowTitle) => updateTab(t.key, { windowTitle })}
                       onClose={() => closeOne(t.key)}
                       onRetry={() => retry(t.key)}
                       onEdit={t.open && 'target' in t.open ? () => setEditingKey(t.key) : undefined}

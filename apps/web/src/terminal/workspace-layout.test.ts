@@ -12,6 +12,7 @@ import {
   setRatio,
   splitAt,
   type Tab,
+  tabName,
   tabsFromStored,
   toStoredWorkspace,
   treeKeys,
@@ -150,6 +151,13 @@ describe('tab strip', () => {
       'mine',
       'me@h1 (3)',
     ]);
+  });
+
+  it('names a tab by the user’s name, else the saved connection, else the window title, else user@host', () => {
+    expect(tabName({ title: null, label: 'me@h', windowTitle: 'vim notes.txt' })).toBe('vim notes.txt');
+    expect(tabName({ title: null, label: 'db-1', named: true, windowTitle: 'vim' })).toBe('db-1');
+    expect(tabName({ title: 'mine', label: 'db-1', named: true, windowTitle: 'vim' })).toBe('mine');
+    expect(tabName({ title: null, label: 'me@h', windowTitle: '  ' })).toBe('me@h');
   });
 
   it('moves a tab, and ignores a move out of range', () => {

@@ -8,6 +8,10 @@ export interface Tab {
   label: string;
   /** The name the user gave the tab (null: `label`). */
   title: string | null;
+  /** `label` is a saved connection's name (it wins over the window title). */
+  named?: boolean;
+  /** The title the remote program set (OSC 0/2), e.g. vim's file or the shell's cwd. */
+  windowTitle?: string;
   terminalId: string | null;
   /** Credentials are dropped from here once the terminal is running (see onReady). */
   open?: OpenRequest;
@@ -117,6 +121,7 @@ export function tabsFromStored(
       tabs.push({
         key,
         label: summaryLabel(summary),
+        named: !!summary.title,
         title: key === stored.id ? stored.title : null,
         terminalId: pane.terminalId,
         status: ended ? 'exited' : 'connecting',
@@ -152,16 +157,21 @@ export function moveTab<T>(tabs: readonly T[], from: number, to: number): T[] {
   return next;
 }
 
-/** What a tab says: the user's name for it, else its label. */
-export function tabName(t: Pick<Tab, 'title' | 'label'>): string {
-  return t.title ?? t.label;
+/**
+ * What a tab says: the user's name for it, else the saved connection's name, else the title the
+ * remote program set, else user@host.
+ */
+export function tabName(t: Pick<Tab, 'title' | 'label' | 'named' | 'windowTitle'>): string {
+  return t.title ?? (t.named ? t.label : t.windowTitle?.trim() || t.label);
 }
 
 /**
  * The names the tab strip shows: a name that several tabs share is numbered from its second
  * use, `db (2)`, `db (3)`, so two tabs on one host can be told apart.
  */
-export function displayNames(tabs: ReadonlyArray<Pick<Tab, 'title' | 'label'>>): string[] {
+export function displayNames(
+  tabs: ReadonlyArray<Pick<Tab, 'title' | 'label' | 'named' | 'windowTitle'>>,
+): string[] {
   const count = new Map<string, number>();
   return tabs.map((t) => {
     const name = tabName(t);
