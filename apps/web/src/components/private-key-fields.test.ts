@@ -22,7 +22,8 @@ beforeAll(() => {
     pemEncrypted: keygen('c', ['-t', 'ecdsa', '-b', '256', '-m', 'PEM', '-N', 'pw-secret']),
     pemPlain: keygen('d', ['-t', 'ecdsa', '-b', '256', '-m', 'PEM', '-N', '']),
   };
-});
+  // Four ssh-keygen runs: room for a busy machine.
+}, 30_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('keyNeedsPassphrase', () => {

@@ -41,6 +41,9 @@ export function cursorKey(bytes: string, applicationMode: boolean): string {
   return applicationMode && arrow ? `\x1bO${bytes.charAt(2)}` : bytes;
 }
 
+/** A key of the row never takes the focus (the on-screen keyboard stays up). */
+const keep = (e: PointerEvent) => e.preventDefault();
+
 /**
  * The row of keys a touch keyboard lacks: Esc, Ctrl, Alt, Tab, arrows, `|`, `~`, `/`. Shown on
  * narrow and touch screens (CSS). Buttons never take the focus, so the on-screen keyboard stays
@@ -51,22 +54,22 @@ export function ExtraKeys(props: {
   onModifiers: (m: Modifiers) => void;
   onKey: (bytes: string) => void;
 }) {
-  const keep = (e: PointerEvent) => e.preventDefault();
   const { modifiers: m } = props;
+  const key = ([label, name, bytes]: (typeof KEYS)[number]) => (
+    <button
+      key={name}
+      type="button"
+      className="extra-key"
+      aria-label={name}
+      onPointerDown={keep}
+      onClick={() => props.onKey(bytes)}
+    >
+      {label}
+    </button>
+  );
   return (
     <div className="extra-keys" role="toolbar" aria-label="Extra keys">
-      {KEYS.slice(0, 1).map(([label, name, bytes]) => (
-        <button
-          key={name}
-          type="button"
-          className="extra-key"
-          aria-label={name}
-          onPointerDown={keep}
-          onClick={() => props.onKey(bytes)}
-        >
-          {label}
-        </button>
-      ))}
+      {KEYS.slice(0, 1).map(key)}
       {(['ctrl', 'alt'] as const).map((mod) => (
         <button
           key={mod}
@@ -80,18 +83,7 @@ export function ExtraKeys(props: {
           {mod === 'ctrl' ? 'Ctrl' : 'Alt'}
         </button>
       ))}
-      {KEYS.slice(1).map(([label, name, bytes]) => (
-        <button
-          key={name}
-          type="button"
-          className="extra-key"
-          aria-label={name}
-          onPointerDown={keep}
-          onClick={() => props.onKey(bytes)}
-        >
-          {label}
-        </button>
-      ))}
+      {KEYS.slice(1).map(key)}
     </div>
   );
 }

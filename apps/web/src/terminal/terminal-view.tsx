@@ -502,28 +502,24 @@ export function TerminalView(props: TerminalViewProps) {
             Broadcast
           </button>
         )}
-        {props.onSplit && (
-          <>
+        {props.onSplit &&
+          (
+            [
+              ['row', 'Split right', '◫', 'a new terminal beside this one'],
+              ['column', 'Split down', '⊟', 'a new terminal below this one'],
+            ] as const
+          ).map(([direction, name, icon, what]) => (
             <button
+              key={direction}
               type="button"
               className="btn btn-ghost btn-sm toolbar-split"
-              onClick={() => props.onSplit?.('row')}
-              aria-label="Split right"
-              title="Split right: a new terminal beside this one"
+              onClick={() => props.onSplit?.(direction)}
+              aria-label={name}
+              title={`${name}: ${what}`}
             >
-              ◫ Split
+              {icon} Split
             </button>
-            <button
-              type="button"
-              className="btn btn-ghost btn-sm toolbar-split"
-              onClick={() => props.onSplit?.('column')}
-              aria-label="Split down"
-              title="Split down: a new terminal below this one"
-            >
-              ⊟ Split
-            </button>
-          </>
-        )}
+          ))}
         <button
           type="button"
           className="btn btn-ghost btn-sm"
