@@ -91,6 +91,16 @@ export async function createUser(
   return { username, password };
 }
 
+/** A new user, signed in on `page`; returns the user. */
+export async function signInAsNewUser(
+  page: Page,
+  broker: BrokerEnv,
+): Promise<Awaited<ReturnType<typeof createUser>>> {
+  const user = await createUser(broker);
+  await signIn(page, user.username, user.password);
+  return user;
+}
+
 export const test = base.extend<{ broker: BrokerEnv }>({
   // biome-ignore lint/correctness/noEmptyPattern: Playwright fixtures must destructure their dependencies
   broker: async ({}, use) => {

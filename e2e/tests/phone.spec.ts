@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import { createUser, expect, screenshotSizes, signIn, test } from '../support/fixtures.ts';
+import { expect, screenshotSizes, signInAsNewUser, test } from '../support/fixtures.ts';
 import { activeTerminal, openTerminal, typeInTerminal, useSshd } from '../support/terminal.ts';
 
 /**
@@ -25,8 +25,7 @@ test.describe('phone layout', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
+    await signInAsNewUser(page, broker);
     await noSidewaysScroll(page);
 
     // The sheet: closed, nothing of it is reachable; open, the connections panel is there.
@@ -78,8 +77,7 @@ test.describe('phone layout', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
+    await signInAsNewUser(page, broker);
     const pane = await openTerminal(page, sshd);
     const keys = pane.getByRole('toolbar', { name: 'Extra keys' });
     await expect(keys).toBeVisible();

@@ -1,4 +1,4 @@
-import { createUser, expect, signIn, test } from '../support/fixtures.ts';
+import { expect, signIn, signInAsNewUser, test } from '../support/fixtures.ts';
 import { activeTerminal, openTerminal, typeInTerminal, useSshd } from '../support/terminal.ts';
 
 /**
@@ -13,8 +13,7 @@ test.describe('settings', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
+    const user = await signInAsNewUser(page, broker);
     const pane = await openTerminal(page, sshd);
     const rowHeight = () =>
       pane
@@ -64,9 +63,8 @@ test.describe('settings', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
-    await signIn(page, user.username, user.password);
+    await signInAsNewUser(page, broker);
     await page.getByRole('link', { name: 'Settings' }).click();
     await page.getByLabel('Copy selected text to the clipboard').check();
     await page.getByLabel('Paste with a right click').check();

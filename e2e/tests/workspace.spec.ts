@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import { createUser, expect, signIn, test } from '../support/fixtures.ts';
+import { expect, signIn, signInAsNewUser, test } from '../support/fixtures.ts';
 import {
   activeTerminal,
   connectTo,
@@ -27,8 +27,7 @@ test.describe('workspace', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
+    const user = await signInAsNewUser(page, broker);
     const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
 
     await openTerminal(page, sshd);
@@ -79,8 +78,7 @@ test.describe('workspace', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
+    const user = await signInAsNewUser(page, broker);
     const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
     await openTerminal(page, sshd);
     await connectTo(page, sshd);
@@ -122,8 +120,7 @@ test.describe('workspace', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
+    await signInAsNewUser(page, broker);
     const pane = await openTerminal(page, sshd);
     // cat -v shows every byte it gets: an ESC would appear as ^[.
     await typeInTerminal(page, 'cat -v');
@@ -146,8 +143,7 @@ test.describe('workspace', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
+    await signInAsNewUser(page, broker);
     const pane = await openTerminal(page, sshd);
     await typeInTerminal(page, 'echo be""fore');
     await expect(pane.locator('.xterm-rows')).toContainText('before');
@@ -164,16 +160,8 @@ test.describe('workspace', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
-    await page.getByRole('button', { name: 'New connection' }).first().click();
-    const dialog = page.getByRole('dialog', { name: 'New connection' });
-    await dialog.getByLabel('Host').fill(sshd.host);
-    await dialog.getByLabel('Port').fill(String(sshd.port));
-    await dialog.getByLabel('Username').fill(sshd.username);
-    await dialog.getByRole('radio', { name: 'Password' }).check();
-    await dialog.locator('input[type="password"]').fill('not-the-password');
-    await dialog.getByRole('button', { name: 'Connect' }).click();
+    await signInAsNewUser(page, broker);
+    await connectTo(page, sshd, 'not-the-password');
     await page
       .getByRole('dialog', { name: 'Verify host key' })
       .getByRole('button', { name: 'Accept' })
@@ -209,8 +197,7 @@ test.describe('workspace', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
+    const user = await signInAsNewUser(page, broker);
     const first = await openTerminal(page, sshd);
     await first.getByRole('button', { name: 'Split right' }).click();
     const dialog = page.getByRole('dialog', { name: 'New connection' });
@@ -289,8 +276,7 @@ test.describe('workspace', () => {
     broker,
   }) => {
     const { sshd } = env;
-    const user = await createUser(broker);
-    await signIn(page, user.username, user.password);
+    await signInAsNewUser(page, broker);
     await openTerminal(page, sshd);
     await typeInTerminal(page, "printf '\\033]0;%s\\007' build-box");
     await expect(tabs(page)).toHaveText(['build-box']);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { keyNeedsPassphrase } from './private-key-fields';
+import { armor, keyNeedsPassphrase } from './private-key-fields';
 
 /** Throwaway keys from ssh-keygen (no key is kept in the repository). */
 let dir = '';
@@ -32,9 +32,9 @@ describe('keyNeedsPassphrase', () => {
     expect(keyNeedsPassphrase(keys.opensshPlain)).toBe(false);
     expect(keyNeedsPassphrase(keys.pemEncrypted)).toBe(true);
     expect(keyNeedsPassphrase(keys.pemPlain)).toBe(false);
-    expect(
-      keyNeedsPassphrase('-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----'),
-    ).toBe(true);
+    expect(keyNeedsPassphrase(`${armor('BEGIN', 'ENCRYPTED')}\nMIIB\n${armor('END', 'ENCRYPTED')}`)).toBe(
+      true,
+    );
     expect(keyNeedsPassphrase('PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: aes256-cbc\n')).toBe(true);
     expect(keyNeedsPassphrase('PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n')).toBe(false);
   });
@@ -42,8 +42,6 @@ describe('keyNeedsPassphrase', () => {
   it('says no when it cannot tell (the broker then explains)', () => {
     expect(keyNeedsPassphrase('')).toBe(false);
     expect(keyNeedsPassphrase('not a key')).toBe(false);
-    expect(
-      keyNeedsPassphrase('-----BEGIN OPENSSH PRIVATE KEY-----\n!!!\n-----END OPENSSH PRIVATE KEY-----'),
-    ).toBe(false);
+    expect(keyNeedsPassphrase(`${armor('BEGIN', 'OPENSSH')}\n!!!\n${armor('END', 'OPENSSH')}`)).toBe(false);
   });
 });

