@@ -129,6 +129,8 @@ export async function screenshotSizes(page: Page, name: string): Promise<void> {
     [390, 844],
   ] as const) {
     await page.setViewportSize({ width: w, height: h });
+    // Let the layout settle as a user would see it: transitions end, terminals refit (100 ms debounce).
+    await page.waitForTimeout(400);
     await page.screenshot({ path: `${dir}/${name}-${w}x${h}.png` });
   }
   if (before) await page.setViewportSize(before);
