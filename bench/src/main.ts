@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only=bulk,echo,reattach,snapshot,logins,many] [--database=pglite|postgres]
+ * `pnpm bench [--quick] [--only=bulk,echo,reattach,snapshot,scrollback,logins,many] [--database=pglite|postgres]
  *   [--no-build] [--profile]`
  *
  * Runs the built broker (`node apps/api/dist/server.js`, NODE_ENV=production) against a real
@@ -30,6 +30,7 @@ import { manyFigure } from './figures/many.ts';
 import { peerFigure } from './figures/peer.ts';
 import { reattachFigure } from './figures/reattach.ts';
 import { restartFigure } from './figures/restart.ts';
+import { scrollbackFigure } from './figures/scrollback.ts';
 import { snapshotFigure } from './figures/snapshot.ts';
 
 const FIGURES = {
@@ -37,6 +38,7 @@ const FIGURES = {
   echo: echoFigure,
   reattach: reattachFigure,
   snapshot: snapshotFigure,
+  scrollback: scrollbackFigure,
   restart: restartFigure,
   logins: loginsFigure,
   many: manyFigure,

@@ -118,6 +118,7 @@ export class BenchTerminal {
     auth: SshAuth,
     size = { cols: 120, rows: 40 },
     timeoutMs = 60_000,
+    scrollback?: number,
   ): Promise<string> {
     const hostKey = (msg: ServerMessage) => {
       if (msg.type === 'hostkey_prompt') this.send({ type: 'hostkey_decision', accept: true });
@@ -127,7 +128,7 @@ export class BenchTerminal {
       hostKey(msg);
       previous?.(msg);
     };
-    this.send({ type: 'open', target, auth, ...size });
+    this.send({ type: 'open', target, auth, ...size, ...(scrollback === undefined ? {} : { scrollback }) });
     try {
       const ready = await this.waitFor('ready', timeoutMs);
       return ready.terminalId;
@@ -137,11 +138,14 @@ export class BenchTerminal {
   }
 
   /** Opens a shell on the bench's sshd (its plain key) and resolves once the prompt is drawn. */
-  async openShell(sshd: SshdHarness): Promise<string> {
+  async openShell(sshd: SshdHarness, scrollback?: number): Promise<string> {
     const prompt = this.waitForOutput('$ ', 20_000);
     const id = await this.open(
       { host: sshd.host, port: sshd.port, username: sshd.username },
       { method: 'publickey', privateKey: sshd.keys.plain.privateKey },
+      undefined,
+      undefined,
+      scrollback,
     );
     await prompt;
     return id;
@@ -233,13 +237,14 @@ export async function timeFreshAttach(
   url: string,
   session: Login,
   terminalId: string,
+  scrollback?: number,
 ): Promise<{ ms: number; snapshotBytes: number }> {
   const t0 = performance.now();
   const c = await BenchTerminal.connect(url, session);
   try {
     const snap = c.waitFor('snapshot');
     const ready = c.waitFor('ready');
-    c.attach(terminalId);
+    c.send({ type: 'attach', terminalId, ...(scrollback === undefined ? {} : { scrollback }) });
     const s = await snap;
     await ready;
     return { ms: performance.now() - t0, snapshotBytes: Buffer.byteLength(s.data) };

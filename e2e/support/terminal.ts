@@ -8,14 +8,17 @@ import { type RunningBroker, startBroker } from './server.ts';
  * restart or upgrade parts of it), started before its tests and stopped after. Skips the block,
  * with the reason, where sshd cannot run (not root); in CI a skip fails the run.
  */
-export function useSshdAndBroker(): { readonly sshd: SshdHarness; readonly broker: RunningBroker } {
+export function useSshdAndBroker(env?: Record<string, string>): {
+  readonly sshd: SshdHarness;
+  readonly broker: RunningBroker;
+} {
   const skipReason = sshdSkipReason();
   test.skip(skipReason !== null, skipReason ?? '');
   let sshd: SshdHarness | undefined;
   let broker: RunningBroker | undefined;
   test.beforeAll(async () => {
     sshd = await startSshd();
-    broker = await startBroker();
+    broker = await startBroker(env ? { env } : {});
   });
   test.afterAll(async () => {
     await broker?.stop();
@@ -70,6 +73,18 @@ export async function connectTo(page: Page, sshd: SshdHarness, password = sshd.p
 /** The visible terminal: DOM renderer rows (window.__TETHER_E2E__ is set by the fixtures). */
 export function activeTerminal(page: Page): Locator {
   return page.locator('[role="tabpanel"]:not([hidden]) .terminal-pane');
+}
+
+declare global {
+  interface Window {
+    /** Set by the web app in e2e runs: each terminal host's full xterm buffer, scrollback included. */
+    __TETHER_E2E_BUFFERS__?: WeakMap<Element, () => string[]>;
+  }
+}
+
+/** Every line of a pane's xterm buffer, scrollback included (trailing blanks trimmed per line). */
+export function terminalBuffer(pane: Locator): Promise<string[]> {
+  return pane.locator('.terminal-host').evaluate((el) => window.__TETHER_E2E_BUFFERS__?.get(el)?.() ?? []);
 }
 
 /** New connection → password → accept the host key → ready. */

@@ -3,12 +3,11 @@ import type { Page } from '@playwright/test';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { watchCsp } from '../support/csp.ts';
 import { createUser, expect, newBrowserSession, signIn, test } from '../support/fixtures.ts';
-import { connectTo, openTerminal, workspaceSaved } from '../support/terminal.ts';
+import { connectTo, openTerminal, terminalBuffer, workspaceSaved } from '../support/terminal.ts';
 
 declare global {
   interface Window {
     __TETHER_E2E_SOCKETS__?: Set<WebSocket>;
-    __TETHER_E2E_BUFFERS__?: WeakMap<Element, () => string[]>;
   }
 }
 
@@ -176,9 +175,7 @@ test.describe('terminals', () => {
     await expect(pane).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
     await expect(pane.locator('.xterm-rows')).toContainText('finished', { timeout: 20_000 });
 
-    const lines = await pane
-      .locator('.terminal-host')
-      .evaluate((el) => window.__TETHER_E2E_BUFFERS__?.get(el)?.() ?? []);
+    const lines = await terminalBuffer(pane);
     const numbered = lines.filter((l) => /^n-\d+$/.test(l.trim())).map((l) => Number(l.trim().slice(2)));
     expect(numbered).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
 

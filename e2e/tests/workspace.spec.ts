@@ -1,11 +1,13 @@
 import type { Page } from '@playwright/test';
-import { expect, signIn, signInAsNewUser, test } from '../support/fixtures.ts';
+import { createUser, expect, newBrowserSession, signIn, signInAsNewUser, test } from '../support/fixtures.ts';
 import {
   activeTerminal,
   connectTo,
   openTerminal,
+  terminalBuffer,
   typeInTerminal,
   useSshd,
+  useSshdAndBroker,
   workspaceSaved,
 } from '../support/terminal.ts';
 
@@ -73,6 +75,30 @@ test.describe('workspace', () => {
     await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('still-here');
   });
 
+  test('after a reload the scrollback comes back as long as the setting asks (5,000 lines by default)', async ({
+    page,
+    broker,
+  }) => {
+    const user = await signInAsNewUser(page, broker);
+    const stored = workspaceSaved(page);
+    const pane = await openTerminal(page, env.sshd);
+    await stored;
+    await typeInTerminal(page, 'seq 1 5000; echo seq-""done');
+    await expect(pane.locator('.xterm-rows')).toContainText('seq-done', { timeout: 20_000 });
+    const numbers = async () =>
+      (await terminalBuffer(activeTerminal(page))).filter((l) => /^\d+$/.test(l)).map(Number);
+    const all = Array.from({ length: 5000 }, (_, i) => i + 1);
+    expect(await numbers()).toEqual(all);
+
+    await page.reload();
+    await signIn(page, user.username, user.password);
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('seq-done');
+    // From the broker's snapshot (a reloaded page has no offset to resume from): every line,
+    // where the broker's mirror used to keep 1,000.
+    expect(await numbers()).toEqual(all);
+  });
+
   test('a tab whose terminal ended comes back ended in its place; ended terminals can be cleared; renaming to nothing restores the name', async ({
     page,
     broker,
@@ -113,6 +139,54 @@ test.describe('workspace', () => {
     await list.getByRole('button', { name: 'Clear ended terminals' }).click();
     await expect(list.locator('.term-item[data-state="ended"]')).toHaveCount(0);
     await expect(list.locator('.term-item[data-state="open"]')).toHaveCount(1);
+  });
+
+  test('closing a tab whose terminal runs asks: close (it keeps running), end it, or cancel; an ended tab closes at once', async ({
+    page,
+    broker,
+  }) => {
+    const { sshd } = env;
+    await signInAsNewUser(page, broker);
+    const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
+    await openTerminal(page, sshd);
+    const list = page.getByRole('complementary', { name: 'My terminals' });
+    const ask = page.getByRole('dialog', { name: `Close “${name}”?` });
+
+    // Cancel (and Escape) keep the tab.
+    await page.getByRole('button', { name: `Close ${name}` }).click();
+    await expect(ask).toContainText('leaves its terminal running');
+    await expect(ask.getByRole('button', { name: 'Close tab' })).toBeFocused();
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    await expect(tabs(page)).toHaveCount(1);
+    await tabs(page).nth(0).focus();
+    await page.keyboard.press('Delete');
+    await expect(ask).toBeVisible();
+    await page.keyboard.press('Escape');
+    await expect(ask).toHaveCount(0);
+    await expect(tabs(page)).toHaveCount(1);
+
+    // Close tab (Enter: the focused choice) detaches; the terminal is listed, still running.
+    await page.getByRole('button', { name: `Close ${name}` }).click();
+    await page.keyboard.press('Enter');
+    await expect(tabs(page)).toHaveCount(0);
+    await expect(list.locator('.term-item[data-state="detached"]')).toHaveCount(1, { timeout: 15_000 });
+
+    // Reopened, then ended from the question: the tab closes and the terminal is over.
+    await list.getByRole('button', { name: /^Reattach / }).click();
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await page.getByRole('button', { name: `Close ${name}` }).click();
+    await ask.getByRole('button', { name: 'End terminal' }).click();
+    await expect(tabs(page)).toHaveCount(0);
+    await expect(list.locator('.term-item[data-state="ended"]')).toHaveCount(1, { timeout: 15_000 });
+
+    // A tab whose terminal ended closes without a question.
+    await connectTo(page, sshd); // the host key is known by now: no question
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
+    await typeInTerminal(page, 'exit 0');
+    await expect(activeTerminal(page)).toHaveAttribute('data-status', 'exited');
+    await page.getByRole('button', { name: `Close ${name}` }).click();
+    await expect(tabs(page)).toHaveCount(0);
+    await expect(ask).toHaveCount(0);
   });
 
   test('Alt+Shift+N opens New connection and sends nothing to the remote; closing it gives the terminal the keyboard back', async ({
@@ -260,10 +334,15 @@ test.describe('workspace', () => {
       '60',
     );
 
-    // Closing one pane leaves a tab of one pane; its terminal keeps running.
+    // Closing one pane (it asks: its terminal runs) leaves a tab of one pane; the terminal keeps
+    // running.
     await panes
       .nth(1)
       .getByRole('button', { name: /^Close pane/ })
+      .click();
+    await page
+      .getByRole('dialog', { name: /^Close / })
+      .getByRole('button', { name: 'Close pane' })
       .click();
     await expect(panes).toHaveCount(1);
     await expect(
@@ -285,5 +364,36 @@ test.describe('workspace', () => {
     await page.keyboard.press('Enter');
     await typeInTerminal(page, "printf '\\033]0;%s\\007' other");
     await expect(tabs(page)).toHaveText(['mine']);
+  });
+});
+
+test.describe('workspace, with ended terminals freed after a second', () => {
+  const env = useSshdAndBroker({ TERMINAL_ENDED_RETENTION: '1s' });
+
+  test('a tab whose terminal ended shows its last screen after a reload, after the host freed it', async ({
+    browser,
+  }) => {
+    const user = await createUser(env.broker);
+    const { context, page } = await newBrowserSession(browser, env.broker.baseURL);
+    try {
+      await signIn(page, user.username, user.password);
+      const stored = workspaceSaved(page);
+      await openTerminal(page, env.sshd);
+      await stored;
+      await typeInTerminal(page, 'clear; echo last-""words; exit 0');
+      await expect(activeTerminal(page)).toHaveAttribute('data-status', 'exited');
+      await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('last-words');
+      // The host frees an ended terminal a second after its last viewer left (the broker's
+      // setting here); its last screen is kept in the database.
+      await page.waitForTimeout(2500);
+      await page.reload();
+      await signIn(page, user.username, user.password);
+      await expect(tabs(page)).toHaveCount(1);
+      const pane = activeTerminal(page);
+      await expect(pane).toHaveAttribute('data-status', 'exited');
+      await expect(pane.locator('.xterm-rows')).toContainText('last-words');
+    } finally {
+      await context.close();
+    }
   });
 });

@@ -132,7 +132,9 @@ export interface Config {
     wsStallTimeoutMs: number;
     terminalBufferBytes: number;
     terminalDetachedTimeoutMs: number;
+    terminalEndedRetentionMs: number;
     terminalScrollback: number;
+    terminalScrollbackMax: number;
   };
   ssh: {
     allowedTargets: string[];
@@ -343,7 +345,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       wsStallTimeoutMs: e.WS_STALL_TIMEOUT,
       terminalBufferBytes: e.TERMINAL_BUFFER_BYTES,
       terminalDetachedTimeoutMs: e.TERMINAL_DETACHED_TIMEOUT,
+      terminalEndedRetentionMs: e.TERMINAL_ENDED_RETENTION,
       terminalScrollback: e.TERMINAL_SCROLLBACK,
+      terminalScrollbackMax: e.TERMINAL_SCROLLBACK_MAX,
     },
     ssh: {
       allowedTargets: e.SSH_ALLOWED_TARGETS,

@@ -86,7 +86,7 @@ export async function startBroker(env: Record<string, string | undefined> = {}):
 export function stopBrokers(brokers: BrokerProcess[]): void {
   for (const b of brokers.splice(0)) {
     if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill('SIGKILL');
-    rmSync(b.dataDir, { recursive: true, force: true });
+    rmSync(b.dataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 

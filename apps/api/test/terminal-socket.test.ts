@@ -35,7 +35,7 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
   }
 
   /** `open` to the test sshd with its password, 80×24. */
-  function openSshd(): ClientMessage {
+  function openSshd(): Extract<ClientMessage, { type: 'open' }> {
     return {
       type: 'open',
       target: { host: sshd.host, port: sshd.port, username: sshd.username },
@@ -338,6 +338,42 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     expect((await e.waitForMessage('ready')).replay).toBe(false);
   });
 
+  it('a snapshot brings back the scrollback the client keeps, up to TERMINAL_SCROLLBACK_MAX', async () => {
+    const { admin } = await start({ TERMINAL_SCROLLBACK_MAX: '3000' });
+    const c = await TestTerminalClient.authed(base, admin);
+    expect(c.of('authenticated')[0]?.maxScrollback).toBe(3000);
+    c.send({ ...openSshd(), scrollback: 5000 });
+    const hostKey = await c.waitForMessage('hostkey_prompt', 15_000);
+    expect(hostKey.fingerprint).toBe(sshd.hostKeyFingerprint);
+    c.send({ type: 'hostkey_decision', accept: true });
+    const { terminalId } = await c.waitForMessage('ready', 15_000);
+    await c.waitForText('$ ');
+    c.type('seq 1 6000; echo se""q-done\n');
+    await c.waitForText('seq-done', 15_000);
+    c.close();
+
+    /** The numbers `seq` printed that a fresh client's snapshot holds, as lines of their own. */
+    const snapshotNumbers = async (scrollback?: number) => {
+      const d = await TestTerminalClient.authed(base, admin);
+      d.send({ type: 'attach', terminalId, ...(scrollback !== undefined ? { scrollback } : {}) });
+      const snap = await d.waitForMessage('snapshot', 15_000);
+      d.close();
+      const text = snap.data.replaceAll('\x1b', '').replace(/\[[0-9;?]*[A-Za-z]/g, '');
+      return text
+        .split(/\r?\n/)
+        .filter((line) => /^\d+$/.test(line))
+        .map(Number);
+    };
+    // 6,003 lines were written (the command, 6,000 numbers, "seq-done", the prompt); the mirror
+    // keeps the last 3,024: 3,000 of scrollback (the cap, not the 5,000 asked) above 24 rows.
+    const kept = await snapshotNumbers();
+    expect(kept[0]).toBe(6003 - 3024);
+    expect(kept.at(-1)).toBe(6000);
+    expect(kept.length).toBe(6000 - kept[0]! + 1);
+    // A client that keeps 500 lines gets 500.
+    expect((await snapshotNumbers(500))[0]).toBe(6003 - 524);
+  });
+
   it('two sockets of the owner see the same output and either can type', async () => {
     const { admin } = await start();
     const a = await TestTerminalClient.authed(base, admin);
@@ -546,6 +582,49 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     again.send({ type: 'attach', terminalId: id2 });
     expect((await again.waitForMessage('exit')).reason).toMatch(/Ended by the user/);
     expect((await again.waitForClose()).code).toBe(CloseCode.TERMINAL_ENDED);
+  });
+
+  it("an ended terminal's last screen outlives its host's retention; clearing it from the list drops it", async () => {
+    const { admin } = await start({ TERMINAL_ENDED_RETENTION: '1s' });
+    const c = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(c);
+    c.type('clear; echo last-""words; exit 3\n');
+    expect(await c.waitForMessage('exit')).toMatchObject({ code: 3 });
+
+    /** A fresh attach: what it gets, once the host has freed the terminal (no `ready` any more). */
+    const attachEnded = async () => {
+      const d = await TestTerminalClient.authed(base, admin);
+      d.send({ type: 'attach', terminalId: id });
+      const closed = await d.waitForClose();
+      return {
+        closed,
+        messages: d.messages.map((m) => m.type),
+        snapshot: d.of('snapshot')[0],
+        error: d.of('error')[0],
+      };
+    };
+    // Attaching restarts the retention: look again only after more than a retention went by.
+    let seen = await attachEnded();
+    await expect
+      .poll(
+        async () => {
+          seen = await attachEnded();
+          return seen.messages.includes('ready');
+        },
+        { timeout: 15_000, interval: 1500 },
+      )
+      .toBe(false);
+    expect(seen.messages).toEqual(['authenticated', 'snapshot', 'error']);
+    expect(seen.snapshot?.data).toContain('last-words');
+    expect(seen.snapshot?.data).not.toContain('clear;'); // the screen, not the scrollback
+    expect(seen.snapshot).toMatchObject({ terminalId: id, cols: 100, rows: 30 });
+    expect(seen.error?.code).toBe(ErrorCode.TERMINAL_ENDED);
+    expect(seen.closed.code).toBe(CloseCode.TERMINAL_ENDED);
+
+    expect((await admin.request('DELETE', '/api/terminals?status=ended')).json()).toEqual({ cleared: 1 });
+    const cleared = await attachEnded();
+    expect(cleared.messages).toEqual(['authenticated', 'error']);
+    expect(cleared.closed.code).toBe(CloseCode.TERMINAL_ENDED);
   });
 
   it('survives bad input: malformed JSON, unknown types, bad sizes, oversized frames, invalid UTF-8', async () => {

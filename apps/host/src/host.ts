@@ -12,6 +12,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   encodeFrame,
   encodeOutputFrame,
+  FINAL_SCREEN_MAX_BYTES,
   FrameError,
   FrameReader,
   generationOf,
@@ -117,7 +118,10 @@ export function createTerminalHost(options: TerminalHostOptions) {
     events: {
       onStatus(terminal, status, details) {
         broadcast({ t: 'status', id: terminal.id, status, ended: details });
-        if (status !== 'running') queueMicrotask(checkDrained);
+        if (status !== 'running') {
+          queueMicrotask(checkDrained);
+          sendLastScreen(terminal);
+        }
       },
       onOutput(terminal, at) {
         broadcast({ t: 'activity', id: terminal.id, at: at.getTime() });
@@ -130,6 +134,26 @@ export function createTerminalHost(options: TerminalHostOptions) {
       },
     },
   });
+
+  /** An ended terminal's last screen, for the API to keep once the terminal is freed here. */
+  function sendLastScreen(terminal: Terminal): void {
+    terminal
+      .screen({ scrollback: 0, maxBytes: FINAL_SCREEN_MAX_BYTES })
+      .then((snap) => {
+        if (Buffer.byteLength(JSON.stringify(snap.data)) > FINAL_SCREEN_MAX_BYTES) return;
+        broadcast({
+          t: 'screen',
+          id: terminal.id,
+          data: snap.data,
+          cols: snap.cols,
+          rows: snap.rows,
+          offset: snap.offset,
+        });
+      })
+      .catch((err: unknown) =>
+        log?.warn({ terminalId: terminal.id, err: (err as Error).message }, 'last screen not captured'),
+      );
+  }
 
   function info(terminal: Terminal): TerminalInfo {
     return {
@@ -492,6 +516,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
           cols: msg.cols,
           rows: msg.rows,
           ...(msg.title ? { title: msg.title } : {}),
+          ...(msg.scrollback !== undefined ? { scrollback: msg.scrollback } : {}),
           signal: abort.signal,
           knownHosts: {
             lookup: () => msg.knownHost,
@@ -537,6 +562,7 @@ export function createTerminalHost(options: TerminalHostOptions) {
           ...(msg.resumeFrom !== undefined ? { resumeFrom: msg.resumeFrom } : {}),
           ...(msg.cols !== undefined ? { cols: msg.cols } : {}),
           ...(msg.rows !== undefined ? { rows: msg.rows } : {}),
+          ...(msg.scrollback !== undefined ? { scrollback: msg.scrollback } : {}),
         });
         this.send({ t: 'result', rid: msg.rid, value: info(terminal) });
         if (drainingUntil !== null && !terminal.ended) viewer.sendJson(drainNotice(terminal.id));

@@ -1,4 +1,5 @@
 import {
+  SCROLLBACK_MAX,
   ServerMessageSchema,
   SshAuthSchema,
   TERMINAL_MAX_COLS,
@@ -22,6 +23,7 @@ const vid = z.number().int().nonnegative();
 const offset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const cols = z.number().int().min(TERMINAL_MIN_COLS).max(TERMINAL_MAX_COLS);
 const rows = z.number().int().min(TERMINAL_MIN_ROWS).max(TERMINAL_MAX_ROWS);
+const scrollback = z.number().int().min(0).max(SCROLLBACK_MAX);
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'must be binary');
 const target = z.object({
   host: z.string().min(1).max(253),
@@ -67,6 +69,8 @@ export const OpenSchema = z.object({
   cols,
   rows,
   title: z.string().max(200).nullable(),
+  /** The browser's scrollback in lines (the host keeps up to its TERMINAL_SCROLLBACK_MAX). */
+  scrollback: scrollback.optional(),
   /**
    * The user's trusted key for this host and port (the API's known-hosts store), or null: an
    * unknown key is asked about (`ask`), a changed one refused.
@@ -99,6 +103,8 @@ export const AttachSchema = z.object({
   resumeFrom: offset.optional(),
   cols: cols.optional(),
   rows: rows.optional(),
+  /** The browser's scrollback: the snapshot carries at most this many lines (see the engine). */
+  scrollback: scrollback.optional(),
   /** The browser's input stream: its `ready` then says how much of that stream was applied. */
   inputStream: z.string().min(1).max(64).optional(),
 });
@@ -300,6 +306,20 @@ export const StatusSchema = z.object({
   status: TerminalStatusSchema,
   ended: EndDetailsSchema.nullable(),
 });
+/**
+ * An ended terminal's last screen (no scrollback), sent once after its `status`, for the API to
+ * keep after the host frees the terminal. Not sent when it is over FINAL_SCREEN_MAX_BYTES.
+ */
+export const ScreenSchema = z.object({
+  t: z.literal('screen'),
+  id,
+  data: z.string(),
+  cols,
+  rows,
+  offset,
+});
+/** Largest last screen (as a JSON string) a host sends and the API keeps. */
+export const FINAL_SCREEN_MAX_BYTES = 256 * 1024;
 /** Output flowed (throttled by the host), for the terminal's `lastOutputAt`. */
 export const ActivitySchema = z.object({ t: z.literal('activity'), id, at: z.number() });
 export const ViewersSchema = z.object({
@@ -332,6 +352,7 @@ export const HostMessageSchema = z.discriminatedUnion('t', [
   ViewerOutputSchema,
   ViewerCloseSchema,
   StatusSchema,
+  ScreenSchema,
   ActivitySchema,
   ViewersSchema,
   RemovedSchema,

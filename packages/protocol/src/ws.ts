@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { TERMINAL_MAX_COLS, TERMINAL_MAX_ROWS, TERMINAL_MIN_COLS, TERMINAL_MIN_ROWS } from './limits.js';
+import {
+  SCROLLBACK_MAX,
+  TERMINAL_MAX_COLS,
+  TERMINAL_MAX_ROWS,
+  TERMINAL_MIN_COLS,
+  TERMINAL_MIN_ROWS,
+} from './limits.js';
 import { HostNameSchema, PortSchema } from './target.js';
 
 /**
@@ -62,6 +68,11 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 const cols = z.number().int().min(TERMINAL_MIN_COLS).max(TERMINAL_MAX_COLS);
 const rows = z.number().int().min(TERMINAL_MIN_ROWS).max(TERMINAL_MAX_ROWS);
 const offset = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/**
+ * The client's scrollback in lines. The broker's mirror of the terminal keeps as many (up to its
+ * `maxScrollback`, see `authenticated`), so a snapshot after a reload brings them back.
+ */
+const scrollback = z.number().int().min(0).max(SCROLLBACK_MAX);
 
 // ── client → server ──────────────────────────────────────────────────────────
 
@@ -108,6 +119,8 @@ export const OpenMessageSchema = z
     rows,
     /** Optional label shown in terminal lists. */
     title: z.string().max(200).optional(),
+    /** Lines of scrollback the client keeps; the broker's default (1,000) if omitted. */
+    scrollback: scrollback.optional(),
     /** The client's input stream (see InputStreamSchema); input after `ready` starts at 0. */
     input: InputStreamSchema.optional(),
   })
@@ -125,6 +138,11 @@ export const AttachMessageSchema = z.object({
   /** Sent so the terminal is resized to the new viewer; omitted keeps the current size. */
   cols: cols.optional(),
   rows: rows.optional(),
+  /**
+   * Lines of scrollback the client keeps: a snapshot carries at most this many, and a terminal
+   * that kept fewer keeps this many from now on (lines already gone do not come back).
+   */
+  scrollback: scrollback.optional(),
   /** The client's input stream; `ready` answers how much of it the terminal has taken. */
   input: InputStreamSchema.optional(),
 });
@@ -177,6 +195,8 @@ export const AuthenticatedMessageSchema = z.object({
    * messages, so pace to the window. Absent from brokers before input flow control.
    */
   inputWindowBytes: z.number().int().positive().optional(),
+  /** Most lines of scrollback the broker keeps for a terminal (`open`/`attach` `scrollback`). */
+  maxScrollback: z.number().int().nonnegative().optional(),
 });
 
 export const ReadyMessageSchema = z.object({

@@ -61,7 +61,10 @@ export const TerminalEnvShape = {
   CONNECTION_TIMEOUT: duration('15s'),
   TERMINAL_BUFFER_BYTES: int(1024 * 1024, 4096, 256 * 1024 * 1024),
   TERMINAL_DETACHED_TIMEOUT: duration('30m'),
+  /** How long an ended terminal's output stays replayable on its host (its last screen stays longer, in the database). */
+  TERMINAL_ENDED_RETENTION: duration('5m'),
   TERMINAL_SCROLLBACK: int(1000, 0, 100_000),
+  TERMINAL_SCROLLBACK_MAX: int(10_000, 0, 100_000),
   SSH_ALLOWED_TARGETS: list,
   SSH_DENIED_TARGETS: list,
   SSH_KEEPALIVE_INTERVAL: duration('15s'),
@@ -92,7 +95,9 @@ export function terminalManagerConfig(e: TerminalEnv): TerminalManagerConfig {
     connectTimeoutMs: e.CONNECTION_TIMEOUT,
     bufferBytes: e.TERMINAL_BUFFER_BYTES,
     detachedTimeoutMs: e.TERMINAL_DETACHED_TIMEOUT,
+    endedRetentionMs: e.TERMINAL_ENDED_RETENTION,
     scrollback: e.TERMINAL_SCROLLBACK,
+    scrollbackMax: e.TERMINAL_SCROLLBACK_MAX,
     keepaliveIntervalMs: e.SSH_KEEPALIVE_INTERVAL,
     keepaliveCountMax: e.SSH_KEEPALIVE_COUNT_MAX,
   };

@@ -162,6 +162,96 @@ describe('TerminalMirror', () => {
     mirror.dispose();
   });
 
+  describe('scrollback', () => {
+    const lines = (from: number, to: number) => {
+      let text = '';
+      for (let i = from; i < to; i++) text += `\x1b[3${i % 8}mline ${i}\x1b[0m\r\n`;
+      return text;
+    };
+    /** The first line of the restored terminal's history (`line N`), and how many lines it holds. */
+    const history = async (snap: { data: string; cols: number; rows: number }) => {
+      const restored = await restore(snap, [], 100_000);
+      const all = historyOf(restored);
+      return { first: all[0], length: all.length };
+    };
+
+    it('keeps the scrollback it was given and sends a viewer at most what it asked for', async () => {
+      const ring = new ByteRing(1 << 20);
+      const mirror = new TerminalMirror({ ring, cols: 80, rows: 24, scrollback: 5000 });
+      mirror.watched = true;
+      const text = Buffer.from(lines(0, 6000));
+      mirror.beforeAppend(text);
+      ring.append(text);
+      const full = await mirror.snapshot();
+      expect(full.scrollback).toBe(5000);
+      // 6,000 lines and the empty prompt line: 5,000 in the scrollback, 24 rows on the screen.
+      expect(await history(full)).toEqual({ first: 'line 977', length: 5023 });
+      const asked = await mirror.snapshot({ scrollback: 2000 });
+      expect(asked.scrollback).toBe(2000);
+      expect(await history(asked)).toEqual({ first: 'line 3977', length: 2023 });
+      // Asking for more than the mirror keeps gives what it keeps.
+      expect((await mirror.snapshot({ scrollback: 50_000 })).scrollback).toBe(5000);
+      mirror.dispose();
+    });
+
+    it('grows when a viewer with a longer scrollback attaches, and keeps it through hibernation', async () => {
+      const ring = new ByteRing(1 << 20);
+      const mirror = new TerminalMirror({ ring, cols: 80, rows: 24, scrollback: 1000, hibernateAfterMs: 20 });
+      mirror.watched = true;
+      const out = (s: string) => {
+        const b = Buffer.from(s);
+        mirror.beforeAppend(b);
+        ring.append(b);
+      };
+      out(lines(0, 1500));
+      // Parsed with 1,000 lines: 477 of the first 1,500 have left the scrollback for good.
+      expect(await history(await mirror.snapshot())).toEqual({ first: 'line 477', length: 1023 });
+      mirror.growScrollback(3000);
+      mirror.growScrollback(2000); // never shrinks
+      expect(mirror.scrollback).toBe(3000);
+      out(lines(1500, 3000));
+      const grown = await mirror.snapshot();
+      expect(grown.scrollback).toBe(3000);
+      expect(await history(grown)).toEqual({ first: 'line 477', length: 2523 });
+      await new Promise((r) => setTimeout(r, 60));
+      expect(mirror.state).toBe('hibernated');
+      out(lines(3000, 4000));
+      expect(await history(await mirror.snapshot())).toEqual({ first: 'line 977', length: 3023 });
+      mirror.dispose();
+    });
+
+    it('leaves out the oldest lines when the snapshot would not fit its byte limit', async () => {
+      const ring = new ByteRing(4 << 20);
+      const mirror = new TerminalMirror({ ring, cols: 120, rows: 40, scrollback: 4000 });
+      mirror.watched = true;
+      // Every cell a colour of its own: ~20 bytes a cell once serialized.
+      let text = '';
+      for (let i = 0; i < 4100; i++) {
+        for (let c = 0; c < 119; c++)
+          text += `\x1b[38;5;${(i + c) % 256}m${String.fromCharCode(65 + (c % 26))}`;
+        text += '\r\n';
+      }
+      const bytes = Buffer.from(text);
+      mirror.beforeAppend(bytes);
+      ring.append(bytes);
+      const maxBytes = 1 << 20;
+      const snap = await mirror.snapshot({ maxBytes });
+      expect(Buffer.byteLength(JSON.stringify(snap.data))).toBeLessThanOrEqual(maxBytes);
+      expect(snap.scrollback).toBeLessThan(4000);
+      expect(snap.scrollback).toBeGreaterThan(0);
+      const restored = await restore(snap, [], 100_000);
+      // The screen is whole (its last row, the prompt line, is empty), the scrollback above it.
+      const all = historyOf(restored);
+      expect(all.length).toBe(snap.scrollback + 39);
+      expect(all[all.length - 1]).toMatch(/^ABCDEFGHIJKLMNOPQRSTUVWXYZ/);
+      // Without the limit it would not have fitted.
+      const whole = await mirror.snapshot({ maxBytes: 64 << 20 });
+      expect(whole.scrollback).toBe(4000);
+      expect(Buffer.byteLength(JSON.stringify(whole.data))).toBeGreaterThan(maxBytes);
+      mirror.dispose();
+    });
+  });
+
   describe('plain-text fast path', () => {
     it('leaves bulk plain text that scrolls out of the scrollback unparsed, with an identical result', async () => {
       const { mirror, output, reference, referenceScreen } = setup(1 << 20, 120, 40);

@@ -18,7 +18,27 @@ export interface MirrorSnapshot {
   offset: number;
   cols: number;
   rows: number;
+  /** Lines of scrollback `data` carries (at most what was asked, or fewer to fit `maxBytes`). */
+  scrollback: number;
 }
+
+export interface SnapshotOptions {
+  /** Most lines of scrollback to carry (the client's own scrollback); the mirror's by default. */
+  scrollback?: number;
+  /**
+   * Most bytes the snapshot may take as a JSON string (control characters escaped), so it fits a
+   * host-protocol frame: the oldest scrollback lines are left out until it does. Default
+   * MAX_SNAPSHOT_JSON_BYTES.
+   */
+  maxBytes?: number;
+}
+
+/**
+ * Largest snapshot (as a JSON string) sent by default: half the host protocol's 8 MiB frame. A
+ * screen with a full 10,000-line scrollback of ordinary coloured text takes 1–3 MiB; only lines
+ * whose every cell changes attributes come near this, and then the oldest lines are left out.
+ */
+export const MAX_SNAPSHOT_JSON_BYTES = 4 * 1024 * 1024;
 
 export interface TerminalMirrorOptions {
   /** The terminal's output ring; the mirror reads the bytes it has not parsed yet from it. */
@@ -231,7 +251,7 @@ export const mirrorScheduler = new MirrorScheduler();
  */
 export class TerminalMirror {
   private readonly ring: ByteRing;
-  private readonly scrollback: number;
+  private scrollbackLines: number;
   private readonly hibernateAfterMs: number;
   private readonly onBacklogChange: (() => void) | undefined;
   private readonly skipPlainText: boolean;
@@ -269,7 +289,7 @@ export class TerminalMirror {
     this.ring = options.ring;
     this.cols = this.latestCols = options.cols;
     this.rows = this.latestRows = options.rows;
-    this.scrollback = options.scrollback ?? 1000;
+    this.scrollbackLines = options.scrollback ?? 1000;
     this.hibernateAfterMs = options.hibernateAfterMs ?? 5 * 60_000;
     this.onBacklogChange = options.onBacklogChange;
     this.skipPlainText = options.skipPlainText ?? true;
@@ -407,6 +427,29 @@ export class TerminalMirror {
     return this.work.reduce((sum, w) => sum + (w as { bytes: Uint8Array }).bytes.length, 0);
   }
 
+  /** Lines of scrollback the mirror keeps. */
+  get scrollback(): number {
+    return this.scrollbackLines;
+  }
+
+  /**
+   * Keeps up to `lines` of scrollback from now on (a viewer with a longer scrollback attached).
+   * Never shrinks: another viewer of the terminal may have asked for more. Lines that had
+   * already left the shorter scrollback do not come back.
+   */
+  growScrollback(lines: number): void {
+    if (this.disposed || lines <= this.scrollbackLines) return;
+    this.scrollbackLines = lines;
+    // In stream order with the parsing queued before it; a hibernated or not yet built mirror
+    // gets it when materialized.
+    if (this.term)
+      this.submit({
+        run: () => {
+          if (this.term) this.term.options.scrollback = this.scrollbackLines;
+        },
+      });
+  }
+
   /** Records a resize at the current end of the stream. */
   resize(cols: number, rows: number): void {
     if (this.disposed || (cols === this.latestCols && rows === this.latestRows)) return;
@@ -428,8 +471,9 @@ export class TerminalMirror {
    * is serialized inside the write callback of the last pending chunk: xterm runs that
    * callback after parsing the chunk and before parsing anything queued later.
    */
-  snapshot(): Promise<MirrorSnapshot> {
+  snapshot(options: SnapshotOptions = {}): Promise<MirrorSnapshot> {
     if (this.disposed) return Promise.reject(new Error('mirror disposed'));
+    const maxBytes = options.maxBytes ?? MAX_SNAPSHOT_JSON_BYTES;
     this.flush();
     const offset = this.fed;
     const term = this.materialize();
@@ -441,11 +485,14 @@ export class TerminalMirror {
           this.waitingSnapshots--;
           try {
             const tail = this.incompleteTail(term, offset);
+            const lines = Math.min(options.scrollback ?? this.scrollbackLines, this.scrollbackLines);
+            const state = this.serialize(term, lines, maxBytes - jsonBytes(tail.text));
             resolve({
-              data: this.serialize(term) + tail.text,
+              data: state.data + tail.text,
               offset: offset - tail.utf8Bytes,
               cols: term.cols,
               rows: term.rows,
+              scrollback: state.lines,
             });
           } catch (err) {
             reject(err);
@@ -583,7 +630,7 @@ export class TerminalMirror {
     if (!atRest(term)) return 0;
     const plainEnd = plainPrefixLength(bytes);
     if (plainEnd < MIN_SKIP_BYTES) return 0;
-    const needed = 2 * term.rows + this.scrollback;
+    const needed = 2 * term.rows + this.scrollbackLines;
     let lineFeeds = 0;
     for (let i = bytes.lastIndexOf(0x0a, plainEnd - 1); i >= 1; i = bytes.lastIndexOf(0x0a, i - 1)) {
       if (lineFeeds >= needed && bytes[i - 1] === 0x0d) return i + 1 >= MIN_SKIP_BYTES ? i + 1 : 0;
@@ -598,7 +645,7 @@ export class TerminalMirror {
     const term = new Terminal({
       cols: restored?.cols ?? this.cols,
       rows: restored?.rows ?? this.rows,
-      scrollback: this.scrollback,
+      scrollback: this.scrollbackLines,
       allowProposedApi: true,
       logLevel: 'off',
     });
@@ -612,8 +659,21 @@ export class TerminalMirror {
     return term;
   }
 
-  private serialize(term: HeadlessTerminal): string {
-    return serializeTerminal(term, this.scrollback);
+  /**
+   * The state with at most `lines` of scrollback, as large as fits `maxBytes` as a JSON string:
+   * halving the scrollback until it does (the screen alone always goes out).
+   */
+  private serialize(
+    term: HeadlessTerminal,
+    lines: number,
+    maxBytes: number,
+  ): { data: string; lines: number } {
+    for (;;) {
+      const data = serializeTerminal(term, lines);
+      // A UTF-16 unit takes at most 6 bytes in JSON (\u001b): most snapshots need no measuring.
+      if (lines === 0 || data.length * 6 <= maxBytes || jsonBytes(data) <= maxBytes) return { data, lines };
+      lines = Math.floor(lines / 2);
+    }
   }
 
   /**
@@ -665,7 +725,7 @@ export class TerminalMirror {
     // ring (the invariant still holds) and pending resizes stay recorded.
     // A Buffer, not the string: serialize() builds a rope of thousands of small strings that
     // would cost several times its length until flattened.
-    const data = Buffer.from(this.serialize(term), 'utf8');
+    const data = Buffer.from(serializeTerminal(term, this.scrollbackLines), 'utf8');
     this.hibernated = { data, cols: term.cols, rows: term.rows };
     term.dispose();
     this.term = null;
@@ -763,4 +823,9 @@ function lastSequenceStart(bytes: Uint8Array): number {
     }
   }
   return -1;
+}
+
+/** Bytes `text` takes as a JSON string (quotes, escapes, UTF-8). */
+function jsonBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text));
 }

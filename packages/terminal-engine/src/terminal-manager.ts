@@ -31,7 +31,10 @@ export interface TerminalManagerConfig {
   bufferBytes: number;
   /** TERMINAL_DETACHED_TIMEOUT in ms (0 disables). */
   detachedTimeoutMs: number;
+  /** TERMINAL_SCROLLBACK: lines of scrollback a terminal's mirror keeps when its client does not say. */
   scrollback?: number;
+  /** TERMINAL_SCROLLBACK_MAX: most lines a client may ask a terminal's mirror to keep. */
+  scrollbackMax?: number;
   keepaliveIntervalMs?: number;
   keepaliveCountMax?: number;
   interactionTimeoutMs?: number;
@@ -63,6 +66,8 @@ export interface CreateTerminalRequest {
   cols: number;
   rows: number;
   title?: string;
+  /** The client's scrollback in lines: the mirror keeps as many, up to `scrollbackMax`. */
+  scrollback?: number;
   /** The user's known hosts. */
   knownHosts: KnownHostsStore;
   interaction: ConnectInteraction;
@@ -85,6 +90,7 @@ export class TerminalManager {
   constructor(config: TerminalManagerConfig, deps: TerminalManagerDeps) {
     this.config = {
       scrollback: 1000,
+      scrollbackMax: 10_000,
       keepaliveIntervalMs: 15_000,
       keepaliveCountMax: 3,
       interactionTimeoutMs: 120_000,
@@ -157,7 +163,8 @@ export class TerminalManager {
         cols: request.cols,
         rows: request.rows,
         bufferBytes: this.config.bufferBytes,
-        scrollback: this.config.scrollback,
+        scrollback: request.scrollback ?? this.config.scrollback,
+        scrollbackMax: Math.max(this.config.scrollbackMax, this.config.scrollback),
         mirrorHibernateAfterMs: this.config.mirrorHibernateAfterMs,
         outputEventIntervalMs: this.config.outputEventIntervalMs,
         flow: this.config.flow,

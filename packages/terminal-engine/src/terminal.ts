@@ -8,7 +8,7 @@ import {
   TERMINAL_MIN_ROWS,
 } from '@tether/protocol';
 import type { ClientChannel } from 'ssh2';
-import { TerminalMirror } from './mirror.js';
+import { type MirrorSnapshot, type SnapshotOptions, TerminalMirror } from './mirror.js';
 import { ByteRing } from './ring-buffer.js';
 import type { SshClient } from './ssh-connect.js';
 import { TerminalError } from './terminal-error.js';
@@ -75,7 +75,10 @@ export interface TerminalOptions {
   rows: number;
   /** TERMINAL_BUFFER_BYTES. */
   bufferBytes: number;
+  /** Lines of scrollback the mirror keeps (the opening client's, capped); 1,000 by default. */
   scrollback?: number;
+  /** Most lines of scrollback a viewer may make the mirror keep (TERMINAL_SCROLLBACK_MAX). */
+  scrollbackMax?: number;
   mirrorHibernateAfterMs?: number;
   flow?: FlowControlOptions;
   events?: TerminalEvents;
@@ -87,6 +90,11 @@ export interface AttachOptions {
   resumeFrom?: number;
   cols?: number;
   rows?: number;
+  /**
+   * The viewer's scrollback in lines: a snapshot carries at most this many, and the mirror keeps
+   * this many from now on if it kept fewer (up to `scrollbackMax`).
+   */
+  scrollback?: number;
 }
 
 interface ViewerState {
@@ -168,6 +176,7 @@ export class Terminal {
   private readonly client: SshClient;
   private readonly channel: ClientChannel;
   private readonly ring: ByteRing;
+  private readonly scrollbackMax: number;
   private readonly mirror: TerminalMirror;
   private readonly flow: Required<FlowControlOptions>;
   private readonly events: TerminalEvents;
@@ -216,11 +225,12 @@ export class Terminal {
     this.events = options.events ?? {};
     this.outputEventIntervalMs = options.outputEventIntervalMs ?? 10_000;
     this.ring = new ByteRing(options.bufferBytes);
+    this.scrollbackMax = options.scrollbackMax ?? Math.max(options.scrollback ?? 1000, 1000);
     this.mirror = new TerminalMirror({
       ring: this.ring,
       cols: options.cols,
       rows: options.rows,
-      scrollback: options.scrollback ?? 1000,
+      scrollback: Math.min(options.scrollback ?? 1000, this.scrollbackMax),
       hibernateAfterMs: options.mirrorHibernateAfterMs ?? 5 * 60_000,
       onBacklogChange: () => this.evaluateFlow(),
       // Parsing is shared out fairly between users (the mirror scheduler).
@@ -286,6 +296,8 @@ export class Terminal {
       validateSize(cols, rows);
       if (!this.ended) this.resize(cols, rows);
     }
+    if (options.scrollback !== undefined && !this.ended)
+      this.mirror.growScrollback(Math.min(options.scrollback, this.scrollbackMax));
     const state: ViewerState = { viewer, phase: 'pending', sentOffset: 0, ackedOffset: 0, blocked: false };
     this.viewers.set(viewer, state);
     this.detachedSinceMs = null;
@@ -306,7 +318,9 @@ export class Terminal {
     this.evaluateFlow();
     try {
       for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
-        const snap = await this.mirror.snapshot();
+        const snap = await this.mirror.snapshot(
+          options.scrollback !== undefined ? { scrollback: options.scrollback } : {},
+        );
         if (this.viewers.get(viewer) !== state) return; // detached meanwhile
         // Everything after the snapshot offset, read in the same synchronous step as going live.
         const bytes = this.ring.slice(snap.offset);
@@ -330,6 +344,14 @@ export class Terminal {
       this.pendingSnapshots--;
       this.evaluateFlow();
     }
+  }
+
+  /**
+   * The screen as of now (the mirror's snapshot; after the terminal ended, its last screen), with
+   * at most `options.scrollback` lines of scrollback. Until `dispose()`.
+   */
+  screen(options: SnapshotOptions = {}): Promise<MirrorSnapshot> {
+    return this.mirror.snapshot(options);
   }
 
   detach(viewer: TerminalViewer): void {
@@ -437,7 +459,9 @@ export class Terminal {
     state.sentOffset = from + bytes.length;
     if (this.ended && this.endDetails) {
       viewer.sendJson({ type: 'exit', terminalId: this.id, ...this.endDetails });
-      this.viewers.delete(viewer);
+      // Detached (not just forgotten): the retention counts again from now, so the ended terminal
+      // is still freed in the end (it used to stay for good once anyone had attached after its end).
+      this.detach(viewer);
       viewer.close(CloseCode.TERMINAL_ENDED, 'terminal ended');
       return;
     }

@@ -43,8 +43,9 @@ export function historyOf(term: HeadlessTerminal): string[] {
 export async function restore(
   snapshot: { data: string; cols: number; rows: number },
   after: Uint8Array[] = [],
+  scrollback = 1000,
 ) {
-  const term = createHeadless(snapshot.cols, snapshot.rows);
+  const term = createHeadless(snapshot.cols, snapshot.rows, scrollback);
   await writeAsync(term, snapshot.data);
   for (const chunk of after) await writeAsync(term, chunk);
   return term;

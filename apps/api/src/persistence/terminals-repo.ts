@@ -1,6 +1,15 @@
 import { and, desc, eq, getTableColumns, inArray, isNull, notInArray, or, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/index.js';
-import { type TerminalRow, terminals, users } from '../db/schema/index.js';
+import {
+  type TerminalRow,
+  type TerminalScreenRow,
+  terminalScreens,
+  terminals,
+  users,
+} from '../db/schema/index.js';
+
+/** Last screens kept per user: enough for every pane a stored workspace can hold (32 tabs × 8). */
+export const SCREENS_KEPT_PER_USER = 256;
 
 export type TerminalStatus = TerminalRow['status'];
 export type NewTerminal = typeof terminals.$inferInsert;
@@ -113,7 +122,45 @@ export function createTerminalsRepo(db: DbOrTx) {
           ),
         )
         .returning({ id: terminals.id });
+      if (rows.length > 0)
+        await db.delete(terminalScreens).where(
+          and(
+            eq(terminalScreens.userId, userId),
+            inArray(
+              terminalScreens.terminalId,
+              rows.map((r) => r.id),
+            ),
+          ),
+        );
       return rows.length;
+    },
+
+    /**
+     * Keeps an ended terminal's last screen, and only the user's SCREENS_KEPT_PER_USER most recent
+     * ones (a screen is a few KB, at most FINAL_SCREEN_MAX_BYTES).
+     */
+    async saveScreen(screen: Omit<TerminalScreenRow, 'capturedAt'>): Promise<void> {
+      await db.insert(terminalScreens).values(screen).onConflictDoNothing();
+      const newest = db
+        .select({ id: terminalScreens.terminalId })
+        .from(terminalScreens)
+        .where(eq(terminalScreens.userId, screen.userId))
+        .orderBy(desc(terminalScreens.capturedAt))
+        .limit(SCREENS_KEPT_PER_USER);
+      await db
+        .delete(terminalScreens)
+        .where(
+          and(eq(terminalScreens.userId, screen.userId), notInArray(terminalScreens.terminalId, newest)),
+        );
+    },
+
+    async screenFor(userId: string, terminalId: string): Promise<TerminalScreenRow | undefined> {
+      const [row] = await db
+        .select()
+        .from(terminalScreens)
+        .where(and(eq(terminalScreens.terminalId, terminalId), eq(terminalScreens.userId, userId)))
+        .limit(1);
+      return row;
     },
 
     async setLastOutput(ids: string[], at: Date): Promise<void> {

@@ -19,7 +19,7 @@ import fp from 'fastify-plugin';
 import type { WebSocket } from 'ws';
 import type { AuthContext } from '../auth/auth-service.js';
 import type { SharedLimits } from '../cluster/shared-limits.js';
-import type { TerminalRow } from '../db/schema/index.js';
+import type { TerminalRow, TerminalScreenRow } from '../db/schema/index.js';
 import { AppError } from '../errors.js';
 import { createKnownHostsRepo } from '../persistence/known-hosts-repo.js';
 import { createTerminalsRepo } from '../persistence/terminals-repo.js';
@@ -202,6 +202,7 @@ function createTerminalService(deps: {
           cols: msg.cols,
           rows: msg.rows,
           title: title ?? undefined,
+          ...(msg.scrollback !== undefined ? { scrollback: msg.scrollback } : {}),
           signal,
           interaction: wrapInteraction(interaction, user, ip, target),
           knownHosts: {
@@ -370,9 +371,14 @@ function createTerminalService(deps: {
       });
     },
 
-    async endedInfo(id: string, userId: string): Promise<TerminalRow | undefined> {
+    /** An ended terminal of the user's, with its last screen if one was kept. */
+    async endedInfo(
+      id: string,
+      userId: string,
+    ): Promise<{ row: TerminalRow; screen: TerminalScreenRow | undefined } | undefined> {
       const row = await repo.findForUser(userId, id);
-      return row && (row.status === 'exited' || row.status === 'lost') ? row : undefined;
+      if (!row || (row.status !== 'exited' && row.status !== 'lost')) return undefined;
+      return { row, screen: await repo.screenFor(userId, id) };
     },
 
     async terminate(
@@ -502,7 +508,9 @@ export default fp(
           CONNECTION_TIMEOUT: config.limits.connectionTimeoutMs,
           TERMINAL_BUFFER_BYTES: config.limits.terminalBufferBytes,
           TERMINAL_DETACHED_TIMEOUT: config.limits.terminalDetachedTimeoutMs,
+          TERMINAL_ENDED_RETENTION: config.limits.terminalEndedRetentionMs,
           TERMINAL_SCROLLBACK: config.limits.terminalScrollback,
+          TERMINAL_SCROLLBACK_MAX: config.limits.terminalScrollbackMax,
           SSH_ALLOWED_TARGETS: config.ssh.allowedTargets,
           SSH_DENIED_TARGETS: config.ssh.deniedTargets,
           SSH_KEEPALIVE_INTERVAL: config.ssh.keepaliveIntervalMs,
@@ -552,6 +560,18 @@ export default fp(
         onStatus,
         onOutput(terminal, at) {
           void track(repo.setLastOutput([terminal.id], at)).catch(() => {});
+        },
+        onScreen(terminal, screen) {
+          void track(
+            repo.saveScreen({
+              terminalId: terminal.id,
+              userId: terminal.userId,
+              data: screen.data,
+              cols: screen.cols,
+              rows: screen.rows,
+              outputOffset: screen.offset,
+            }),
+          ).catch((err) => app.log.warn({ err, terminalId: terminal.id }, 'last screen not stored'));
         },
       },
       log,

@@ -6,6 +6,7 @@ import {
   generationSocketPaths,
   HostConnection,
   type HostMessage,
+  type HostMessageOf,
   HostRequestError,
   type HostStats,
   HostUnavailableError,
@@ -30,6 +31,8 @@ export const HOST_STOPPED = 'The terminal host stopped; this SSH session ended w
 export interface RemoteTerminalEvents {
   onStatus?(terminal: RemoteTerminal, status: TerminalStatus, details: TerminalEndDetails | null): void;
   onOutput?(terminal: RemoteTerminal, at: Date): void;
+  /** An ended terminal's last screen, from its host (this node's terminals only). */
+  onScreen?(terminal: RemoteTerminal, screen: Omit<HostMessageOf<'screen'>, 't' | 'id'>): void;
 }
 
 export interface CreateRemoteTerminal {
@@ -40,6 +43,8 @@ export interface CreateRemoteTerminal {
   cols: number;
   rows: number;
   title?: string;
+  /** The browser's scrollback in lines (the host keeps up to its cap). */
+  scrollback?: number;
   knownHosts: KnownHostsStore;
   interaction: ConnectInteraction;
   signal?: AbortSignal;
@@ -439,6 +444,7 @@ export class RemoteTerminalManager {
           cols: request.cols,
           rows: request.rows,
           title: request.title ?? null,
+          ...(request.scrollback !== undefined ? { scrollback: request.scrollback } : {}),
           knownHost: known ? { keyType: known.keyType, fingerprint: known.fingerprint } : null,
         },
         (r) => {
@@ -606,6 +612,7 @@ export class RemoteTerminalManager {
         ...(options.resumeFrom !== undefined ? { resumeFrom: options.resumeFrom } : {}),
         ...(options.cols !== undefined ? { cols: options.cols } : {}),
         ...(options.rows !== undefined ? { rows: options.rows } : {}),
+        ...(options.scrollback !== undefined ? { scrollback: options.scrollback } : {}),
         ...(options.inputStream !== undefined ? { inputStream: options.inputStream } : {}),
       });
       // Another node's terminal: this is the first word from its host about it.
@@ -803,6 +810,13 @@ export class RemoteTerminalManager {
       case 'viewers': {
         const t = this.terminals.get(m.id);
         if (t) t.viewerCount = m.count;
+        return;
+      }
+      case 'screen': {
+        const t = this.terminals.get(m.id);
+        if (!t) return;
+        const { t: _t, id: _id, ...screen } = m;
+        this.safe(() => this.options.events?.onScreen?.(t, screen));
         return;
       }
       case 'removed':

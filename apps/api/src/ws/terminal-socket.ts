@@ -357,7 +357,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
     const attachTo = async (
       t: Terminal,
       resumeFrom?: number,
-      size?: { cols?: number; rows?: number },
+      view?: { cols?: number; rows?: number; scrollback?: number },
       reattach = false,
       inputStream?: string,
     ) => {
@@ -372,8 +372,9 @@ export function registerTerminalSocket(app: FastifyInstance): void {
       try {
         await t.attach(viewer, {
           resumeFrom,
-          cols: size?.cols,
-          rows: size?.rows,
+          cols: view?.cols,
+          rows: view?.rows,
+          ...(view?.scrollback !== undefined ? { scrollback: view.scrollback } : {}),
           ...(inputStream ? { inputStream } : {}),
         });
         releaseHeldInput();
@@ -476,6 +477,7 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           ackWindowBytes: ACK_WINDOW_BYTES,
           heartbeatIntervalMs: config.limits.heartbeatIntervalMs,
           inputWindowBytes: INPUT_WINDOW_BYTES,
+          maxScrollback: Math.max(config.limits.terminalScrollbackMax, config.limits.terminalScrollback),
         });
         return;
       }
@@ -534,7 +536,17 @@ export function registerTerminalSocket(app: FastifyInstance): void {
           if (!t) {
             const ended = await terminals.endedInfo(msg.terminalId, user.userId);
             if (ended) {
-              sendError(ErrorCode.TERMINAL_ENDED, ended.endReason ?? 'This terminal has ended.');
+              // Its last screen first (kept after its host freed it), then why it is over.
+              if (ended.screen)
+                send({
+                  type: 'snapshot',
+                  terminalId: msg.terminalId,
+                  offset: ended.screen.outputOffset,
+                  cols: ended.screen.cols,
+                  rows: ended.screen.rows,
+                  data: ended.screen.data,
+                });
+              sendError(ErrorCode.TERMINAL_ENDED, ended.row.endReason ?? 'This terminal has ended.');
               close(CloseCode.TERMINAL_ENDED, 'terminal ended');
             } else {
               sendError(ErrorCode.TERMINAL_NOT_FOUND, 'No such terminal.');
@@ -542,7 +554,13 @@ export function registerTerminalSocket(app: FastifyInstance): void {
             }
             return;
           }
-          await attachTo(t, msg.resumeFrom, { cols: msg.cols, rows: msg.rows }, true, msg.input?.stream);
+          await attachTo(
+            t,
+            msg.resumeFrom,
+            { cols: msg.cols, rows: msg.rows, scrollback: msg.scrollback },
+            true,
+            msg.input?.stream,
+          );
           return;
         }
         case 'resize':

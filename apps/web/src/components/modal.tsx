@@ -24,6 +24,9 @@ export function Modal(props: {
       if (typeof d.showModal === 'function') d.showModal();
       else d.setAttribute('open', '');
     }
+    // showModal() focuses the first focusable element; a dialog may name another
+    // (React's autoFocus ran before it).
+    d.querySelector<HTMLElement>('[data-autofocus]')?.focus();
     return () => {
       if (d.open && typeof d.close === 'function') d.close();
     };

@@ -1,3 +1,4 @@
+import { ClientMessageSchema } from '@tether/protocol';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   CLIENT_PING_MS,
@@ -505,6 +506,24 @@ describe('TerminalConnection', () => {
     expect(s2.binary()).toHaveLength(0);
     t.conn.sendInput('defg');
     expect(s2.binary()).toHaveLength(1); // the window counts this socket's bytes from 0
+  });
+
+  it("states the terminal's scrollback in open and in every attach, as it is at the time", () => {
+    let lines = 5000;
+    const t = setup({ scrollback: () => lines });
+    const s1 = start(t);
+    expect(s1.json()[1]).toMatchObject({ type: 'open', scrollback: 5000 });
+    lines = 250_000; // more than any broker keeps: clamped to what the protocol accepts
+    s1.h.onClose(1006, '');
+    vi.advanceTimersByTime(600);
+    const s2 = t.last();
+    s2.h.onOpen();
+    s2.server(authenticated);
+    expect(s2.json()[1]).toMatchObject({ type: 'attach', terminalId: TID, scrollback: 100_000 });
+    expect(ClientMessageSchema.safeParse(s2.json()[1]).success).toBe(true);
+    // Without the option the broker's default applies (nothing is sent).
+    const plain = setup();
+    expect(start(plain).json()[1]).not.toHaveProperty('scrollback');
   });
 
   it('sends a resize only when the size changes, and re-sends it on reconnect', () => {

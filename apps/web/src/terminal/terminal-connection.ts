@@ -3,6 +3,7 @@ import {
   CloseCode,
   DEFAULT_MESSAGE_SIZE_LIMIT,
   ErrorCode,
+  SCROLLBACK_MAX,
   type ServerMessageOf,
   ServerMessageSchema,
   type SshAuth,
@@ -97,6 +98,11 @@ export interface TerminalConnectionOptions {
   terminalId?: string;
   cols: number;
   rows: number;
+  /**
+   * Lines of scrollback the terminal keeps (read at each open and attach, so a changed setting
+   * counts from the next attach): the broker keeps as many, up to its cap, for a later snapshot.
+   */
+  scrollback?: () => number;
   events?: TerminalConnectionEvents;
   /** Ack at least every this many rendered bytes (capped by the broker's ackWindowBytes / 2). */
   ackBytes?: number;
@@ -364,6 +370,7 @@ export class TerminalConnection {
             ...(this.hasStream ? { resumeFrom: this.writtenOffset } : {}),
             cols: this.cols,
             rows: this.rows,
+            ...this.scrollback(),
             input: { stream: this.inputStream },
           });
         } else if (this.pendingOpen) {
@@ -372,6 +379,7 @@ export class TerminalConnection {
             ...this.pendingOpen,
             cols: this.cols,
             rows: this.rows,
+            ...this.scrollback(),
             input: { stream: this.inputStream },
           });
         }
@@ -695,6 +703,13 @@ export class TerminalConnection {
     if (!this.streaming || this.renderedOffset <= this.ackedOffset) return;
     this.ackedOffset = this.renderedOffset;
     this.send({ type: 'ack', offset: this.renderedOffset });
+  }
+
+  /** `{ scrollback }` for `open` and `attach`, within what the protocol accepts. */
+  private scrollback(): { scrollback?: number } {
+    const lines = this.opts.scrollback?.();
+    if (lines === undefined || !Number.isFinite(lines)) return {};
+    return { scrollback: Math.min(SCROLLBACK_MAX, Math.max(0, Math.floor(lines))) };
   }
 
   private send(msg: ClientMessage): void {

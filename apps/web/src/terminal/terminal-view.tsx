@@ -317,6 +317,7 @@ export function TerminalView(props: TerminalViewProps) {
           : {}),
       cols: term.cols,
       rows: term.rows,
+      scrollback: () => term.options.scrollback ?? 1000,
       events: {
         status: (s) => {
           setStatus(s);

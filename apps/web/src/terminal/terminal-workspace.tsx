@@ -9,6 +9,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { useAuth } from '../auth/auth-context';
 import { ConnectionsPanel } from '../connections/connections-panel';
 import { useApiMutation, useApiQuery } from '../lib/queries';
+import { CloseTabDialog } from './close-tab-dialog';
 import {
   type ConnectionDefaults,
   EMPTY_DEFAULTS,
@@ -23,6 +24,7 @@ import { TerminalView } from './terminal-view';
 import { useWorkspaceSync } from './use-workspace-sync';
 import {
   closePane,
+  displayNames,
   moveTab,
   NO_LAYOUTS,
   nextTabKey,
@@ -194,6 +196,33 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
     void loadList();
   };
 
+  // A tab or pane with a running terminal asks before it closes (CloseTabDialog).
+  const [closing, setClosing] = useState<{ key: string; pane: boolean } | null>(null);
+  /** The running terminals a close would leave: the pane's, or every pane's of the tab. */
+  const runningIn = (key: string, pane: boolean) =>
+    tabs.filter(
+      (t) =>
+        (t.key === key || (!pane && t.parent === key)) &&
+        t.terminalId &&
+        t.status !== 'exited' &&
+        t.status !== 'error',
+    );
+  const askClose = (key: string, pane: boolean) => {
+    if (runningIn(key, pane).length > 0) setClosing({ key, pane });
+    else if (pane) closeOne(key);
+    else closeTab(key);
+  };
+  /** As the strip shows it (numbered) for a tab; its own name for a pane. */
+  const closingName = ({ key, pane }: { key: string; pane: boolean }) => {
+    if (!pane) return displayNames(stripTabs)[stripTabs.findIndex((t) => t.key === key)] ?? '';
+    const t = tabs.find((x) => x.key === key);
+    return t ? tabName(t) : '';
+  };
+  const closeAsked = () => {
+    setClosing(null);
+    setFocusSeq((n) => n + 1);
+  };
+
   /** Closes one pane: a split pane, or (a tab of one pane) its tab. */
   const closeOne = (key: string) => {
     const next = closePane({ tabs, layouts, activeKey }, key);
@@ -295,7 +324,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
             tabs={stripTabs}
             activeKey={activeKey}
             onSelect={setActiveKey}
-            onClose={closeTab}
+            onClose={(key) => askClose(key, false)}
             onMove={(from, to) =>
               setTabs((ts) => {
                 const moved = moveTab(
@@ -379,7 +408,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
                           setLayouts((l) => ({ ...l, focused: { ...l.focused, [tab.key]: t.key } }));
                       }}
                       onSplit={canConnect ? (direction) => startSplit(tab.key, t.key, direction) : undefined}
-                      onClosePane={split ? () => closeOne(t.key) : undefined}
+                      onClosePane={split ? () => askClose(t.key, true) : undefined}
                       broadcasting={split && cast.includes(t.key)}
                       onToggleBroadcast={split ? () => toggleBroadcast(tab.key, t.key) : undefined}
                       onBroadcastInput={(data) => broadcastFrom(tab.key, t.key, data)}
@@ -419,6 +448,27 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
           </button>
         )}
       </nav>
+
+      {closing && (
+        <CloseTabDialog
+          name={closingName(closing)}
+          pane={closing.pane}
+          running={runningIn(closing.key, closing.pane).length}
+          onClose={() => {
+            if (closing.pane) closeOne(closing.key);
+            else closeTab(closing.key);
+            closeAsked();
+          }}
+          onEnd={async () => {
+            for (const t of runningIn(closing.key, closing.pane))
+              if (t.terminalId) await endTerminal.mutateAsync(t.terminalId);
+            if (closing.pane) closeOne(closing.key);
+            else closeTab(closing.key);
+            closeAsked();
+          }}
+          onCancel={closeAsked}
+        />
+      )}
 
       {(dialogOpen || editing) && (
         <NewConnectionDialog

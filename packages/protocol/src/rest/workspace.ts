@@ -1,10 +1,9 @@
 import { z } from 'zod';
+import { SCROLLBACK_MAX } from '../limits.js';
 import { IsoDateSchema } from './common.js';
 
 // ── per-user terminal settings ───────────────────────────────────────────────
 
-/** Scrollback a user may ask xterm.js for (lines); the restore snapshot is capped by the broker. */
-export const SCROLLBACK_MAX = 100_000;
 export const FONT_SIZE_MIN = 8;
 export const FONT_SIZE_MAX = 32;
 

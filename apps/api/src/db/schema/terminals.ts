@@ -1,4 +1,4 @@
-import { index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { users } from './users.js';
 
 export const terminals = pgTable(
@@ -34,6 +34,32 @@ export const terminals = pgTable(
 );
 
 export type TerminalRow = typeof terminals.$inferSelect;
+
+/**
+ * The last screen of an ended terminal (its host's final snapshot, without scrollback), so a tab
+ * restored after the host freed the terminal still shows it. Kept for a user's most recent ended
+ * terminals only (see the repo), and dropped when the user clears them from the list.
+ */
+export const terminalScreens = pgTable(
+  'terminal_screens',
+  {
+    terminalId: uuid('terminal_id')
+      .primaryKey()
+      .references(() => terminals.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    data: text('data').notNull(),
+    cols: integer('cols').notNull(),
+    rows: integer('rows').notNull(),
+    /** The terminal's output offset the screen stands for. */
+    outputOffset: bigint('output_offset', { mode: 'number' }).notNull(),
+    capturedAt: timestamp('captured_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('terminal_screens_user_idx').on(t.userId, t.capturedAt)],
+);
+
+export type TerminalScreenRow = typeof terminalScreens.$inferSelect;
 
 export const knownHosts = pgTable(
   'known_hosts',
