@@ -66,6 +66,17 @@ test.describe('phone layout', () => {
     });
     expect(scrolled).toEqual([]);
 
+    // Closing the running tab asks; the question fits, its buttons on screen.
+    await page.getByRole('tab').first().focus();
+    await page.keyboard.press('Delete');
+    const ask = page.getByRole('dialog', { name: /^Close / });
+    for (const name of ['Close tab', 'End terminal', 'Cancel'])
+      await expect(ask.getByRole('button', { name })).toBeInViewport();
+    await noSidewaysScroll(page);
+    await screenshotSizes(page, 'close-tab');
+    await ask.getByRole('button', { name: 'Cancel' }).click();
+    await expect(page.getByRole('tab')).toHaveCount(1);
+
     // Settings fit too.
     await page.getByRole('link', { name: 'Settings' }).click();
     await expect(page.getByRole('button', { name: 'Save settings' })).toBeVisible();

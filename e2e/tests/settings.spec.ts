@@ -40,6 +40,9 @@ test.describe('settings', () => {
     await page.getByRole('link', { name: 'Terminals' }).click();
     await expect(pane).toHaveAttribute('data-status', 'ready');
     await expect.poll(rowHeight).toBeGreaterThan(before * 1.3);
+    // … and the light palette: dark text on a light background.
+    const background = activeTerminal(page).locator('.xterm-scrollable-element');
+    await expect(background).toHaveCSS('background-color', 'rgb(251, 251, 252)');
     await typeInTerminal(page, 'echo st""ill');
     await expect(activeTerminal(page).locator('.xterm-rows')).toContainText('still');
 
@@ -56,6 +59,11 @@ test.describe('settings', () => {
     await expect(page.getByRole('status')).toHaveText('Settings back to their defaults.');
     await expect(page.getByLabel('Font size')).toHaveValue('13');
     await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+    await page.getByRole('link', { name: 'Terminals' }).click();
+    await expect(activeTerminal(page).locator('.xterm-scrollable-element')).toHaveCSS(
+      'background-color',
+      'rgb(11, 14, 19)',
+    );
   });
 
   test('copy on select puts the selection on the clipboard; a right click pastes it', async ({

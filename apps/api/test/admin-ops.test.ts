@@ -12,7 +12,16 @@ import { auditEvents } from '../src/db/schema/index.js';
 import { createTerminalsRepo } from '../src/persistence/terminals-repo.js';
 import { parseNetDev } from '../src/system/host-stats.js';
 import { VERSION } from '../src/version.js';
-import { ADMIN, Browser, buildTestApp, DRIVERS, freshPostgresDatabase, type TestApp } from './helpers.js';
+import {
+  ADMIN,
+  addUser,
+  Browser,
+  buildTestApp,
+  DRIVERS,
+  freshPostgresDatabase,
+  type TestApp,
+  withAdmin,
+} from './helpers.js';
 import { TestTerminalClient } from './ws-client.js';
 
 const DAY = 86_400_000;
@@ -49,12 +58,9 @@ describe.each(DRIVERS)('admin status, terminals permissions and audit retention 
   });
 
   async function setup(env: Record<string, string> = {}) {
-    t = await buildTestApp(driver, { LOGIN_RATE_LIMIT: '1000', ...env });
-    const admin = new Browser(t.app);
-    await admin.login();
-    await admin.request('POST', '/api/admin/users', { username: 'dave', password: 'dave-password' });
-    const dave = new Browser(t.app);
-    await dave.login('dave', 'dave-password');
+    let admin: Browser;
+    ({ t, admin } = await withAdmin(driver, env));
+    const dave = (await addUser(t.app, admin, 'dave')).browser;
     return { app: t.app, admin, dave };
   }
 

@@ -1,7 +1,7 @@
 import { ErrorCode } from '@tether/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ensureFirstAdmin } from '../src/auth/bootstrap.js';
-import { ADMIN, Browser, buildTestApp, DRIVERS, type TestApp } from './helpers.js';
+import { ADMIN, addUser, Browser, buildTestApp, DRIVERS, type TestApp, withAdmin } from './helpers.js';
 
 describe.each(DRIVERS)('admin API (%s)', (driver) => {
   let t: TestApp | undefined;
@@ -11,18 +11,10 @@ describe.each(DRIVERS)('admin API (%s)', (driver) => {
   });
 
   async function setup() {
-    t = await buildTestApp(driver, { LOGIN_RATE_LIMIT: '1000' });
-    const admin = new Browser(t.app);
-    await admin.login();
-    const created = await admin.request('POST', '/api/admin/users', {
-      username: 'carol',
-      password: 'carol-password',
-      role: 'user',
-    });
-    expect(created.statusCode).toBe(201);
-    const carol = new Browser(t.app);
-    expect((await carol.login('carol', 'carol-password')).statusCode).toBe(200);
-    return { app: t.app, admin, carol, carolId: created.json().user.id as string };
+    let admin: Browser;
+    ({ t, admin } = await withAdmin(driver));
+    const carol = await addUser(t.app, admin, 'carol');
+    return { app: t.app, admin, carol: carol.browser, carolId: carol.id };
   }
 
   it('creates users who can then sign in, and lists them with status', async () => {

@@ -109,6 +109,21 @@ export class Browser {
 }
 
 /** A new user (role `user`, password `<name>-password`) created by `admin`, signed in in a browser of their own. */
+/**
+ * A test app (`buildTestApp`, sign-ins not rate-limited) with its first admin signed in: the
+ * set-up most route tests start from.
+ */
+export async function withAdmin(
+  driver: Driver,
+  env: Record<string, string> = {},
+): Promise<{ t: TestApp; admin: Browser }> {
+  const t = await buildTestApp(driver, { LOGIN_RATE_LIMIT: '1000', ...env });
+  const admin = new Browser(t.app);
+  const login = await admin.login();
+  if (login.statusCode !== 200) throw new Error(`signing in the admin: ${login.statusCode} ${login.body}`);
+  return { t, admin };
+}
+
 export async function addUser(
   app: FastifyInstance,
   admin: Browser,

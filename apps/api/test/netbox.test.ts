@@ -13,7 +13,7 @@ import { eq } from 'drizzle-orm';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { auditEvents, netboxTokens } from '../src/db/schema/index.js';
-import { Browser, buildTestApp, DRIVERS, type Driver, type TestApp } from './helpers.js';
+import { addUser, type Browser, DRIVERS, type Driver, type TestApp, withAdmin } from './helpers.js';
 import {
   NETBOX_TOKEN,
   NETBOX_TOKEN_EXPIRED,
@@ -64,19 +64,11 @@ describe.each(DRIVERS)('NetBox import (%s)', (driver: Driver) => {
     env: Record<string, string> = { NETBOX_URL: nb.url },
     token: string | null = NETBOX_TOKEN,
   ) {
-    t = await buildTestApp(driver, { LOGIN_RATE_LIMIT: '1000', ...env });
-    const admin = new Browser(t.app);
-    await admin.login();
-    const created = await admin.request('POST', '/api/admin/users', {
-      username: 'erin',
-      password: 'erin-password',
-      role: 'user',
-    });
-    expect(created.statusCode, created.body).toBe(201);
-    const erin = new Browser(t.app);
-    expect((await erin.login('erin', 'erin-password')).statusCode).toBe(200);
+    let admin: Browser;
+    ({ t, admin } = await withAdmin(driver, env));
+    const { browser: erin, id: erinId } = await addUser(t.app, admin, 'erin');
     if (token) expect((await erin.request('PUT', '/api/netbox/token', { token })).statusCode).toBe(204);
-    return { app: t.app, admin, erin, erinId: created.json().user.id as string };
+    return { app: t.app, admin, erin, erinId };
   }
 
   async function profiles(browser: Browser): Promise<Profile[]> {

@@ -1,6 +1,6 @@
 import { DEFAULT_USER_SETTINGS, ErrorCode, type Pane } from '@tether/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addUser, Browser, buildTestApp, DRIVERS, type TestApp } from './helpers.js';
+import { addUser, Browser, buildTestApp, DRIVERS, type TestApp, withAdmin } from './helpers.js';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const term = (n: number): Pane => ({ kind: 'terminal', terminalId: id(n) });
@@ -13,9 +13,8 @@ describe.each(DRIVERS)('settings and workspace (%s)', (driver) => {
   });
 
   async function setup() {
-    t = await buildTestApp(driver, { LOGIN_RATE_LIMIT: '1000' });
-    const admin = new Browser(t.app);
-    await admin.login();
+    let admin: Browser;
+    ({ t, admin } = await withAdmin(driver));
     const dora = (await addUser(t.app, admin, 'dora')).browser;
     return { admin, dora };
   }

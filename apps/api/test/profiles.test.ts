@@ -14,11 +14,11 @@ import {
   ADMIN,
   addUser,
   Browser,
-  buildTestApp,
   DRIVERS,
   type Driver,
   freshPostgresDatabase,
   type TestApp,
+  withAdmin,
 } from './helpers.js';
 
 const { utils } = ssh2;
@@ -77,9 +77,8 @@ describe.each(DRIVERS)('saved connections API (%s)', (driver) => {
   });
 
   async function setup() {
-    t = await buildTestApp(driver, { LOGIN_RATE_LIMIT: '1000' });
-    const admin = new Browser(t.app);
-    await admin.login();
+    let admin: Browser;
+    ({ t, admin } = await withAdmin(driver));
     const carol = await addUser(t.app, admin, 'carol');
     const dave = await addUser(t.app, admin, 'dave');
     return {

@@ -633,6 +633,9 @@ export class RemoteTerminalManager {
     const state = this.stateOf(viewer);
     const vid = this.forget(viewer);
     if (vid === undefined || !state) return;
+    // Counted down here at once (the host's `viewers` confirms it): a list read right after a
+    // socket closed shows the terminal detached.
+    state.terminal.viewerCount = Math.max(0, state.terminal.viewerCount - 1);
     // A peer link serves one socket: closing it detaches the viewer there.
     if (this.peerLinks.has(state.terminal.hostId)) this.releasePeer(state.terminal);
     else state.conn.send({ t: 'detach', vid });

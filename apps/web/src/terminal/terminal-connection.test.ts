@@ -587,12 +587,15 @@ describe('TerminalConnection', () => {
     expect(t.sockets).toHaveLength(1);
   });
 
-  it('detaches on dispose with a normal close and stays closed', () => {
-    const t = setup();
+  it('detaches on dispose with a normal close, says when the socket has closed, and stays closed', () => {
+    let detached = 0;
+    const t = setup({ events: { detached: () => detached++ } });
     const s = start(t);
     t.conn.dispose();
     expect(s.closed).toEqual({ code: 1000, reason: 'detach' });
+    expect(detached).toBe(0);
     s.h.onClose(1000, '');
+    expect(detached).toBe(1);
     vi.advanceTimersByTime(30_000);
     expect(t.sockets).toHaveLength(1);
   });

@@ -86,6 +86,11 @@ export interface TerminalConnectionEvents {
   ended?(reason: string): void;
   /** The web session is over (signed in elsewhere, revoked, expired…): return to login. */
   sessionEnded?(code: string): void;
+  /**
+   * After dispose(): the socket has closed, so the broker has let the terminal go (a list read
+   * from now on shows it detached).
+   */
+  detached?(): void;
 }
 
 export interface TerminalConnectionOptions {
@@ -179,6 +184,8 @@ export class TerminalConnection {
   private readonly opts: TerminalConnectionOptions;
   private readonly events: TerminalConnectionEvents;
   private socket: SocketLike | null = null;
+  /** The socket dispose() closed, until it has (see `detached`). */
+  private detaching: SocketLike | null = null;
   private pendingOpen: OpenRequest | null;
   private nextOffset = 0;
   private ackedOffset = 0;
@@ -248,6 +255,10 @@ export class TerminalConnection {
       },
       onClose: (code, reason) => {
         if (this.socket === socket) this.handleClose(code, reason);
+        else if (this.disposed && this.detaching === socket) {
+          this.detaching = null;
+          this.events.detached?.();
+        }
       },
     };
     const socket = this.opts.createSocket(this.opts.url, handlers);
@@ -316,6 +327,7 @@ export class TerminalConnection {
     this.reconnectTimer = null;
     const s = this.socket;
     this.socket = null;
+    this.detaching = s;
     this.streaming = false;
     s?.close(CloseCode.NORMAL, 'detach');
   }
@@ -781,9 +793,10 @@ export const browserSocketFactory: SocketFactory = (url, handlers) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(data);
     },
     close: (code, reason) => {
+      // `onclose` stays: the connection ignores a socket it let go, except to learn when a
+      // dispose()'s close has completed (`detached`).
       ws.onopen = null;
       ws.onmessage = null;
-      ws.onclose = null;
       try {
         ws.close(code, reason);
       } catch {

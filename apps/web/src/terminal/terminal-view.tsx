@@ -3,7 +3,7 @@ import { SearchAddon } from '@xterm/addon-search';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
-import { type ITheme, Terminal } from '@xterm/xterm';
+import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
 import { ErrorCode } from '@tether/protocol';
 import { useEffect, useId, useLayoutEffect, useRef, useState } from 'react';
@@ -28,6 +28,7 @@ import {
   type TerminalSink,
   type TerminalStatus,
 } from './terminal-connection';
+import { useTerminalTheme } from './terminal-theme';
 
 declare global {
   interface Window {
@@ -44,30 +45,6 @@ function readBuffer(term: Terminal): string[] {
   for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
   return lines;
 }
-
-const THEME: ITheme = {
-  background: '#0b0e13',
-  foreground: '#d6dbe3',
-  cursor: '#4fd18b',
-  cursorAccent: '#0b0e13',
-  selectionBackground: '#2c4a6e',
-  black: '#1c2128',
-  red: '#ef6b73',
-  green: '#4fd18b',
-  yellow: '#e5c07b',
-  blue: '#61a6ef',
-  magenta: '#c68cf0',
-  cyan: '#56c7d6',
-  white: '#c9d1d9',
-  brightBlack: '#6b7686',
-  brightRed: '#ff8a92',
-  brightGreen: '#7ee0a8',
-  brightYellow: '#f2d49b',
-  brightBlue: '#8cc0ff',
-  brightMagenta: '#dcb0ff',
-  brightCyan: '#83dfeb',
-  brightWhite: '#f0f3f6',
-};
 
 function prefersDomRenderer(): boolean {
   return (
@@ -121,6 +98,8 @@ export interface TerminalViewProps {
   onStatus?: (status: TerminalStatus) => void;
   onReady?: (info: ReadyInfo) => void;
   onEnded?: () => void;
+  /** Unmounted, and its socket has closed: the broker lists the terminal as detached now. */
+  onDetached?: () => void;
   onClose?: () => void;
   /** A failed attempt: the same request again (Retry). */
   onRetry?: () => void;
@@ -177,10 +156,13 @@ export function TerminalView(props: TerminalViewProps) {
   const propsRef = useRef(props);
   const authRef = useRef(auth);
   const settingsRef = useRef(settings);
+  const terminalTheme = useTerminalTheme(settings.theme);
+  const themeRef = useRef(terminalTheme);
   useLayoutEffect(() => {
     propsRef.current = props;
     authRef.current = auth;
     settingsRef.current = settings;
+    themeRef.current = terminalTheme;
   });
 
   // Effect 1: the xterm instance and its addons.
@@ -197,7 +179,7 @@ export function TerminalView(props: TerminalViewProps) {
       scrollback: settings.scrollback,
       allowProposedApi: true,
       macOptionIsMeta: true,
-      theme: THEME,
+      theme: themeRef.current,
       disableStdin: true,
     });
     const fit = new FitAddon();
@@ -282,6 +264,7 @@ export function TerminalView(props: TerminalViewProps) {
     term.options.cursorStyle = settings.cursorStyle;
     term.options.cursorBlink = settings.cursorBlink;
     term.options.scrollback = settings.scrollback;
+    term.options.theme = terminalTheme;
     const host = hostRef.current;
     if (host && host.clientWidth > 0 && host.clientHeight > 0) fit.fit();
   }, [
@@ -291,6 +274,7 @@ export function TerminalView(props: TerminalViewProps) {
     settings.cursorStyle,
     settings.cursorBlink,
     settings.scrollback,
+    terminalTheme,
   ]);
 
   // Effect 2: the socket. Disposing only detaches; the terminal keeps running on the broker.
@@ -360,6 +344,7 @@ export function TerminalView(props: TerminalViewProps) {
         },
         error: (e) => setError(e),
         sessionEnded: (code) => authRef.current.endSession(code),
+        detached: () => propsRef.current.onDetached?.(),
       },
     });
     connRef.current = conn;

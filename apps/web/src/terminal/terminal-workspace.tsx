@@ -399,6 +399,7 @@ export function TerminalWorkspace({ visible }: { visible: boolean }) {
                         void loadList();
                       }}
                       onEnded={() => void loadList()}
+                      onDetached={() => void loadList()}
                       onWindowTitle={(windowTitle) => updateTab(t.key, { windowTitle })}
                       onClose={() => closeOne(t.key)}
                       onRetry={() => retry(t.key)}
