@@ -1,3 +1,4 @@
+import os from 'node:os';
 import ssh2 from 'ssh2';
 import { ADMIN, api, createUser, login } from '../broker.ts';
 import type { BenchContext, FigureResult, Metric } from '../context.ts';
@@ -89,6 +90,7 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
   let storm: Stats[] = [];
   let floods: Stats[] = [];
   let pasted = { bytes: 0, ms: 0 };
+  let pasteLoad: Record<string, unknown> = {};
   try {
     await term.open(
       { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
@@ -122,7 +124,26 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       `  echo while another terminal of the same user takes a paste at full speed (${stormSamples} samples each side)`,
     );
     for (const side of sides) side.samples = [];
-    pasted = await duringPaste(ctx, () => interleaved(sides, stormSamples, true));
+    // Where the keystroke's wait could come from: the broker's event loops (their delay while
+    // the keystrokes are measured) or the processes' share of the CPU (a busy process waits for
+    // the scheduler at every hop).
+    pasted = await duringPaste(ctx, async () => {
+      const cpu0 = ctx.broker.cpuMsByProcess();
+      const t0 = performance.now();
+      await ctx.broker.lagReset();
+      await interleaved(sides, stormSamples, true);
+      const cpu1 = ctx.broker.cpuMsByProcess();
+      const wall = performance.now() - t0;
+      const [apiLag, hostLag] = [await ctx.broker.lagRead(), await ctx.broker.hostLagRead()];
+      pasteLoad = {
+        apiEventLoopDelayMs: apiLag.lag,
+        hostEventLoopDelayMs: hostLag?.lag ?? null,
+        apiCpuShare: Math.round(((cpu1.api - cpu0.api) / wall) * 100) / 100,
+        hostCpuShare: Math.round(((cpu1.host - cpu0.host) / wall) * 100) / 100,
+        loadAverage: os.loadavg()[0],
+      };
+    });
+    ctx.log(`    during the paste: ${JSON.stringify(pasteLoad)}`);
     term.send({ type: 'terminate' });
   } finally {
     await term.close();
@@ -190,6 +211,7 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       duringPaste: {
         bytesPasted: pasted.bytes,
         pasteMs: pasted.ms,
+        ...pasteLoad,
         samplesPerSide: stormSamples,
         broker: pb,
         openssh: po,

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
-import { encodeFrame, FrameError, FrameReader, OutputFrame } from './framing.js';
+import { encodeDataFrame, encodeFrame, FrameError, FrameReader, OutputFrame } from './framing.js';
 import {
   type ApiMessage,
   HOST_PROTOCOL_VERSION,
@@ -174,7 +174,18 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
   /** Fire-and-forget message (input, ack, detach, resize, terminate). */
   send(message: ApiMessage): void {
     if (this.closedWith !== undefined) return;
-    this.socket.write(encodeFrame(message));
+    if (message.t !== 'input') {
+      this.socket.write(encodeFrame(message));
+      return;
+    }
+    const pieces = encodeDataFrame(message);
+    if (pieces.length === 1) {
+      this.socket.write(pieces[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const piece of pieces) this.socket.write(piece);
+    this.socket.uncork();
   }
 
   /** A request; resolves with the result's value, rejects with HostRequestError or HostUnavailableError. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  encodeDataFrame,
   encodeFrame,
   encodeOutputFrame,
   FRAME_HEADER_BYTES,
@@ -10,6 +11,7 @@ import {
   OUTPUT_FRAME_TAG,
   OutputFrame,
 } from './framing.js';
+import { ApiMessageSchema } from './messages.js';
 
 describe('framing', () => {
   it('reassembles frames however the stream is cut, binary fields as bytes', () => {
@@ -65,6 +67,32 @@ describe('framing', () => {
     let got: unknown[] = [];
     for (let at = 0; at < frame.length; at++) got = got.concat(reader.push(frame.subarray(at, at + 1)));
     expect(got).toHaveLength(1);
+  });
+});
+
+describe('data frames (input)', () => {
+  const id = '0b7d8a34-1b6e-4f0e-9b52-6a3c2f9d1e11';
+  it('send the bytes as a piece of their own and decode exactly as a packed frame, however cut', () => {
+    for (const size of [0, 10, 1023, 1024, 32 * 1024, 70_000]) {
+      const data = randomBytes(size);
+      const message = { t: 'input' as const, id, data, stream: 'stream-1', at: 123_456_789 };
+      const pieces = encodeDataFrame(message);
+      if (size >= 1024) {
+        expect(pieces).toHaveLength(2);
+        expect(pieces[1]).toBe(data); // not copied
+      } else expect(pieces).toHaveLength(1);
+      const stream = Buffer.concat(pieces);
+      if (size < 1024) expect(stream.equals(encodeFrame(message))).toBe(true);
+      for (const cut of [1, 7, 4096, stream.length]) {
+        const reader = new FrameReader();
+        const out: unknown[] = [];
+        for (let i = 0; i < stream.length; i += cut) out.push(...reader.push(stream.subarray(i, i + cut)));
+        expect(out).toHaveLength(1);
+        const decoded = ApiMessageSchema.parse(out[0]);
+        expect(decoded).toMatchObject({ t: 'input', id, stream: 'stream-1', at: 123_456_789 });
+        expect(Buffer.from((decoded as { data: Uint8Array }).data).equals(data)).toBe(true);
+      }
+    }
   });
 });
 
