@@ -58,6 +58,11 @@ export function useSshd(): { readonly sshd: SshdHarness } {
   };
 }
 
+/** What a tab and the terminal lists call a terminal on this sshd: user@host:port. */
+export function sshdName(sshd: SshdHarness): string {
+  return `${sshd.username}@${sshd.host}:${sshd.port}`;
+}
+
 /** Fills New connection for the sshd with its password and connects (no host-key step). */
 export async function connectTo(page: Page, sshd: SshdHarness, password = sshd.password): Promise<void> {
   await page.getByRole('button', { name: 'New connection' }).first().click();

@@ -1,7 +1,7 @@
 import { request } from '@playwright/test';
 import { type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { createUser, expect, newBrowserSession, signIn, test, uniqueName } from '../support/fixtures.ts';
-import { openTerminal, typeInTerminal } from '../support/terminal.ts';
+import { openTerminal, sshdName, typeInTerminal } from '../support/terminal.ts';
 
 test.describe('admin pages', () => {
   test('the dashboard shows live figures and refreshes them', async ({ page, broker }) => {
@@ -82,7 +82,7 @@ test.describe('admin pages', () => {
         const row = page.locator(`tr[data-terminal-id="${terminalId}"]`);
         await expect(row).toBeVisible();
         await expect(row.getByRole('rowheader')).toHaveText(user.username);
-        await expect(row).toContainText(`${sshd.username}@${sshd.host}:${sshd.port}`);
+        await expect(row).toContainText(sshdName(sshd));
         await expect(row).toContainText('running');
         await expect(row.getByRole('cell').nth(3)).toHaveText('1'); // one viewer attached
 

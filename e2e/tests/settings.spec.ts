@@ -54,16 +54,24 @@ test.describe('settings', () => {
     await expect(page.getByLabel('Font size')).toHaveValue('20');
     await expect(page.getByLabel('Cursor', { exact: true })).toHaveValue('bar');
 
+    // "Match the system" follows the system's scheme, live, in the open terminal too.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.getByRole('radio', { name: 'Match the system' }).check();
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await expect(page.getByRole('status')).toHaveText('Settings saved.');
+    await page.getByRole('link', { name: 'Terminals' }).click();
+    await expect(background).toHaveCSS('background-color', 'rgb(11, 14, 19)');
+    await page.emulateMedia({ colorScheme: 'light' });
+    await expect(background).toHaveCSS('background-color', 'rgb(251, 251, 252)');
+    await page.getByRole('link', { name: 'Settings' }).click();
+
     // Reset: everything back to the defaults.
     await page.getByRole('button', { name: 'Reset to defaults' }).click();
     await expect(page.getByRole('status')).toHaveText('Settings back to their defaults.');
     await expect(page.getByLabel('Font size')).toHaveValue('13');
     await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
     await page.getByRole('link', { name: 'Terminals' }).click();
-    await expect(activeTerminal(page).locator('.xterm-scrollable-element')).toHaveCSS(
-      'background-color',
-      'rgb(11, 14, 19)',
-    );
+    await expect(background).toHaveCSS('background-color', 'rgb(11, 14, 19)');
   });
 
   test('copy on select puts the selection on the clipboard; a right click pastes it', async ({

@@ -4,6 +4,7 @@ import {
   activeTerminal,
   connectTo,
   openTerminal,
+  sshdName,
   terminalBuffer,
   typeInTerminal,
   useSshd,
@@ -30,7 +31,7 @@ test.describe('workspace', () => {
   }) => {
     const { sshd } = env;
     const user = await signInAsNewUser(page, broker);
-    const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
+    const name = sshdName(sshd);
 
     await openTerminal(page, sshd);
     await typeInTerminal(page, 'echo fi""rst');
@@ -105,7 +106,7 @@ test.describe('workspace', () => {
   }) => {
     const { sshd } = env;
     const user = await signInAsNewUser(page, broker);
-    const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
+    const name = sshdName(sshd);
     await openTerminal(page, sshd);
     await connectTo(page, sshd);
     await expect(activeTerminal(page)).toHaveAttribute('data-status', 'ready', { timeout: 20_000 });
@@ -147,7 +148,7 @@ test.describe('workspace', () => {
   }) => {
     const { sshd } = env;
     await signInAsNewUser(page, broker);
-    const name = `${sshd.username}@${sshd.host}:${sshd.port}`;
+    const name = sshdName(sshd);
     await openTerminal(page, sshd);
     const list = page.getByRole('complementary', { name: 'My terminals' });
     const ask = page.getByRole('dialog', { name: `Close “${name}”?` });

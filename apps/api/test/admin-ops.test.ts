@@ -20,7 +20,7 @@ import {
   DRIVERS,
   freshPostgresDatabase,
   type TestApp,
-  withAdmin,
+  useTestApp,
 } from './helpers.js';
 import { TestTerminalClient } from './ws-client.js';
 
@@ -51,15 +51,10 @@ describe('parseNetDev', () => {
 });
 
 describe.each(DRIVERS)('admin status, terminals permissions and audit retention (%s)', (driver) => {
-  let t: TestApp | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const testApp = useTestApp(driver);
 
   async function setup(env: Record<string, string> = {}) {
-    let admin: Browser;
-    ({ t, admin } = await withAdmin(driver, env));
+    const { t, admin } = await testApp.start(env);
     const dave = (await addUser(t.app, admin, 'dave')).browser;
     return { app: t.app, admin, dave };
   }
@@ -72,7 +67,7 @@ describe.each(DRIVERS)('admin status, terminals permissions and audit retention 
     expect(status).toMatchObject({
       version: VERSION,
       hostname: os.hostname(),
-      nodeId: t!.config.nodeId,
+      nodeId: testApp.current.config.nodeId,
       database: { driver, status: 'ok' },
       connections: { websockets: 0, sshSessions: 0, limits: { maxConnections: 77, maxTerminalsPerUser: 20 } },
       terminals: { running: 0, detached: 0, ended: 0, viewers: 0, ringBytes: 0 },

@@ -1,18 +1,13 @@
 import { ErrorCode } from '@tether/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ensureFirstAdmin } from '../src/auth/bootstrap.js';
-import { ADMIN, addUser, Browser, buildTestApp, DRIVERS, type TestApp, withAdmin } from './helpers.js';
+import { ADMIN, addUser, Browser, buildTestApp, DRIVERS, useTestApp } from './helpers.js';
 
 describe.each(DRIVERS)('admin API (%s)', (driver) => {
-  let t: TestApp | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const testApp = useTestApp(driver);
 
   async function setup() {
-    let admin: Browser;
-    ({ t, admin } = await withAdmin(driver));
+    const { t, admin } = await testApp.start();
     const carol = await addUser(t.app, admin, 'carol');
     return { app: t.app, admin, carol: carol.browser, carolId: carol.id };
   }

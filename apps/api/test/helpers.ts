@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import postgres from 'postgres';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import { type BuildOptions, buildApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
 
@@ -122,6 +122,34 @@ export async function withAdmin(
   const login = await admin.login();
   if (login.statusCode !== 200) throw new Error(`signing in the admin: ${login.statusCode} ${login.body}`);
   return { t, admin };
+}
+
+/**
+ * For a describe block: `start()` builds the test's app with its first admin signed in
+ * (`withAdmin`), `bare()` one with nobody signed in; either is closed after the test. `current`
+ * is the running test's app.
+ */
+export function useTestApp(driver: Driver) {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+  return {
+    async start(env: Record<string, string> = {}): Promise<{ t: TestApp; admin: Browser }> {
+      const started = await withAdmin(driver, env);
+      t = started.t;
+      return started;
+    },
+    async bare(env: Record<string, string> = {}): Promise<TestApp> {
+      t = await buildTestApp(driver, env);
+      return t;
+    },
+    get current(): TestApp {
+      if (!t) throw new Error('no test app: call start() or bare() first');
+      return t;
+    },
+  };
 }
 
 export async function addUser(

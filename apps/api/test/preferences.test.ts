@@ -1,22 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { DEFAULT_USER_SETTINGS, ErrorCode, type Pane } from '@tether/protocol';
-import { afterEach, describe, expect, it } from 'vitest';
-import { addUser, Browser, buildTestApp, DRIVERS, type TestApp, withAdmin } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { createTerminalsRepo, SCREENS_KEPT_PER_USER } from '../src/persistence/terminals-repo.js';
+import { addUser, Browser, DRIVERS, useTestApp } from './helpers.js';
 
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 const term = (n: number): Pane => ({ kind: 'terminal', terminalId: id(n) });
 
 describe.each(DRIVERS)('settings and workspace (%s)', (driver) => {
-  let t: TestApp | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const testApp = useTestApp(driver);
 
   async function setup() {
-    let admin: Browser;
-    ({ t, admin } = await withAdmin(driver));
-    const dora = (await addUser(t.app, admin, 'dora')).browser;
-    return { admin, dora };
+    const { t, admin } = await testApp.start();
+    const { browser: dora, id: doraId } = await addUser(t.app, admin, 'dora');
+    return { admin, dora, doraId };
   }
 
   it('gives defaults, keeps what the user changes (and only that), and resets a field with null', async () => {
@@ -81,7 +78,7 @@ describe.each(DRIVERS)('settings and workspace (%s)', (driver) => {
     expect(saved.statusCode).toBe(200);
     expect(saved.json().workspace).toEqual(workspace);
 
-    const again = new Browser(t!.app);
+    const again = new Browser(testApp.current.app);
     expect((await again.login('dora', 'dora-password')).statusCode).toBe(200);
     const back = await again.request('GET', '/api/workspace');
     expect(back.json().workspace).toEqual(workspace);
@@ -128,9 +125,50 @@ describe.each(DRIVERS)('settings and workspace (%s)', (driver) => {
     expect((await dora.request('GET', '/api/workspace')).json().workspace).toEqual(good);
   });
 
+  it("keeps the last screens of a user's most recent ended terminals only, and drops them when cleared", async () => {
+    const { dora, doraId } = await setup();
+    const repo = createTerminalsRepo(testApp.current.app.database.db);
+    const ids: string[] = [];
+    for (let i = 0; i < SCREENS_KEPT_PER_USER + 2; i++) {
+      const id = randomUUID();
+      ids.push(id);
+      await repo.insert({
+        id,
+        userId: doraId,
+        nodeId: 'n',
+        host: 'h',
+        port: 22,
+        sshUsername: 'u',
+        cols: 80,
+        rows: 24,
+        status: 'exited',
+      });
+      const at = new Date(Date.UTC(2026, 0, 1, 0, 0, i));
+      await repo.saveScreen({
+        terminalId: id,
+        userId: doraId,
+        data: `screen ${i}`,
+        cols: 80,
+        rows: 24,
+        outputOffset: i,
+        capturedAt: at,
+      });
+    }
+    // The two oldest went; the newest are there, for their owner only.
+    expect(await repo.screenFor(doraId, ids[0]!)).toBeUndefined();
+    expect(await repo.screenFor(doraId, ids[1]!)).toBeUndefined();
+    expect((await repo.screenFor(doraId, ids[2]!))?.data).toBe('screen 2');
+    expect((await repo.screenFor(doraId, ids.at(-1)!))?.data).toBe(`screen ${SCREENS_KEPT_PER_USER + 1}`);
+    expect(await repo.screenFor(randomUUID(), ids.at(-1)!)).toBeUndefined();
+    // "Clear ended" takes them off the list and drops their screens.
+    expect((await dora.request('DELETE', '/api/terminals?status=ended')).json()).toEqual({
+      cleared: SCREENS_KEPT_PER_USER + 2,
+    });
+    expect(await repo.screenFor(doraId, ids.at(-1)!)).toBeUndefined();
+  });
+
   it('needs a signed-in user', async () => {
-    t = await buildTestApp(driver);
-    const anonymous = new Browser(t.app);
+    const anonymous = new Browser((await testApp.bare()).app);
     for (const [method, url] of [
       ['GET', '/api/settings'],
       ['PATCH', '/api/settings'],

@@ -17,8 +17,7 @@ import {
   DRIVERS,
   type Driver,
   freshPostgresDatabase,
-  type TestApp,
-  withAdmin,
+  useTestApp,
 } from './helpers.js';
 
 const { utils } = ssh2;
@@ -70,15 +69,10 @@ function bigFile(folderCount = 40, perFolder = 50): string {
 }
 
 describe.each(DRIVERS)('saved connections API (%s)', (driver) => {
-  let t: TestApp | undefined;
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const testApp = useTestApp(driver);
 
   async function setup() {
-    let admin: Browser;
-    ({ t, admin } = await withAdmin(driver));
+    const { t, admin } = await testApp.start();
     const carol = await addUser(t.app, admin, 'carol');
     const dave = await addUser(t.app, admin, 'dave');
     return {
@@ -440,14 +434,14 @@ describe.each(DRIVERS)('saved connections API (%s)', (driver) => {
     expect((await dave.request('GET', '/api/credentials')).json().credentials).toEqual([]);
     expect((await dave.request('GET', '/api/profiles/export')).body).toBe('[]\n');
     await expect(
-      t!.app.profiles.resolveProfileForConnect(
+      testApp.current.app.profiles.resolveProfileForConnect(
         (await dave.request('GET', '/api/auth/me')).json().user.id,
         profile.id,
       ),
     ).rejects.toMatchObject({ statusCode: 404 });
     // Carol's data is untouched.
     expect((await carol.request('GET', `/api/profiles/${profile.id}`)).json().profile.name).toBe('p');
-    expect((await new Browser(t!.app).request('GET', '/api/profiles')).statusCode).toBe(401);
+    expect((await new Browser(testApp.current.app).request('GET', '/api/profiles')).statusCode).toBe(401);
   });
 
   it("deletes a user's folders, profiles and credential sets with the user", async () => {
@@ -842,7 +836,8 @@ describe.each(DRIVERS)('saved connections API (%s)', (driver) => {
     } finally {
       clearInterval(ticker);
     }
-  });
+    // Megabytes of YAML parsed three times: ~10 s on a quiet machine, over 30 s on a busy one.
+  }, 120_000);
 
   it('imports 2,000 profiles in 40 folders quickly, and re-imports them as unchanged', async () => {
     const { carol } = await setup();

@@ -372,6 +372,16 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     expect(kept.length).toBe(6000 - kept[0]! + 1);
     // A client that keeps 500 lines gets 500.
     expect((await snapshotNumbers(500))[0]).toBe(6003 - 524);
+    // A scrollback the protocol does not allow is refused and changes nothing; the socket can
+    // go on and attach.
+    const bad = await TestTerminalClient.authed(base, admin);
+    for (const scrollback of [-1, 1.5, 100_001, '5000'])
+      bad.sendRaw(JSON.stringify({ type: 'attach', terminalId, scrollback }));
+    await bad.waitFor(() => bad.of('error').length >= 4);
+    expect(bad.of('error').map((e) => e.code)).toEqual(Array(4).fill(ErrorCode.PROTOCOL_ERROR));
+    expect(bad.of('snapshot')).toEqual([]);
+    bad.close();
+    expect(kept).toEqual(await snapshotNumbers());
   });
 
   it('two sockets of the owner see the same output and either can type', async () => {

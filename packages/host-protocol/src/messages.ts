@@ -313,7 +313,8 @@ export const StatusSchema = z.object({
 export const ScreenSchema = z.object({
   t: z.literal('screen'),
   id,
-  data: z.string(),
+  // A JSON string takes at least a byte per UTF-16 unit: a bound on its size as sent.
+  data: z.string().max(256 * 1024),
   cols,
   rows,
   offset,

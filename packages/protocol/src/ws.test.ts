@@ -31,7 +31,7 @@ describe('client messages', () => {
     expect(parsed.type === 'open' && parsed.target?.port).toBe(22);
   });
 
-  it('rejects unknown types, bad sizes, negative offsets and ambiguous opens', () => {
+  it('rejects unknown types, bad sizes, negative offsets, bad scrollback and ambiguous opens', () => {
     const invalid = [
       { type: 'launch' },
       { type: 'resize', cols: 0, rows: 0 },
@@ -39,6 +39,9 @@ describe('client messages', () => {
       { type: 'resize', cols: 1.5, rows: 2 },
       { type: 'ack', offset: -1 },
       { type: 'attach', terminalId: 'not-a-uuid' },
+      { type: 'attach', terminalId: '0b7d8a34-1b6e-4f0e-9b52-6a3c2f9d1e11', scrollback: -1 },
+      { type: 'attach', terminalId: '0b7d8a34-1b6e-4f0e-9b52-6a3c2f9d1e11', scrollback: 1.5 },
+      { type: 'open', target: { host: 'h', username: 'u' }, cols: 80, rows: 24, scrollback: 100_001 },
       { type: 'open', cols: 80, rows: 24 },
       { type: 'open', target: { host: 'h', username: 'u' }, profileId: 'p', cols: 80, rows: 24 },
       { type: 'open', target: { host: 'h; rm -rf /', username: 'u' }, cols: 80, rows: 24 },

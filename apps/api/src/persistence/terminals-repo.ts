@@ -139,7 +139,7 @@ export function createTerminalsRepo(db: DbOrTx) {
      * Keeps an ended terminal's last screen, and only the user's SCREENS_KEPT_PER_USER most recent
      * ones (a screen is a few KB, at most FINAL_SCREEN_MAX_BYTES).
      */
-    async saveScreen(screen: Omit<TerminalScreenRow, 'capturedAt'>): Promise<void> {
+    async saveScreen(screen: Omit<TerminalScreenRow, 'capturedAt'> & { capturedAt?: Date }): Promise<void> {
       await db.insert(terminalScreens).values(screen).onConflictDoNothing();
       const newest = db
         .select({ id: terminalScreens.terminalId })
