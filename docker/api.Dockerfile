@@ -56,5 +56,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["nod
 # database on SIGTERM within 10 s; give it that long (compose: stop_grace_period).
 STOPSIGNAL SIGTERM
 # --no-memory-reducer: no compacting full GC (a 45-55 ms pause for every terminal) each time
-# activity drops; see docs/decisions.md.
-CMD ["node", "--no-memory-reducer", "dist/server.js"]
+# activity drops; --v8-pool-size=0: V8's GC helper threads sized to the machine's cores, not a
+# fixed 4 (apps/api/src/system/node-flags.ts; docs/decisions.md).
+CMD ["node", "--no-memory-reducer", "--v8-pool-size=0", "dist/server.js"]

@@ -15,5 +15,6 @@ if [ -z "${SSH_ALLOWED_TARGETS:-}" ]; then
 fi
 log "starting on http://${HOST}:${PORT:-8080}$([ "$HOST" = 127.0.0.1 ] && echo ' (loopback only; set HOST to listen elsewhere)')"
 export NODE_ENV="${NODE_ENV:-production}" DATA_DIR="${DATA_DIR:-$ROOT/data}"
-# --no-memory-reducer: see docs/decisions.md ("V8 memory reducer off").
-exec node --no-memory-reducer apps/api/dist/server.js
+# The broker's V8 flags (apps/api/src/system/node-flags.ts; docs/decisions.md "V8 memory reducer
+# off" and "V8 helper threads sized to the machine").
+exec node --no-memory-reducer --v8-pool-size=0 apps/api/dist/server.js

@@ -105,7 +105,15 @@ export async function startBroker(options: {
     TERMINAL_HOST: 'external',
     ...options.env,
   };
-  const nodeArgs = ['--expose-gc', '--no-memory-reducer', ...(options.nodeArgs ?? []), '--import', PRELOAD];
+  // The broker's own V8 flags (apps/api/src/system/node-flags.ts), then the bench's.
+  const nodeArgs = [
+    '--expose-gc',
+    '--no-memory-reducer',
+    '--v8-pool-size=0',
+    ...(options.nodeArgs ?? []),
+    '--import',
+    PRELOAD,
+  ];
 
   /** A bench child: the API or the host, with the lag preload answering on its IPC channel. */
   const startChild = (script: string, path: string, childEnv: Record<string, string>) => {

@@ -217,7 +217,8 @@ export async function startBroker(
     async startHostGeneration() {
       const before = readPid(dataDir);
       if (before) generations.push(before);
-      const host = spawn(process.execPath, [join(REPO_ROOT, 'apps/host/dist/main.js')], {
+      // As compose runs a host: the image's node flags.
+      const host = spawn(process.execPath, [...IMAGE_NODE_FLAGS, join(REPO_ROOT, 'apps/host/dist/main.js')], {
         // What the host reads: none of the API's secrets.
         env: Object.fromEntries(
           Object.entries(env).filter(

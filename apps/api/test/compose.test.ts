@@ -7,6 +7,7 @@ import { loadHostEnv } from '@tether/host/config';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { decodeKey, loadConfig } from '../src/config.js';
+import { BROKER_NODE_FLAGS } from '../src/system/node-flags.js';
 
 const DOCKER = fileURLToPath(new URL('../../../docker/', import.meta.url));
 
@@ -29,13 +30,19 @@ describe('docker/compose.yaml: two nodes behind nginx', () => {
   };
   const apis = Object.keys(compose.services).filter((s) => /^api-\d+$/.test(s));
 
+  it('the image runs the API with the broker’s V8 flags (each host service: below)', () => {
+    const dockerfile = readFileSync(join(DOCKER, 'api.Dockerfile'), 'utf8');
+    const cmd = JSON.parse(/^CMD\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+    expect(cmd).toEqual(['node', ...BROKER_NODE_FLAGS, 'dist/server.js']);
+  });
+
   it('runs api-1 and api-2, each with its own host and volume, node id and peer URL (the host’s peer port)', () => {
     expect(apis).toEqual(['api-1', 'api-2']);
     for (const api of apis) {
       const n = api.slice(4);
       const svc = compose.services[api]!;
       const host = compose.services[`host-${n}`]!;
-      expect(host.command).toEqual(['node', 'node_modules/@tether/host/dist/main.js']);
+      expect(host.command).toEqual(['node', ...BROKER_NODE_FLAGS, 'node_modules/@tether/host/dist/main.js']);
       expect(svc.volumes).toEqual([`node-${n}-data:/data`]);
       expect(host.volumes).toEqual([`node-${n}-data:/data`]);
       expect(svc.depends_on).toMatchObject({ [`host-${n}`]: { condition: 'service_healthy' } });

@@ -14,6 +14,7 @@ import {
 import { CloseCode } from '@tether/protocol';
 import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BROKER_NODE_FLAGS } from '../src/system/node-flags.js';
 import {
   type BrokerProcess,
   hostPid,
@@ -122,7 +123,7 @@ describe.skipIf(skip)('terminals outlive the API (a terminal host of their own)'
     expect(pid).not.toBe(first.child.pid);
     // Started as the API itself runs, with the heap limit TERMINAL_HOST_MEMORY asks for.
     const flags = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    expect(flags).toEqual(expect.arrayContaining(['--no-memory-reducer', '--max-old-space-size=512']));
+    expect(flags).toEqual(expect.arrayContaining([...BROKER_NODE_FLAGS, '--max-old-space-size=512']));
 
     const browser = new HttpBrowser(`${first.base}/`);
     expect((await browser.login()).status).toBe(200);

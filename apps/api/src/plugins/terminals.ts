@@ -23,6 +23,7 @@ import type { TerminalRow, TerminalScreenRow } from '../db/schema/index.js';
 import { AppError } from '../errors.js';
 import { createKnownHostsRepo } from '../persistence/known-hosts-repo.js';
 import { createTerminalsRepo } from '../persistence/terminals-repo.js';
+import { BROKER_NODE_FLAGS } from '../system/node-flags.js';
 import { HOST_STOPPED, type RemoteTerminal, RemoteTerminalManager } from '../terminals/remote.js';
 import { createSessionSockets, type SessionSockets } from '../ws/session-sockets.js';
 
@@ -715,9 +716,8 @@ function startHostProcess(
     for (const name of [...Object.keys(TerminalEnvShape), 'PATH', 'NODE_ENV', 'TZ', 'LANG']) {
       if (name !== 'DATA_DIR' && process.env[name] !== undefined) env[name] = process.env[name];
     }
-    // As the API itself is run (docs/decisions.md, "V8 memory reducer off"), with the heap limit
-    // TERMINAL_HOST_MEMORY asks for.
-    const flags = ['--no-memory-reducer', ...(memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [])];
+    // As the API itself is run (BROKER_NODE_FLAGS), with the heap limit TERMINAL_HOST_MEMORY asks for.
+    const flags = [...BROKER_NODE_FLAGS, ...(memoryMiB ? [`--max-old-space-size=${memoryMiB}`] : [])];
     const child = spawn(process.execPath, [...flags, main], {
       detached: true,
       stdio: ['ignore', out, out],
