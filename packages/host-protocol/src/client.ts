@@ -10,6 +10,7 @@ import {
   type HostMessageOf,
   HostMessageSchema,
 } from './messages.js';
+import { outputSlabs } from './output-slabs.js';
 
 /** A request's failure as the host reported it (`code` from the public protocol's ErrorCode). */
 export class HostRequestError extends Error {
@@ -62,9 +63,10 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
 
   static connect(socketPath: string, secret: string, timeoutMs = 5_000): Promise<HostConnection> {
     // Everything the host sends is read into one reused buffer (`onread`): no buffer is allocated
-    // per read, and only what is kept (each output batch, copied once by the reader) is. With a
-    // fresh buffer per read, Node allocates those outside V8's young generation, and bulk output
-    // drove a full mark-compact of the API's heap every few megabytes (docs/benchmarks.md).
+    // per read, and only what is kept (each output batch, copied once by the reader into
+    // `outputSlabs`: release it once written) is. With a fresh buffer per read, Node allocates
+    // those outside V8's young generation, and bulk output drove a full mark-compact of the API's
+    // heap every few megabytes (docs/benchmarks.md).
     let onChunk: (chunk: Buffer) => void = () => {};
     const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     const socket = netConnect({
@@ -122,7 +124,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
     setOnChunk: (handler: (chunk: Buffer) => void) => void,
     reusedChunks: boolean,
   ): Promise<HostConnection> {
-    const reader = new FrameReader(undefined, { reusedChunks });
+    const reader = new FrameReader(undefined, reusedChunks ? { reusedChunks, outputSlabs } : {});
     const welcome = await new Promise<{ welcome: HostMessageOf<'welcome'>; rest: unknown[] }>(
       (resolve, reject) => {
         const timer = setTimeout(

@@ -12,6 +12,7 @@ import {
   OutputFrame,
 } from './framing.js';
 import { ApiMessageSchema } from './messages.js';
+import { OutputSlabs, SLAB_BYTES } from './output-slabs.js';
 
 describe('framing', () => {
   it('reassembles frames however the stream is cut, binary fields as bytes', () => {
@@ -164,5 +165,23 @@ describe('a reader of reused chunks', () => {
     chunk.fill(0);
     expect(out.data.equals(data)).toBe(true);
     expect(Buffer.from(msg.data).equals(data)).toBe(true);
+  });
+
+  it('with output slabs: output frames are copied into a slab, reused once released', () => {
+    const slabs = new OutputSlabs();
+    const reader = new FrameReader(undefined, { reusedChunks: true, outputSlabs: slabs });
+    const data = randomBytes(32 * 1024);
+    const chunk = Buffer.concat([...encodeOutputFrame(1, data), ...encodeOutputFrame(2, data)]);
+    const [a, b] = reader.push(chunk) as [OutputFrame, OutputFrame];
+    chunk.fill(0);
+    expect(a.data.equals(data) && b.data.equals(data)).toBe(true);
+    expect(a.data.buffer.byteLength).toBe(SLAB_BYTES);
+    expect(b.data.buffer).toBe(a.data.buffer);
+    slabs.release(a.data);
+    slabs.release(b.data);
+    const [c] = reader.push(Buffer.concat(encodeOutputFrame(3, data))) as [OutputFrame];
+    expect(c.data.buffer).toBe(a.data.buffer);
+    expect(c.data.byteOffset).toBe(a.data.byteOffset); // the emptied slab is reused from its start
+    expect(slabs.slabs).toBe(1);
   });
 });

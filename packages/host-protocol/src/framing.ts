@@ -1,4 +1,5 @@
 import { Packr } from 'msgpackr';
+import type { OutputSlabs } from './output-slabs.js';
 
 /**
  * Frames on the local channel: a 4-byte big-endian body length, then the body. The length prefix
@@ -123,15 +124,22 @@ export class FrameReader {
   /** The largest body accepted; lower it for a peer that has not authenticated yet. */
   maxFrameBytes: number;
   private readonly reusedChunks: boolean;
+  private readonly copyOutput: (data: Buffer) => Buffer;
 
   /**
    * `reusedChunks`: the caller overwrites each chunk after `push` returns (a socket reading into
    * one reused buffer, `net.connect({ onread })`), so what is decoded from a chunk is copied out
-   * of it; otherwise binary fields are views of the chunk.
+   * of it; otherwise binary fields are views of the chunk. `outputSlabs`: where output frames
+   * whole in a reused chunk are copied to (release each after writing it; see OutputSlabs).
    */
-  constructor(maxFrameBytes = DEFAULT_MAX_FRAME_BYTES, options: { reusedChunks?: boolean } = {}) {
+  constructor(
+    maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+    options: { reusedChunks?: boolean; outputSlabs?: OutputSlabs } = {},
+  ) {
     this.maxFrameBytes = maxFrameBytes;
     this.reusedChunks = options.reusedChunks ?? false;
+    const slabs = options.outputSlabs;
+    this.copyOutput = slabs ? (data) => slabs.copy(data) : (data) => Buffer.from(data);
   }
 
   push(chunk: Buffer): unknown[] {
@@ -191,7 +199,7 @@ export class FrameReader {
         throw new FrameError(`An output frame of ${body.length} bytes has no viewer id.`);
       }
       const data = body.subarray(5);
-      return new OutputFrame(body.readUInt32BE(1), copy ? Buffer.from(data) : data);
+      return new OutputFrame(body.readUInt32BE(1), copy ? this.copyOutput(data) : data);
     }
     try {
       return (copy ? copyingPackr : packr).unpack(body);

@@ -10,6 +10,7 @@ import {
   HostRequestError,
   type HostStats,
   HostUnavailableError,
+  outputSlabs,
   type TerminalInfo,
 } from '@tether/host-protocol';
 import { CloseCode, ErrorCode, type SshAuth } from '@tether/protocol';
@@ -769,7 +770,10 @@ export class RemoteTerminalManager {
     switch (m.t) {
       case 'out': {
         const state = this.viewers.get(m.vid);
-        if (!state || state.conn !== conn) return;
+        if (!state || state.conn !== conn) {
+          outputSlabs.release(m.data); // nobody to write it
+          return;
+        }
         if (state.offset !== null) state.offset += m.data.length;
         state.viewer.sendBinary(m.data);
         return;

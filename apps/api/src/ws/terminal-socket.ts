@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { outputSlabs } from '@tether/host-protocol';
 import {
   ClientMessageSchema,
   CloseCode,
@@ -176,7 +177,10 @@ export function registerTerminalSocket(app: FastifyInstance): void {
     const viewer: TerminalViewer = {
       sendBinary: (data) => {
         if (attaching) attaching.bytes += data.byteLength;
-        if (socket.readyState === socket.OPEN) socket.send(data, { binary: true });
+        // Output read from the terminal host lives in shared slabs until written (OutputSlabs).
+        if (socket.readyState === socket.OPEN)
+          socket.send(data, { binary: true }, () => outputSlabs.release(data));
+        else outputSlabs.release(data);
       },
       sendJson: (message) => {
         if (attaching && message.type === 'snapshot') {
