@@ -17,8 +17,9 @@
 export const SLAB_BYTES = 1 << 20;
 /** Smaller copies come from Node's own buffer pool (`Buffer.from`), which is as cheap. */
 export const SLAB_MIN_COPY_BYTES = 4 * 1024;
-const MAX_FREE_SLABS = 4;
-const MAX_LIVE_SLABS = 32;
+const MAX_FREE_SLABS = 2;
+/** 8 MiB at most: enough for streams to many sockets at once (each slab holds many frames). */
+export const MAX_LIVE_SLABS = 8;
 
 interface Slab {
   readonly buffer: ArrayBuffer;
