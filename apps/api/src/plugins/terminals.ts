@@ -34,6 +34,8 @@ export type RemoteOwner =
   | { reachable: false; nodeId: string; why: string };
 
 const SHUTDOWN_REASON = 'The broker shut down; this SSH session ended with it.';
+/** Longest a request that ends a terminal waits for its row to say so before answering. */
+const END_WAIT_MS = 5_000;
 
 /** Resolves a saved profile into a target and stored credentials (provided by the profiles plugin). */
 export type ProfileResolver = (
@@ -66,6 +68,8 @@ function createTerminalService(deps: {
   limits: SharedLimits;
   /** How to reach another node's terminals (peer link and membership), or why not. */
   reachNode: (nodeId: string) => RemoteOwner;
+  /** Resolves once this terminal's row says it ended (or after `withinMs`). */
+  rowEnded: (terminalId: string, withinMs: number) => Promise<void>;
 }) {
   const { manager, repo, knownHosts, nodeId, audit, track } = deps;
   // Every failed open tells its user something about a network (refused, filtered, not SSH,
@@ -387,7 +391,10 @@ function createTerminalService(deps: {
       user: Pick<AuthContext, 'userId' | 'username'>,
       reason: string,
     ) {
+      const ended = terminal.ended ? Promise.resolve() : deps.rowEnded(terminal.id, END_WAIT_MS);
       terminal.terminate(reason);
+      // Answered once the row says so: a list fetched right after shows the terminal ended.
+      await ended;
       await audit.record({
         type: 'terminal.terminated',
         outcome: 'success',
@@ -459,6 +466,22 @@ export default fp(
       },
       'SSH target policy',
     );
+    /** Waiting for a terminal's row to say it ended (see the service's `terminate`). */
+    const endWaiters = new Map<string, Array<() => void>>();
+    const rowEnded = (terminalId: string, withinMs: number) =>
+      new Promise<void>((resolve) => {
+        const waiting = endWaiters.get(terminalId) ?? [];
+        endWaiters.set(terminalId, waiting);
+        const done = () => {
+          clearTimeout(timer);
+          const at = waiting.indexOf(done);
+          if (at >= 0) waiting.splice(at, 1);
+          if (waiting.length === 0 && endWaiters.get(terminalId) === waiting) endWaiters.delete(terminalId);
+          resolve();
+        };
+        const timer = setTimeout(done, withinMs);
+        waiting.push(done);
+      });
     const onStatus = (
       terminal: RemoteTerminal,
       status: string,
@@ -474,7 +497,11 @@ export default fp(
           endReason: details.reason,
           lastOutputAt: terminal.lastOutputAt,
         }),
-      ).catch((err) => app.log.warn({ err, terminalId: terminal.id }, 'terminal row update failed'));
+      )
+        .catch((err) => app.log.warn({ err, terminalId: terminal.id }, 'terminal row update failed'))
+        .finally(() => {
+          for (const done of [...(endWaiters.get(terminal.id) ?? [])]) done();
+        });
       void track(
         audit.record({
           type: 'terminal.ended',
@@ -593,6 +620,7 @@ export default fp(
         const state = app.membership.node(id)?.state;
         return state === 'up' || state === 'draining';
       },
+      rowEnded,
       reachNode: (id) => {
         const node = app.membership.node(id);
         if (!node || (node.state !== 'up' && node.state !== 'draining'))
