@@ -4,6 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '@tether/testkit';
+import { BROKER_NODE_FLAGS } from '../../apps/api/src/system/node-flags.ts';
 import { cpuMs, sleep, withTimeout } from './stats.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -105,15 +106,8 @@ export async function startBroker(options: {
     TERMINAL_HOST: 'external',
     ...options.env,
   };
-  // The broker's own V8 flags (apps/api/src/system/node-flags.ts), then the bench's.
-  const nodeArgs = [
-    '--expose-gc',
-    '--no-memory-reducer',
-    '--v8-pool-size=0',
-    ...(options.nodeArgs ?? []),
-    '--import',
-    PRELOAD,
-  ];
+  // The broker's own V8 flags, as the product starts it, then the bench's.
+  const nodeArgs = ['--expose-gc', ...BROKER_NODE_FLAGS, ...(options.nodeArgs ?? []), '--import', PRELOAD];
 
   /** A bench child: the API or the host, with the lag preload answering on its IPC channel. */
   const startChild = (script: string, path: string, childEnv: Record<string, string>) => {

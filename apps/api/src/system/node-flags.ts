@@ -1,6 +1,7 @@
 /**
  * The V8 flags every broker process runs with: the API (`scripts/start.sh`, `pnpm start`, the
- * image's CMD) and the terminal host it starts (`TERMINAL_HOST=spawn`, compose's host service).
+ * image's CMD) and the terminal host it starts (`TERMINAL_HOST=spawn`, compose's host service);
+ * the bench starts both with them too.
  * Tests check that each of those places says the same.
  *
  * - `--no-memory-reducer`: no compacting full GC (a 45–55 ms pause for every terminal) each time
