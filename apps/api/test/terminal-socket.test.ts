@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { type ClientMessage, CloseCode, ErrorCode } from '@tether/protocol';
 import { freePort, type SshdHarness, sshdSkipReason, startSshd } from '@tether/testkit';
+import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTerminalsRepo } from '../src/persistence/terminals-repo.js';
 import { LOST_ON_RESTART } from '../src/plugins/terminals.js';
@@ -592,6 +593,49 @@ describe.skipIf(skip)('terminal socket against OpenSSH sshd', () => {
     again.send({ type: 'attach', terminalId: id2 });
     expect((await again.waitForMessage('exit')).reason).toMatch(/Ended by the user/);
     expect((await again.waitForClose()).code).toBe(CloseCode.TERMINAL_ENDED);
+  });
+
+  it("DELETE answers once the terminal's row says it ended, not before (PostgreSQL, the row held locked)", async () => {
+    const url = await freshPostgresDatabase();
+    const { app, admin } = await start({ DATABASE_URL: url });
+    const c = await TestTerminalClient.authed(base, admin);
+    const id = await openTerminal(c);
+
+    // Another connection holds the terminal's row, so the broker's "ended" update waits for it.
+    const other = postgres(url, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => {
+      locked = r;
+    });
+    const holding = other.begin(async (tx) => {
+      await tx`SELECT 1 FROM terminals WHERE id = ${id} FOR UPDATE`;
+      locked();
+      await released;
+    });
+    try {
+      await isLocked;
+      let answered = false;
+      const deleting = admin.request('DELETE', `/api/terminals/${id}`).finally(() => {
+        answered = true;
+      });
+      // The terminal itself ends at once (its socket is told)…
+      expect((await c.waitForMessage('exit')).reason).toMatch(/Ended by the user/);
+      // …but the answer waits while the row cannot yet say so (lock timeout 3 s by default).
+      await new Promise((r) => setTimeout(r, 800));
+      expect(answered).toBe(false);
+      release();
+      await holding;
+      expect((await deleting).statusCode).toBe(204);
+      expect((await createTerminalsRepo(app.database.db).findById(id))?.status).toBe('exited');
+    } finally {
+      release();
+      await holding.catch(() => {});
+      await other.end();
+    }
   });
 
   it("an ended terminal's last screen outlives its host's retention; clearing it from the list drops it", async () => {
