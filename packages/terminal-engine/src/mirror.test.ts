@@ -356,6 +356,47 @@ describe('TerminalMirror', () => {
       },
     );
 
+    it('terminals fed in turn, faster than they parse, each parse their own bytes (batches share one buffer)', async () => {
+      // Small rings: a batch every few chunks, so each mirror has bytes queued for its parser
+      // while the next batches (its own and others') are cut.
+      const terms = [21, 22, 23].map((seed) => {
+        const ring = new ByteRing(1 << 16);
+        // Every byte parsed (no plain-text skip): all of each batch is queued for the parser.
+        const mirror = new TerminalMirror({
+          ring,
+          cols: 80,
+          rows: 24,
+          hibernateAfterMs: 0,
+          skipPlainText: false,
+        });
+        mirror.watched = true;
+        const chunks = randomStream(seed)
+          .map((c) => c.bytes)
+          .slice(0, 60);
+        return { ring, mirror, chunks, reference: createHeadless(80, 24) };
+      });
+      const longest = Math.max(...terms.map((t) => t.chunks.length));
+      for (let i = 0; i < longest; i++) {
+        for (const { ring, mirror, chunks } of terms) {
+          const chunk = chunks[i];
+          if (!chunk) continue;
+          mirror.beforeAppend(chunk);
+          ring.append(chunk);
+        }
+        // Parsed now: what each mirror queued was cut before the others' batches were.
+        while (terms.some((t) => t.mirror.hasWork)) await settle();
+      }
+      for (const { mirror, chunks, reference } of terms) {
+        const all = Buffer.concat(chunks);
+        expect(all.length).toBeGreaterThan(8 * (1 << 16));
+        await writeAsync(reference, all);
+        const restored = await restore(await mirror.snapshot());
+        expect(screenOf(restored)).toEqual(screenOf(reference));
+        expect(historyOf(restored)).toEqual(historyOf(reference));
+        mirror.dispose();
+      }
+    });
+
     it('took the fast path, and often, in those random streams (this is about its correctness)', () => {
       expect(skippedBySeed.size).toBe(8);
       expect([...skippedBySeed.values()].filter((n) => n > 0).length).toBeGreaterThanOrEqual(4);

@@ -82,6 +82,30 @@ const FEED_HEADROOM_BYTES = 256 * 1024;
 const MAX_DEFERRED_BYTES = 256 * 1024;
 const MAX_PENDING_RESIZES = 32;
 
+/**
+ * The buffer a batch is copied into from the ring (`beforeAppend`), reused: feed() reads a batch
+ * synchronously and copies out only what it queues for the parser or holds back, which under
+ * bulk output is a small tail (the rest is skipped). A new buffer of most of a ring's worth per
+ * batch was memory V8 counts as external: it set off a full collection of the terminal host's
+ * heap every few hundred milliseconds (docs/benchmarks.md, session 15). One per process, taken
+ * while in use, kept up to SPARE_BATCH_MAX_BYTES (a batch is at most TERMINAL_BUFFER_BYTES + one
+ * read; the default ring is 1 MiB).
+ */
+let spareBatchBuffer: Buffer | null = null;
+const SPARE_BATCH_MAX_BYTES = 4 * 1024 * 1024;
+
+function takeBatchBuffer(n: number): Buffer {
+  const spare = spareBatchBuffer;
+  spareBatchBuffer = null;
+  // Slow: never a slice of Node's shared pool, which others' buffers use.
+  return spare && spare.length >= n ? spare : Buffer.allocUnsafeSlow(n);
+}
+
+function returnBatchBuffer(buffer: Buffer): void {
+  if (buffer.length > SPARE_BATCH_MAX_BYTES) return;
+  if (!spareBatchBuffer || spareBatchBuffer.length < buffer.length) spareBatchBuffer = buffer;
+}
+
 /** One step of a mirror's parsing: bytes for xterm, or an action between them. */
 type MirrorWork =
   /** `stream`: a slice of the output stream (counted in `fed` and `queued`), not an extra byte. */
@@ -407,14 +431,21 @@ export class TerminalMirror {
     // whole ring's worth is parsed. Terminals that print less than that are never parsed.
     const headroom = Math.min(FEED_HEADROOM_BYTES, this.ring.capacity >> 2);
     if (this.ring.end + chunk.length - (this.ring.capacity - headroom) <= this.fed) return;
-    // One batch (a copy: the producer may reuse `chunk`, and the parser's queue keeps a
-    // reference until it parses), so the plain-text fast path sees the whole run. It starts
-    // with the bytes feed() takes back, when the ring still holds them: copied once, here.
+    // One batch, so the plain-text fast path sees the whole run: copied into the reused batch
+    // buffer (feed() copies out what the parser's queue keeps). It starts with the bytes feed()
+    // takes back, when the ring still holds them.
     const back = this.takenBackBytes();
     const withBack = back > 0 && this.fed - back >= this.ring.start;
-    const batch = this.ring.sliceWith(withBack ? this.fed - back : this.fed, chunk);
-    if (batch === null) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
-    this.feed(batch, this.ring.end + chunk.length, true, withBack);
+    const from = withBack ? this.fed - back : this.fed;
+    if (from < this.ring.start) throw new Error('mirror invariant violated: unparsed bytes were overwritten');
+    const scratch = takeBatchBuffer(this.ring.end - from + chunk.length);
+    try {
+      const batch = this.ring.sliceWith(from, chunk, scratch)!;
+      this.feed(batch, this.ring.end + chunk.length, true, withBack, true);
+    } finally {
+      // feed() keeps no view of it.
+      returnBatchBuffer(scratch);
+    }
   }
 
   /**
@@ -531,9 +562,16 @@ export class TerminalMirror {
    * Feeds `bytes`, which cover [fed, endOffset), applying recorded resizes in between. With
    * `mayDefer`, plain text left at the end after a skip may be held back (see `deferred`).
    * `startsWithTakenBack`: `bytes` already begin with what takenBackBytes() counted (sliced
-   * from the ring), so they cover [fed − that, endOffset).
+   * from the ring), so they cover [fed − that, endOffset). `borrowed`: `bytes` is reused after
+   * the call, so what is queued for the parser is copied out of it.
    */
-  private feed(bytes: Buffer, endOffset: number, mayDefer = true, startsWithTakenBack = false): void {
+  private feed(
+    bytes: Buffer,
+    endOffset: number,
+    mayDefer = true,
+    startsWithTakenBack = false,
+    borrowed = false,
+  ): void {
     const term = this.materialize();
     if (!this.deferred && this.work.length > 0 && this.work.every((w) => 'bytes' in w && w.stream)) {
       // Output queued for the parser but not handed to it yet continues exactly where xterm's
@@ -545,12 +583,18 @@ export class TerminalMirror {
       this.work = [];
       this.queued -= n;
       this.fed -= n;
-      if (!startsWithTakenBack) bytes = Buffer.concat([...taken, bytes]);
+      if (!startsWithTakenBack) {
+        bytes = Buffer.concat([...taken, bytes]);
+        borrowed = false;
+      }
     }
     if (this.deferred) {
       // Taken back and fed again in front of the new bytes, as if never held back.
       this.fed -= this.deferred.length;
-      if (!startsWithTakenBack) bytes = Buffer.concat([this.deferred, bytes]);
+      if (!startsWithTakenBack) {
+        bytes = Buffer.concat([this.deferred, bytes]);
+        borrowed = false;
+      }
       this.deferred = null;
     }
     const skip = this.pendingResizes.length === 0 ? this.skippable(term, bytes) : 0;
@@ -573,6 +617,8 @@ export class TerminalMirror {
         return;
       }
     }
+    // One copy of what the parser will read, sliced below (parsing it costs far more).
+    if (borrowed && bytes.length > 0) bytes = Buffer.from(bytes);
     let pos = this.fed;
     let cursor = 0;
     while (pos < endOffset || (this.pendingResizes[0] && this.pendingResizes[0].at <= endOffset)) {

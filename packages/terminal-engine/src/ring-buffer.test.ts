@@ -88,4 +88,19 @@ describe('ByteRing', () => {
     expect(ring.sliceWith(1, Buffer.alloc(0))).toBeNull();
     expect(() => ring.sliceWith(99, Buffer.alloc(0))).toThrow(RangeError);
   });
+
+  it('slices into a given buffer when it is long enough, else into a new one', () => {
+    const ring = new ByteRing(8);
+    ring.append(Buffer.from('abcdefghij')); // holds c..j
+    const into = Buffer.alloc(16, '.');
+    const view = ring.sliceWith(4, Buffer.from('XY'), into);
+    expect(view?.toString()).toBe('efghijXY');
+    expect(view?.buffer).toBe(into.buffer);
+    expect(into.toString()).toBe('efghijXY........');
+    const small = Buffer.alloc(4, '.');
+    const own = ring.sliceWith(4, Buffer.from('XY'), small);
+    expect(own?.toString()).toBe('efghijXY');
+    expect(own?.buffer).not.toBe(small.buffer);
+    expect(small.toString()).toBe('....');
+  });
 });

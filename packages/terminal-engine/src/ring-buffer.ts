@@ -72,16 +72,20 @@ export class ByteRing {
   }
 
   /**
-   * Bytes [from, end) followed by `tail`, in one new buffer (one copy instead of a slice and a
-   * concat: the mirror's batches are up to a ring's worth). Null when `from` was overwritten.
+   * Bytes [from, end) followed by `tail`, in one buffer (one copy instead of a slice and a
+   * concat: the mirror's batches are up to a ring's worth): at the start of `into` when it is long
+   * enough (a view of it is returned), else a new one. Null when `from` was overwritten.
    */
-  sliceWith(from: number, tail: Uint8Array): Buffer | null {
+  sliceWith(from: number, tail: Uint8Array, into?: Buffer): Buffer | null {
     if (!Number.isSafeInteger(from) || from > this.endOffset) {
       throw new RangeError(`invalid ring offset ${from} with end ${this.endOffset}`);
     }
     if (from < this.start) return null;
     const n = this.endOffset - from;
-    const out = Buffer.allocUnsafe(n + tail.length);
+    const out =
+      into && into.length >= n + tail.length
+        ? into.subarray(0, n + tail.length)
+        : Buffer.allocUnsafe(n + tail.length);
     const size = this.buf.length;
     const begin = (this.head + (from - this.start)) % size;
     const first = Math.min(n, size - begin);
