@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freePort } from '@tether/testkit';
 import { BROKER_NODE_FLAGS } from '../../apps/api/src/system/node-flags.ts';
-import { cpuMs, sleep, withTimeout } from './stats.ts';
+import { cpuMs, sleep, wakeups, withTimeout } from './stats.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const API_DIR = join(ROOT, 'apps/api');
@@ -50,6 +50,8 @@ export interface Broker {
   cpuMs(): number;
   /** The same, split by process (host 0 with TERMINAL_HOST=embedded). */
   cpuMsByProcess(): { api: number; host: number };
+  /** Voluntary context switches of each process's main thread (`wakeups`). */
+  wakeupsByProcess(): { api: number; host: number };
   /** The broker's terminal host process (null with TERMINAL_HOST=embedded). */
   hostPid(): number | null;
   /** Stops the API process and starts a new one on the same port and data (the host stays). */
@@ -213,6 +215,7 @@ export async function startBroker(options: {
     rss: () => pids().reduce((s, pid) => s + readRss(pid), 0),
     cpuMs: () => pids().reduce((s, pid) => s + cpuMs(pid), 0),
     cpuMsByProcess: () => ({ api: cpuMs(api.child.pid!), host: hostPid() ? cpuMs(hostPid()!) : 0 }),
+    wakeupsByProcess: () => ({ api: wakeups(api.child.pid!), host: hostPid() ? wakeups(hostPid()!) : 0 }),
     hostPid,
     lagReset: async () => {
       await Promise.all(both().map((c) => ipc(c, 'lag-reset')));

@@ -1,7 +1,7 @@
 import { ADMIN, type Broker, createUser, type Login, login } from '../broker.ts';
 import type { BenchContext, FigureResult } from '../context.ts';
 import { OpenSshShell } from '../openssh.ts';
-import { cpuMs, median, round } from '../stats.ts';
+import { cpuMs, median, round, wakeups } from '../stats.ts';
 import { BenchTerminal } from '../terminal-client.ts';
 
 const MARKER = '__BENCH_DONE__';
@@ -30,6 +30,8 @@ export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
   const hostCpuPerMB: number[] = [];
   const single: number[] = [];
   const singleCpuPerMB: number[] = [];
+  /** Wake-ups (voluntary context switches) of each process's main thread per MB. */
+  const wakeupsPerMB = { ssh: [] as number[], api: [] as number[], host: [] as number[] };
 
   const runRaw = async () => {
     const ssh = new OpenSshShell(ctx);
@@ -37,6 +39,7 @@ export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
       await ssh.waitForOutput('$ ', 20_000);
       const before = ssh.received;
       const cpu0 = cpuMs(ssh.pid);
+      const woke0 = wakeups(ssh.pid);
       const t0 = performance.now();
       const done = ssh.waitForOutput(MARKER, timeoutMs);
       ssh.type(command);
@@ -44,6 +47,7 @@ export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
       const n = ssh.received - before;
       raw.push(n / 1e6 / ((t1 - t0) / 1000));
       rawCpuPerMB.push((cpuMs(ssh.pid) - cpu0) / (n / 1e6));
+      wakeupsPerMB.ssh.push((wakeups(ssh.pid) - woke0) / (n / 1e6));
       bytes.push(n);
     } finally {
       await ssh.close();
@@ -54,20 +58,26 @@ export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
   const runThrough = async (
     target: Broker,
     user: Login,
-    out: { speeds: number[]; cpu: number[]; api?: number[]; host?: number[] },
+    out: { speeds: number[]; cpu: number[]; api?: number[]; host?: number[]; wakeups?: boolean },
   ) => {
     const term = await BenchTerminal.connect(target.url, user);
     try {
       await term.openShell(ctx.sshd);
       const before = term.received;
       const cpu0 = target.cpuMsByProcess();
+      const woke0 = target.wakeupsByProcess();
       const t0 = performance.now();
       const done = term.waitForOutput(MARKER, timeoutMs);
       term.type(command);
       const t1 = await done;
       const n = term.received - before;
       const cpu1 = target.cpuMsByProcess();
+      const woke1 = target.wakeupsByProcess();
       const mb = n / 1e6;
+      if (out.wakeups) {
+        wakeupsPerMB.api.push((woke1.api - woke0.api) / mb);
+        wakeupsPerMB.host.push((woke1.host - woke0.host) / mb);
+      }
       out.speeds.push(mb / ((t1 - t0) / 1000));
       out.api?.push((cpu1.api - cpu0.api) / mb);
       out.host?.push((cpu1.host - cpu0.host) / mb);
@@ -87,6 +97,7 @@ export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
       cpu: brokerCpuPerMB,
       api: apiCpuPerMB,
       host: hostCpuPerMB,
+      wakeups: true,
     });
 
   try {
@@ -160,6 +171,11 @@ export async function bulkFigure(ctx: BenchContext): Promise<FigureResult> {
       apiCpuMsPerMB: apiCpuPerMB.map((v) => round(v, 2)),
       hostCpuMsPerMB: hostCpuPerMB.map((v) => round(v, 2)),
       sshCpuMsPerMB: rawCpuPerMB.map((v) => round(v, 2)),
+      wakeupsPerMB: {
+        ssh: wakeupsPerMB.ssh.map((v) => round(v, 1)),
+        api: wakeupsPerMB.api.map((v) => round(v, 1)),
+        host: wakeupsPerMB.host.map((v) => round(v, 1)),
+      },
       oneProcessMBps: single.map((v) => round(v, 2)),
       oneProcessCpuMsPerMB: singleCpuPerMB.map((v) => round(v, 2)),
       bytes,
