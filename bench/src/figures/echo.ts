@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import ssh2 from 'ssh2';
 import { ADMIN, api, createUser, login } from '../broker.ts';
@@ -86,6 +87,23 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
     await login(single.url, 'bench-single', 'bench-single-password'),
   );
   const oneProcess = sideOf('broker, one process', singleTerm);
+  // The floor of a hop to another process on this machine: a byte to a child Node process and
+  // back over pipes, at the same pace. The terminal host hop adds two such wake-ups per keystroke
+  // (the host's, then the API's again).
+  const echoChild = spawn(
+    process.execPath,
+    ['-e', 'process.stdin.on("data", (d) => process.stdout.write(d))'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const processRoundTrip: EchoSide = {
+    name: 'process round trip',
+    onData: null,
+    samples: [],
+    type: (d) => echoChild.stdin.write(d),
+  };
+  echoChild.stdout.on('data', (chunk: Buffer) => processRoundTrip.onData?.(chunk));
   let quiet: Stats[] = [];
   let storm: Stats[] = [];
   let floods: Stats[] = [];
@@ -100,13 +118,14 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       { host: ctx.sshd.host, port: ctx.sshd.port, username: ctx.sshd.username },
       { method: 'publickey', privateKey: ctx.sshd.keys.plain.privateKey },
     );
-    const quietSides = [...sides, oneProcess];
-    for (const side of quietSides) await startCat(side);
+    const quietSides = [...sides, oneProcess, processRoundTrip];
+    for (const side of [...sides, oneProcess]) await startCat(side);
     ctx.log(`  echo warm-up (${warmup} keystrokes each side, not counted)`);
     await interleaved(quietSides, warmup, false);
     ctx.log(`  echo (${samples} samples each side, interleaved)`);
     await interleaved(quietSides, samples, true);
     quiet = quietSides.map((side) => stats(side.samples));
+    echoChild.kill();
     singleTerm.send({ type: 'terminate' });
     await singleTerm.close();
     await single.stop();
@@ -149,9 +168,10 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
     await term.close();
     await openssh.close();
     client.end();
+    echoChild.kill();
   }
 
-  const [b, o, d, one] = quiet as [Stats, Stats, Stats, Stats];
+  const [b, o, d, one, roundTrip] = quiet as [Stats, Stats, Stats, Stats, Stats];
   const [sb, so, sd] = storm as [Stats, Stats, Stats];
   const [fb, fo, fd] = floods as [Stats, Stats, Stats];
   const [pb, po, pd] = sides.map((side) => stats(side.samples)) as [Stats, Stats, Stats];
@@ -166,6 +186,13 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
         target: '<= one process + 0.1 ms',
         pass: b.p50 <= one.p50 + 0.1,
       },
+      // The hop's cost next to the machine's floor for it: one round trip to another process.
+      row(
+        'that hop (p50 difference) vs a bare round trip to another process, p50',
+        b.p50 - one.p50,
+        roundTrip.p50,
+        null,
+      ),
       row(`p50 during ${STORM_CLIENTS} concurrent logins, vs ssh -tt`, sb.p50, so.p50, null),
       row(`p99 during ${STORM_CLIENTS} concurrent logins, vs ssh -tt`, sb.p99, so.p99, null),
       row(`p50 while ${FLOODS} detached terminals flood, vs ssh -tt`, fb.p50, fo.p50, null),
@@ -199,6 +226,7 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
       openssh: o,
       ssh2: d,
       brokerOneProcess: one,
+      processRoundTrip: roundTrip,
       loginStorm: { clients: STORM_CLIENTS, samplesPerSide: stormSamples, broker: sb, openssh: so, ssh2: sd },
       detachedFloods: {
         terminals: FLOODS,
