@@ -419,6 +419,17 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshConnect
   });
 }
 
+/**
+ * While an SSH server streams output (more than STREAMING_READ_BYTES within 2 × this), its
+ * socket is not read for this long after each read: what arrives meanwhile is read at once.
+ * sshd sends a PTY's output in pieces of a few KiB, and waking up for each costs the kernel a
+ * task switch (~25 µs here, as much as the rest of the work on those bytes): at 30 MB/s that was
+ * ~200 wake-ups per MB (docs/benchmarks.md, session 15). Typing and interactive output never
+ * reach the threshold; bulk output waits at most this much more.
+ */
+export const READ_COALESCE_MS = 1;
+export const STREAMING_READ_BYTES = 16 * 1024;
+
 /** Bytes read from an SSH server at most at once. */
 const SSH_READ_BUFFER_BYTES = 64 * 1024;
 /**
@@ -436,8 +447,11 @@ const sharedReadBuffer = Buffer.allocUnsafe(SSH_READ_BUFFER_BYTES);
  * output those buffers drove a full mark-compact every few megabytes (docs/benchmarks.md). A copy
  * made here is young, and a scavenge frees it.
  */
-function readingIntoOneBuffer(): Socket {
+export function readingIntoOneBuffer(): Socket {
   const buffer = sharedReadBuffer;
+  let windowStart = 0;
+  let windowBytes = 0;
+  let resumeTimer: NodeJS.Timeout | null = null;
   // `onread` is a constructor option at run time (net.connect passes it through); @types/node
   // lists it only for connect().
   const sock: Socket = new Socket({
@@ -447,10 +461,34 @@ function readingIntoOneBuffer(): Socket {
         const chunk = Buffer.allocUnsafe(n);
         buffer.copy(chunk, 0, 0, n);
         sock.emit('data', chunk);
+        // Bulk output: let it gather in the kernel for a moment instead of waking up for every
+        // few KiB the server sends (see READ_COALESCE_MS).
+        const now = performance.now();
+        if (now - windowStart > 2 * READ_COALESCE_MS) {
+          windowStart = now;
+          windowBytes = 0;
+        }
+        windowBytes += n;
+        // A read that nearly filled the buffer: the server is ahead, read on at once (a pause
+        // then would only fill the TCP window and stall it).
+        const behind = n > SSH_READ_BUFFER_BYTES / 2;
+        if (windowBytes >= STREAMING_READ_BYTES && !behind && resumeTimer === null && !sock.destroyed) {
+          sock.pause();
+          resumeTimer = setTimeout(() => {
+            resumeTimer = null;
+            windowStart = performance.now();
+            windowBytes = 0;
+            if (!sock.destroyed) sock.resume();
+          }, READ_COALESCE_MS);
+        }
         return true;
       },
     },
   } as ConstructorParameters<typeof Socket>[0]);
+  sock.once('close', () => {
+    if (resumeTimer) clearTimeout(resumeTimer);
+    resumeTimer = null;
+  });
   return sock;
 }
 
