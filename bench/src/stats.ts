@@ -50,10 +50,6 @@ export async function mapLimit<T, R>(
 }
 
 /**
- * CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; with `tid`,
- * one of its threads' (the main thread's id is the pid).
- */
-/**
  * Times the process's main thread slept and was woken (voluntary context switches): a
  * wake-up costs the kernel a task switch, so fewer per MB is less CPU for the same stream.
  */
@@ -62,6 +58,10 @@ export function wakeups(pid: number): number {
   return Number(/^voluntary_ctxt_switches:\s*(\d+)/m.exec(status)?.[1] ?? Number.NaN);
 }
 
+/**
+ * CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat; with `tid`,
+ * one of its threads' (the main thread's id is the pid).
+ */
 export function cpuMs(pid: number, tid?: number): number {
   const stat = readFileSync(
     tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,

@@ -400,7 +400,7 @@ export async function connectSsh(options: SshConnectOptions): Promise<SshConnect
 
     startTimer();
     try {
-      const sock = readingIntoOneBuffer();
+      const sock = sshServerSocket();
       client.connect({
         sock,
         username: target.username,
@@ -445,9 +445,10 @@ const sharedReadBuffer = Buffer.allocUnsafe(SSH_READ_BUFFER_BYTES);
  * which the engine and ssh2's own paused streams keep, so each read must own its bytes; but a
  * buffer Node allocates per read natively is not counted in V8's young generation, so under bulk
  * output those buffers drove a full mark-compact every few megabytes (docs/benchmarks.md). A copy
- * made here is young, and a scavenge frees it.
+ * made here is young, and a scavenge frees it. While the server streams, the socket rests between
+ * reads (READ_COALESCE_MS).
  */
-export function readingIntoOneBuffer(): Socket {
+export function sshServerSocket(): Socket {
   const buffer = sharedReadBuffer;
   let windowStart = 0;
   let windowBytes = 0;
@@ -469,7 +470,7 @@ export function readingIntoOneBuffer(): Socket {
           windowBytes = 0;
         }
         windowBytes += n;
-        // A read that nearly filled the buffer: the server is ahead, read on at once (a pause
+        // A read of more than half the buffer: the server is ahead, read on at once (a pause
         // then would only fill the TCP window and stall it).
         const behind = n > SSH_READ_BUFFER_BYTES / 2;
         if (windowBytes >= STREAMING_READ_BYTES && !behind && resumeTimer === null && !sock.destroyed) {
@@ -485,10 +486,6 @@ export function readingIntoOneBuffer(): Socket {
       },
     },
   } as ConstructorParameters<typeof Socket>[0]);
-  sock.once('close', () => {
-    if (resumeTimer) clearTimeout(resumeTimer);
-    resumeTimer = null;
-  });
   return sock;
 }
 

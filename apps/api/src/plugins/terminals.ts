@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -466,22 +467,13 @@ export default fp(
       },
       'SSH target policy',
     );
-    /** Waiting for a terminal's row to say it ended (see the service's `terminate`). */
-    const endWaiters = new Map<string, Array<() => void>>();
+    /** Emits a terminal's id once its row says it ended (see the service's `terminate`). */
+    const rowsEnded = new EventEmitter().setMaxListeners(0);
     const rowEnded = (terminalId: string, withinMs: number) =>
-      new Promise<void>((resolve) => {
-        const waiting = endWaiters.get(terminalId) ?? [];
-        endWaiters.set(terminalId, waiting);
-        const done = () => {
-          clearTimeout(timer);
-          const at = waiting.indexOf(done);
-          if (at >= 0) waiting.splice(at, 1);
-          if (waiting.length === 0 && endWaiters.get(terminalId) === waiting) endWaiters.delete(terminalId);
-          resolve();
-        };
-        const timer = setTimeout(done, withinMs);
-        waiting.push(done);
-      });
+      once(rowsEnded, terminalId, { signal: AbortSignal.timeout(withinMs) }).then(
+        () => {},
+        () => {}, // timed out: answer anyway
+      );
     const onStatus = (
       terminal: RemoteTerminal,
       status: string,
@@ -499,9 +491,7 @@ export default fp(
         }),
       )
         .catch((err) => app.log.warn({ err, terminalId: terminal.id }, 'terminal row update failed'))
-        .finally(() => {
-          for (const done of [...(endWaiters.get(terminal.id) ?? [])]) done();
-        });
+        .finally(() => rowsEnded.emit(terminal.id));
       void track(
         audit.record({
           type: 'terminal.ended',
