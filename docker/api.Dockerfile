@@ -57,5 +57,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["nod
 STOPSIGNAL SIGTERM
 # --no-memory-reducer: no compacting full GC (a 45-55 ms pause for every terminal) each time
 # activity drops; --v8-pool-size=0: V8's GC helper threads sized to the machine's cores, not a
-# fixed 4 (apps/api/src/system/node-flags.ts; docs/decisions.md).
-CMD ["node", "--no-memory-reducer", "--v8-pool-size=0", "dist/server.js"]
+# fixed 4; --initial-old-space-size=128: no full GC below a 128 MB old generation, so streamed
+# Buffers do not set off one several times a second (apps/api/src/system/node-flags.ts;
+# docs/decisions.md).
+CMD ["node", "--no-memory-reducer", "--v8-pool-size=0", "--initial-old-space-size=128", "dist/server.js"]

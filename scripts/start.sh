@@ -16,5 +16,5 @@ fi
 log "starting on http://${HOST}:${PORT:-8080}$([ "$HOST" = 127.0.0.1 ] && echo ' (loopback only; set HOST to listen elsewhere)')"
 export NODE_ENV="${NODE_ENV:-production}" DATA_DIR="${DATA_DIR:-$ROOT/data}"
 # The broker's V8 flags (apps/api/src/system/node-flags.ts; docs/decisions.md "V8 memory reducer
-# off" and "V8 helper threads sized to the machine").
-exec node --no-memory-reducer --v8-pool-size=0 apps/api/dist/server.js
+# off", "V8 helper threads sized to the machine" and "A floor under the old generation").
+exec node --no-memory-reducer --v8-pool-size=0 --initial-old-space-size=128 apps/api/dist/server.js

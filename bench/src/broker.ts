@@ -38,6 +38,8 @@ export function distMissing(): boolean {
 export interface LagReading {
   lag: { p50: number; p99: number; max: number; mean: number; count: number };
   memory: { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
+  /** Collections since the last lag-reset, and the main thread's pauses for them. */
+  gc: { full: number; fullPauseMs: number; young: number; youngPauseMs: number };
 }
 
 export interface Broker {

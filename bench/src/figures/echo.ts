@@ -159,6 +159,12 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
         hostEventLoopDelayMs: hostLag?.lag ?? null,
         apiCpuShare: Math.round(((cpu1.api - cpu0.api) / wall) * 100) / 100,
         hostCpuShare: Math.round(((cpu1.host - cpu0.host) / wall) * 100) / 100,
+        // Full collections cost the keystroke most (marking steps on the main thread, a helper
+        // thread's CPU); RSS at the end shows what leaving garbage longer costs.
+        apiGc: apiLag.gc,
+        hostGc: hostLag?.gc ?? null,
+        apiRssMiB: Math.round(apiLag.memory.rss / 2 ** 20),
+        hostRssMiB: hostLag ? Math.round(hostLag.memory.rss / 2 ** 20) : null,
         loadAverage: os.loadavg()[0],
       };
     });

@@ -12,5 +12,15 @@
  *   milliseconds, and every other process — the other broker process on a keystroke's path
  *   included — waited for the scheduler (docs/decisions.md, "V8 helper threads sized to the
  *   machine").
+ * - `--initial-old-space-size=128`: no full collection while the old generation is below 128 MB.
+ *   V8 counts the Buffers a stream allocates against a small heap's headroom (the host's live
+ *   heap is ~19 MB, the API's ~40 MB): during a paste at ~22 MB/s both ran a full mark-compact
+ *   every 0.27–0.5 s, each 10–40 ms of marking steps on the main thread and a helper thread's
+ *   CPU besides. With the floor, scavenges free those Buffers and full collections are rare
+ *   (docs/decisions.md, "A floor under the old generation").
  */
-export const BROKER_NODE_FLAGS: readonly string[] = ['--no-memory-reducer', '--v8-pool-size=0'];
+export const BROKER_NODE_FLAGS: readonly string[] = [
+  '--no-memory-reducer',
+  '--v8-pool-size=0',
+  '--initial-old-space-size=128',
+];
