@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import ssh2 from 'ssh2';
-import { ADMIN, api, createUser, login } from '../broker.ts';
+import { ADMIN, api, createUser, type LagReading, login } from '../broker.ts';
 import type { BenchContext, FigureResult, Metric } from '../context.ts';
 import { OpenSshShell } from '../openssh.ts';
 import { percentile, round, sleep, withTimeout } from '../stats.ts';
@@ -181,6 +181,8 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
   const [sb, so, sd] = storm as [Stats, Stats, Stats];
   const [fb, fo, fd] = floods as [Stats, Stats, Stats];
   const [pb, po, pd] = sides.map((side) => stats(side.samples)) as [Stats, Stats, Stats];
+  const gcOf = (key: string) => (pasteLoad[key] as LagReading['gc'] | null | undefined)?.full ?? 0;
+  const pasteFullGcs = gcOf('apiGc') + gcOf('hostGc');
   return {
     id: 'echo',
     metrics: [
@@ -219,6 +221,18 @@ export async function echoFigure(ctx: BenchContext): Promise<FigureResult> {
         metric: 'that paste: input taken by the broker meanwhile',
         unit: 'MB/s',
         broker: pasted.ms > 0 ? Math.round((pasted.bytes / 1e6 / (pasted.ms / 1000)) * 10) / 10 : 0,
+        reference: null,
+        ratio: null,
+        target: '-',
+        pass: null,
+      },
+      {
+        // What set the paste row's tail before the old generation got its floor (docs/decisions.md,
+        // "A floor under the old generation"): full collections in the broker during the paste.
+        figure: 'keystroke echo',
+        metric: 'that paste: full GCs in the broker meanwhile (API + host)',
+        unit: 'GCs',
+        broker: pasteFullGcs,
         reference: null,
         ratio: null,
         target: '-',
